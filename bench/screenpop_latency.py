@@ -1,0 +1,706 @@
+"""Screen-pop latency: the FastAGI routing request that picks the agent → pop at the agent's page.
+
+The whole system runs on loopback in three processes, as in production: the
+PBX simulator running the production dialplan (playing Asterisk), the real
+daemon (web, FastAGI, ACD service, AMI link, call recorder, agent desk), and a
+client process holding one ``/agent/ws`` websocket per agent (300 by default,
+all logged in and available). Calls arrive through the
+simulator at a fixed rate (default 20/s); the simulated phones answer after 1 s,
+talk 2 s, and the agents have 1 s of wrap-up.
+
+Latency = (monotonic time the client process received the ``pop`` for a call)
+− (monotonic time the simulated Asterisk executed ``AGI(…/route)`` for that call,
+i.e. started the FastAGI routing request that picked the agent). Both processes
+read the same CLOCK_MONOTONIC. If a call is routed more than once (no answer),
+the last route request before the pop counts.
+
+History: with ``--postgres`` the database gets 100,000 customers (one phone and
+one vehicle each), 1,000,000 earlier calls and 200,000 tickets, bulk-loaded with
+COPY; every caller is one of those customers, so each pop loads a real history
+(about 10 earlier calls, tickets). Without it a SQLite file with 1,000 customers.
+
+    .venv/bin/python bench/screenpop_latency.py --seconds 30
+    .venv/bin/python bench/screenpop_latency.py --seconds 30 --postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, WSMsgType, web
+from sqlalchemy import insert, select
+
+from callcenter.agi import plugin as agi_plugin
+from callcenter.ami import plugin as ami_plugin
+from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
+from callcenter.clock import SystemClock
+from callcenter.config import load_settings
+from callcenter.db import migrate
+from callcenter.db.engine import make_engine, sessionmaker
+from callcenter.db.models import (
+    AgentGroup,
+    AgentGroupMember,
+    Call,
+    Customer,
+    CustomerPhone,
+    Hotline,
+    SystemSetting,
+    Ticket,
+    User,
+    Vehicle,
+)
+from callcenter.seed import seed_reference_data
+from callcenter.services import plugin as acd_plugin
+from callcenter.services.plugin import ACD_SERVICE
+from callcenter.sim.ami import AmiServer, parse_manager_conf
+from callcenter.sim.pbx import Pbx, PbxConfig
+from callcenter.sim.phones import PhoneBehaviour
+from callcenter.web.agent import AGENT_HUB
+from callcenter.web.app import create_app
+from callcenter.web.keys import AMI_STATUS, BUS
+
+REPO = Path(__file__).resolve().parents[1]
+HOTLINE = "19006868"
+SECRET = "bench-secret"
+SESSION_SECRET = "bench-session-secret-" + "x" * 32
+T0 = datetime(2025, 1, 6, 2, 0, tzinfo=UTC)
+
+
+def phone_of(n: int) -> str:
+    return f"+8491{n:07d}"
+
+
+def national(n: int) -> str:
+    return f"091{n:07d}"
+
+
+# ----------------------------------------------------------------------------- data
+async def seed_agents(url: str, agents: int) -> list[int]:
+    engine = make_engine(url)
+    factory = sessionmaker(engine)
+    try:
+        async with factory() as session, session.begin():
+            await seed_reference_data(session)
+            await session.execute(
+                insert(User),
+                [
+                    {
+                        "username": f"agent{n:03d}",
+                        "full_name": f"Điện thoại viên {n:03d}",
+                        "role": "agent",
+                        "interface": f"PJSIP/{1000 + n}",
+                        "extension": str(1000 + n),
+                    }
+                    for n in range(agents)
+                ],
+            )
+            user_ids = list((await session.scalars(select(User.id).order_by(User.id))).all())
+            group = AgentGroup(code="care", name="CSKH", ring_timeout_seconds=15)
+            session.add(group)
+            await session.flush()
+            await session.execute(
+                insert(AgentGroupMember),
+                [{"group_id": group.id, "user_id": uid, "priority": 0} for uid in user_ids],
+            )
+            session.add(Hotline(number=HOTLINE, name="CSKH", group_id=group.id))
+            session.add(SystemSetting(key="wrapup_seconds", value=1, updated_at=T0))
+        return user_ids
+    finally:
+        await engine.dispose()
+
+
+async def existing_agents(url: str) -> list[int]:
+    engine = make_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            return list((await session.scalars(select(User.id).where(User.role == "agent"))).all())
+    finally:
+        await engine.dispose()
+
+
+async def seed_small_history(url: str, customers: int, agent_ids: list[int]) -> None:
+    """SQLite: a few customers with phones, vehicles, 10 calls and 2 tickets each."""
+    rng = random.Random(7)
+    engine = make_engine(url)
+    factory = sessionmaker(engine)
+    try:
+        async with factory() as session, session.begin():
+            await session.execute(
+                insert(Customer),
+                [
+                    {"id": n + 1, "name": f"Khách hàng {n}", "province": "Hà Nội", "tags": []}
+                    for n in range(customers)
+                ],
+            )
+            await session.execute(
+                insert(CustomerPhone),
+                [
+                    {"customer_id": n + 1, "number": phone_of(n), "is_primary": True}
+                    for n in range(customers)
+                ],
+            )
+            await session.execute(
+                insert(Vehicle),
+                [
+                    {"customer_id": n + 1, "vin": f"RLBENCH{n:010d}", "model": "Ollin 350"}
+                    for n in range(customers)
+                ],
+            )
+            await session.execute(
+                insert(Call),
+                [
+                    {
+                        "linkedid": f"hist.{n}.{k}",
+                        "caller_number": phone_of(n),
+                        "customer_id": n + 1,
+                        "agent_id": rng.choice(agent_ids),
+                        "started_at": T0 + timedelta(days=k, minutes=n % 600),
+                        "talk_seconds": 60.0,
+                        "disposition": "answered",
+                    }
+                    for n in range(customers)
+                    for k in range(10)
+                ],
+            )
+            await session.execute(
+                insert(Ticket),
+                [
+                    {
+                        "customer_id": n + 1,
+                        "status": "forwarded" if k == 0 else "closed",
+                        "subject": f"Phiếu {k}",
+                        "created_at": T0 + timedelta(days=k),
+                        "updated_at": T0 + timedelta(days=k),
+                    }
+                    for n in range(customers)
+                    for k in range(2)
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+
+def _defaults(table: Any, given: list[str]) -> dict[str, Any]:
+    """Python-side column defaults for the columns we do not fill (schema may grow)."""
+    now = T0
+    out: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in given or column.name == "id":
+            continue
+        default = column.default
+        if default is None:
+            if not column.nullable:
+                raise SystemExit(f"{table.name}.{column.name} needs a value in the bench")
+            out[column.name] = None
+        elif default.is_scalar:
+            out[column.name] = default.arg
+        elif column.name.endswith("_at"):
+            out[column.name] = now
+        else:
+            out[column.name] = "[]" if str(column.type) == "JSON" else None
+    return out
+
+
+async def copy_rows(
+    connection: Any, table: Any, columns: list[str], rows: Any, chunk: int = 100_000
+) -> None:
+    extra = _defaults(table, columns)
+    names = [*columns, *extra]
+    tail = tuple(extra.values())
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append((*row, *tail))
+        if len(batch) >= chunk:
+            await connection.copy_records_to_table(table.name, records=batch, columns=names)
+            batch = []
+    if batch:
+        await connection.copy_records_to_table(table.name, records=batch, columns=names)
+
+
+async def seed_big_history(pg_name: str, customers: int, calls: int, agent_ids: list[int]) -> None:
+    """PostgreSQL: 100,000 customers, 1,000,000 calls, 200,000 tickets with COPY."""
+    import asyncpg
+
+    rng = random.Random(11)
+    connection = await asyncpg.connect(host="127.0.0.1", user="postgres", database=pg_name)
+    try:
+        started = time.perf_counter()
+        await copy_rows(
+            connection,
+            Customer.__table__,
+            ["id", "name", "province", "tags", "created_at", "updated_at"],
+            ((n + 1, f"Khách hàng {n}", "Hà Nội", "[]", T0, T0) for n in range(customers)),
+        )
+        await copy_rows(
+            connection,
+            CustomerPhone.__table__,
+            ["customer_id", "number", "is_primary"],
+            ((n + 1, phone_of(n), True) for n in range(customers)),
+        )
+        await copy_rows(
+            connection,
+            Vehicle.__table__,
+            ["customer_id", "vin", "model", "purchase_date"],
+            ((n + 1, f"RLBENCH{n:010d}", "Ollin 350", date(2024, 1, 1)) for n in range(customers)),
+        )
+        per_customer = calls // customers
+        await copy_rows(
+            connection,
+            Call.__table__,
+            [
+                "linkedid",
+                "caller_number",
+                "customer_id",
+                "agent_id",
+                "started_at",
+                "talk_seconds",
+                "disposition",
+                "ended_at",
+            ],
+            (
+                (
+                    f"hist.{n}.{k}",
+                    phone_of(n),
+                    n + 1,
+                    rng.choice(agent_ids),
+                    T0 + timedelta(days=k * 30, seconds=n),
+                    60.0,
+                    "answered",
+                    T0 + timedelta(days=k * 30, seconds=n + 60),
+                )
+                for n in range(customers)
+                for k in range(per_customer)
+            ),
+        )
+        await copy_rows(
+            connection,
+            Ticket.__table__,
+            ["customer_id", "status", "subject", "created_at", "updated_at"],
+            (
+                (n + 1, "forwarded" if k == 0 else "closed", f"Phiếu {k}", T0, T0)
+                for n in range(customers)
+                for k in range(2)
+            ),
+        )
+        for table in ("customers", "customer_phones", "vehicles", "calls", "tickets"):
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+            await connection.execute(f"ANALYZE {table}")
+        print(f"history loaded in {time.perf_counter() - started:.1f} s")
+    finally:
+        await connection.close()
+
+
+# ----------------------------------------------------------------------------- clients
+def client_process(
+    base_url: str, cookies: list[tuple[int, str]], ready: Any, results: Any, seconds: float
+) -> None:
+    asyncio.run(_clients(base_url, cookies, ready, results, seconds))
+
+
+async def _clients(
+    base_url: str, cookies: list[tuple[int, str]], ready: Any, results: Any, seconds: float
+) -> None:
+    received: list[tuple[str, int, float]] = []
+    others = 0
+    connector = TCPConnector(limit=0)
+    async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
+        sockets = []
+        for user_id, cookie in cookies:
+            ws = await http.ws_connect(
+                base_url + "/agent/ws", headers={"Cookie": f"{COOKIE_NAME}={cookie}"}
+            )
+            first = await ws.receive_json()
+            assert first["type"] == "sync", first
+            sockets.append((user_id, ws))
+
+        async def read(user_id: int, ws: Any) -> None:
+            nonlocal others
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    break
+                at = time.monotonic()
+                if '"type":"pop"' in message.data[:20]:
+                    data = json.loads(message.data)
+                    received.append((data["call"]["linkedid"], user_id, at))
+                else:
+                    others += 1
+
+        readers = [asyncio.create_task(read(uid, ws)) for uid, ws in sockets]
+        ready.set()
+        await asyncio.sleep(seconds)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for _, ws in sockets:
+            await ws.close()
+    results.put({"pops": received, "other_messages": others})
+
+
+# ----------------------------------------------------------------------------- main
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="screenpop-"))
+    pg_name = ""
+    if args.postgres:
+        import asyncpg
+
+        pg_name = args.reuse or f"cc_bench_pop_{uuid.uuid4().hex[:8]}"
+        if not args.reuse:
+            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+            await admin.execute(f'CREATE DATABASE "{pg_name}"')
+            await admin.close()
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+        print(f"PostgreSQL database {pg_name}")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    try:
+        await run(args, tmp, url, pg_name)
+    finally:
+        if pg_name and not args.keep and not args.reuse:
+            import asyncpg
+
+            admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            await admin.close()
+
+
+# ----------------------------------------------------------------------------- daemon
+# How long the ACD's agent-state writer holds SQLite's one write lock per batch.
+STATE_WRITES: list[tuple[float, int]] = []
+
+
+def time_state_writes() -> None:
+    """Wrap ``record_states`` to time each batch the ACD writes (ms, number of changes)."""
+    from callcenter.db.repos import acd as acd_repo
+
+    write = acd_repo.record_states
+
+    async def timed(session: Any, rows: Any) -> None:
+        started = time.monotonic()
+        await write(session, rows)
+        STATE_WRITES.append(((time.monotonic() - started) * 1000, len(rows)))
+
+    acd_repo.record_states = timed  # type: ignore[assignment]
+
+
+def daemon_process(
+    settings_data: dict[str, Any], ready: Any, stop: Any, results: Any, profile: bool
+) -> None:
+    time_state_writes()
+    if not profile:
+        asyncio.run(_daemon(settings_data, ready, stop, results))
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    asyncio.run(_daemon(settings_data, ready, stop, results))
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
+
+
+async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
+    """The real daemon (as ``callcenter serve`` builds it, plus the AMI link) in its own process."""
+    per_call = settings_data.pop("recorder_per_call", False)
+    settings = load_settings(None, **settings_data)
+    app = create_app(
+        settings,
+        clock=SystemClock(),
+        extra_plugins=[ami_plugin.setup, agi_plugin.setup, acd_plugin.setup],
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024).start()
+    for _ in range(400):
+        if app[AMI_STATUS].connected:
+            break
+        await asyncio.sleep(0.05)
+    service = app[ACD_SERVICE]
+    for agent_id in list(service.acd.agents):
+        await service.login(agent_id)
+    # Where the time goes: the moment each pop is queued for its agent's websocket.
+    queued: list[tuple[str, float]] = []
+    hub = app[AGENT_HUB]
+    send = hub.send_to_agent
+
+    def traced(user_id: int, message: dict[str, Any]) -> int:
+        if message.get("type") == "pop":
+            queued.append((message["call"]["linkedid"], time.monotonic()))
+        return send(user_id, message)
+
+    hub.send_to_agent = traced  # type: ignore[method-assign]
+    # ... and the moment the ACD picked the agent (inside the FastAGI route request).
+    decided: list[tuple[str, float]] = []
+
+    def on_state(event: Any) -> None:
+        if event.data.get("state") == "ringing":
+            agent = service.acd.agents.get(event.data.get("agent_id"))
+            if agent is not None and agent.call_id:
+                decided.append((agent.call_id, time.monotonic()))
+
+    app[BUS].subscribe("agent_state_changed", on_state)
+    # ... and how far the call recorder lags behind the calls it writes.
+    started: dict[str, float] = {}
+    first_saved: dict[str, float] = {}
+    recorder = app[ami_plugin.CALL_RECORDER]
+    if per_call:  # as before batching: one call per transaction
+        recorder._batch_size, recorder._coalesce_seconds = 1, 0.0
+    saves = 0
+
+    def on_started(event: Any) -> None:
+        started.setdefault(event.data["linkedid"], time.monotonic())
+
+    app[BUS].subscribe("call_started", on_started)
+    save, save_batch = recorder._save, recorder._save_batch
+
+    async def timed_save(linkedid: str) -> None:
+        nonlocal saves
+        await save(linkedid)
+        saves += 1
+        first_saved.setdefault(linkedid, time.monotonic())
+
+    async def timed_batch(linkedids: list[str]) -> None:
+        nonlocal saves
+        await save_batch(linkedids)
+        saves += 1
+        for linkedid in linkedids:
+            first_saved.setdefault(linkedid, time.monotonic())
+
+    recorder._save = timed_save  # type: ignore[method-assign]
+    recorder._save_batch = timed_batch  # type: ignore[method-assign]
+    ready.set()
+    await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+    lags = [(first_saved[k] - t) * 1000 for k, t in started.items() if k in first_saved]
+    results.put(
+        {
+            "queued": queued,
+            "decided": decided,
+            "recorder": {"calls": len(started), "saves": saves, "first_save_lag_ms": lags},
+            "state_writes": STATE_WRITES,
+        }
+    )
+    await runner.cleanup()
+
+
+async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> None:
+    if args.reuse:  # a database kept by an earlier --keep run: agents and history are there
+        agent_ids = await existing_agents(url)
+    else:
+        await migrate.upgrade_async(url)
+        agent_ids = await seed_agents(url, args.agents)
+        if pg_name:
+            await seed_big_history(pg_name, args.customers, args.history_calls, agent_ids)
+        else:
+            await seed_small_history(url, args.customers, agent_ids)
+    codec = SessionCodec(SESSION_SECRET)  # the daemon below is configured with it
+    now = datetime.now(UTC)
+    cookies = [(uid, codec.dumps(logged_in(now, uid, 1))) for uid in agent_ids]
+
+    agi_port, http_port = _free_port(), _free_port()
+    pbx = Pbx(
+        PbxConfig(
+            dialplan=REPO / "asterisk" / "extensions.conf",
+            queues=REPO / "asterisk" / "queues.conf",
+            globals={"CC_AGI": f"agi://127.0.0.1:{agi_port}", "CC_RECORDINGS": str(tmp)},
+            default_sound_seconds=0.1,
+            phones={
+                str(1000 + n): PhoneBehaviour(str(1000 + n), answer_delay=1.0, talk_seconds=2.0)
+                for n in range(args.agents)
+            },
+            write_recordings=False,
+        ),
+        SystemClock(),
+    )
+    route_log: list[tuple[str, float]] = []
+
+    def on_pbx_event(headers: list[tuple[str, str]]) -> None:
+        if headers and headers[0] == ("Event", "Newexten"):
+            data = dict(headers)
+            if data.get("Application") == "AGI" and data.get("AppData", "").endswith("/route"):
+                route_log.append((data.get("Linkedid", ""), time.monotonic()))
+
+    pbx.listeners.append(on_pbx_event)
+    # The production AMI user: its eventfilter lines decide what crosses the wire.
+    users = parse_manager_conf((REPO / "asterisk" / "manager.conf").read_text(encoding="utf-8"))
+    users["callcenter"].secret = SECRET
+    ami = AmiServer(pbx, users)
+    ami_port = await ami.start()
+    settings_data = {
+        "database": {"url": url},
+        "recordings_dir": str(tmp),
+        "session_secret": SESSION_SECRET,
+        "log_level": "WARNING",
+        "ami": {"host": "127.0.0.1", "port": ami_port, "username": "callcenter", "secret": SECRET},
+        "agi": {"host": "127.0.0.1", "port": agi_port},
+        "http": {"host": "127.0.0.1", "port": http_port},
+        "recorder_per_call": args.recorder_per_call,
+    }
+    ctx = mp.get_context("spawn")
+    daemon_ready, daemon_stop, daemon_results = ctx.Event(), ctx.Event(), ctx.Queue()
+    daemon = ctx.Process(
+        target=daemon_process,
+        args=(settings_data, daemon_ready, daemon_stop, daemon_results, args.profile),
+    )
+    daemon.start()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, daemon_ready.wait)
+
+    ready, results = ctx.Event(), ctx.Queue()
+    clients = ctx.Process(
+        target=client_process,
+        args=(f"http://127.0.0.1:{http_port}", cookies, ready, results, args.seconds + args.drain),
+    )
+    clients.start()
+    await loop.run_in_executor(None, ready.wait)
+    print(f"{len(cookies)} agent websockets connected; calling at {args.rate}/s")
+
+    rng = random.Random(3)
+    interval = 1.0 / args.rate
+    started = time.monotonic()
+    placed = 0
+    while time.monotonic() - started < args.seconds:
+        delay = started + placed * interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await pbx.place_call(HOTLINE, national(rng.randrange(args.customers)), "")
+        placed += 1
+    print(f"placed {placed} calls in {time.monotonic() - started:.1f} s; letting them finish")
+    outcome = await loop.run_in_executor(None, results.get)
+    clients.join()
+    daemon_stop.set()
+    server_side = await loop.run_in_executor(None, daemon_results.get)
+    daemon.join()
+    await ami.close()
+    await pbx.close()
+
+    routes: dict[str, list[float]] = {}
+    for linkedid, at in route_log:
+        routes.setdefault(linkedid, []).append(at)
+    queued = dict(server_side["queued"])
+    decided = dict(server_side["decided"])
+    latencies: list[float] = []
+    in_daemon: list[float] = []
+    to_decision: list[float] = []
+    decision_to_queued: list[float] = []
+    unmatched = 0
+    for linkedid, _user_id, at in outcome["pops"]:
+        before = [t for t in routes.get(linkedid, []) if t <= at]
+        if not before:
+            unmatched += 1
+            continue
+        latencies.append((at - before[-1]) * 1000)
+        if linkedid in queued:
+            in_daemon.append((queued[linkedid] - before[-1]) * 1000)
+            if linkedid in decided:
+                to_decision.append((decided[linkedid] - before[-1]) * 1000)
+                decision_to_queued.append((queued[linkedid] - decided[linkedid]) * 1000)
+    if not latencies:
+        raise SystemExit("no pop measured")
+    # Where in the run the slow pops are (a start-up transient or all along).
+    first = min(at for ats in routes.values() for at in ats)
+    worst: dict[int, float] = {}
+    for linkedid, _user_id, at in outcome["pops"]:
+        before = [t for t in routes.get(linkedid, []) if t <= at]
+        if before:
+            second = int(before[-1] - first)
+            worst[second] = max(worst.get(second, 0.0), (at - before[-1]) * 1000)
+    recorder = server_side["recorder"]
+    lags = recorder["first_save_lag_ms"] or [0.0]
+    print(
+        json.dumps(
+            {
+                "database": "postgresql" if pg_name else "sqlite",
+                "agents": args.agents,
+                "rate_per_second": args.rate,
+                "calls_placed": placed,
+                "pops_received": len(outcome["pops"]),
+                "pops_measured": len(latencies),
+                "pops_without_route_request": unmatched,
+                "calls_routed_more_than_once": sum(1 for t in routes.values() if len(t) > 1),
+                "p50_ms": round(statistics.median(latencies), 2),
+                "p90_ms": round(percentile(latencies, 90), 2),
+                "p99_ms": round(percentile(latencies, 99), 2),
+                "max_ms": round(max(latencies), 2),
+                "route_request_to_pop_queued_p50_ms": round(statistics.median(in_daemon), 2),
+                "route_request_to_pop_queued_p99_ms": round(percentile(in_daemon, 99), 2),
+                "route_request_to_acd_decision_p50_ms": round(statistics.median(to_decision), 2),
+                "route_request_to_acd_decision_p99_ms": round(percentile(to_decision, 99), 2),
+                "acd_decision_to_pop_queued_p50_ms": round(
+                    statistics.median(decision_to_queued), 2
+                ),
+                "acd_decision_to_pop_queued_p99_ms": round(percentile(decision_to_queued, 99), 2),
+                "worst_seconds_of_run": {
+                    f"t+{second}s": round(ms)
+                    for second, ms in sorted(worst.items(), key=lambda item: -item[1])[:5]
+                },
+                "acd_state_write_batches": len(server_side["state_writes"]),
+                "acd_state_write_rows": sum(n for _, n in server_side["state_writes"]),
+                "acd_state_write_ms_p50_max_sum": [
+                    round(statistics.median([ms for ms, _ in server_side["state_writes"]]), 1),
+                    round(max(ms for ms, _ in server_side["state_writes"]), 1),
+                    round(sum(ms for ms, _ in server_side["state_writes"])),
+                ],
+                "recorder_transactions": recorder["saves"],
+                "recorder_calls": recorder["calls"],
+                "recorder_first_save_lag_p50_ms": round(statistics.median(lags), 2),
+                "recorder_first_save_lag_p99_ms": round(percentile(lags, 99), 2),
+                "customers": args.customers,
+                "history_calls": args.history_calls if pg_name else args.customers * 10,
+            },
+            indent=2,
+        )
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--agents", type=int, default=300)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--customers", type=int, default=None)
+    parser.add_argument("--history-calls", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--profile", action="store_true", help="print the daemon's profile")
+    parser.add_argument(
+        "--recorder-per-call",
+        action="store_true",
+        help="the call recorder as before batching: one call per transaction, no window",
+    )
+    parser.add_argument("--reuse", default="", help="PostgreSQL database kept by --keep")
+    parser.add_argument(
+        "--drain", type=float, default=15.0, help="seconds to wait after the last call"
+    )
+    arguments = parser.parse_args()
+    if arguments.customers is None:
+        arguments.customers = 100_000 if arguments.postgres else 1_000
+    asyncio.run(main(arguments))

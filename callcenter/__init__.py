@@ -1,0 +1,3 @@
+"""callcenter: a telephony-centric contact-center server for Asterisk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``callcenter`` CLI, one module per area."""

@@ -1,0 +1,198 @@
+"""One typed settings object for the whole daemon.
+
+Values come, in increasing precedence, from defaults, a TOML file (``--config``)
+and environment variables named ``CALLCENTER_<SECTION>__<KEY>`` (for example
+``CALLCENTER_AMI__HOST``) or ``CALLCENTER_<KEY>`` for top-level keys. A bad
+value stops start-up with one line that names the key (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "CALLCENTER_"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line a human can act on."""
+
+
+class Section(BaseModel):
+    """A table of the TOML file; unknown keys are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///callcenter.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class AmiSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "callcenter"
+    secret: SecretStr = SecretStr("change-me")
+    reconnect_max_seconds: float = Field(default=10.0, gt=0)
+
+
+class AgiSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4573, ge=0, le=65535)
+    route_deadline_seconds: float = Field(default=1.0, gt=0)
+
+
+class HttpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    behind_https: bool = False
+    max_upload_mb: float = Field(default=20.0, gt=0)
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    use_tls: bool = False
+    start_tls: bool = False
+    sender: str = "callcenter@localhost"
+
+
+class SmsSettings(Section):
+    gateway_url: str = ""
+    api_key: SecretStr = SecretStr("")
+    sender: str = ""
+
+
+class SpeechSettings(Section):
+    model_path: str = ""
+    workers: int = Field(default=1, ge=0, le=64)
+
+
+class Settings(BaseSettings):
+    """Every setting the daemon reads. Sections mirror the TOML file's tables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    language: Literal["vi", "en"] = "vi"
+    session_secret: SecretStr = SecretStr("")
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    recordings_dir: Path = Path("recordings")
+    prompts_dir: Path = Path("prompts")
+    database: DatabaseSettings = DatabaseSettings()
+    ami: AmiSettings = AmiSettings()
+    agi: AgiSettings = AgiSettings()
+    http: HttpSettings = HttpSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sms: SmsSettings = SmsSettings()
+    speech: SpeechSettings = SpeechSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (or empty to generate one)")
+        return value
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, the file (passed as init kwargs) over defaults.
+        return (env_settings, init_settings)
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting"
+    env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+    return f"configuration error: {key} (env {env_name}): {message}"
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any) and the environment; raise ConfigError on a bad value."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        file_path = Path(path)
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration error: file {file_path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"configuration error: {file_path} is not valid TOML: {exc}"
+            ) from None
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with every secret replaced by stars."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "********" if value.get_secret_value() else ""
+        if isinstance(value, BaseModel):
+            return {name: walk(getattr(value, name)) for name in type(value).model_fields}
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    result: dict[str, Any] = walk(settings)
+    # A database URL may carry a password: mask the part between ':' and '@'.
+    url: str = result["database"]["url"]
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        if ":" in credentials:
+            credentials = credentials.split(":", 1)[0] + ":********"
+        result["database"]["url"] = f"{scheme}://{credentials}@{host}"
+    return result

@@ -1,0 +1,61 @@
+"""All ORM models, imported here so that Alembic and the app see one metadata.
+
+Each module owns one area; later issues grow them (add columns with a migration).
+"""
+
+from callcenter.db.base import Base
+from callcenter.db.models.audit import AuditEntry
+from callcenter.db.models.calls import Call, CallAttempt
+from callcenter.db.models.customers import (
+    Customer,
+    CustomerChange,
+    CustomerImport,
+    CustomerImportReject,
+    CustomerPhone,
+    Vehicle,
+)
+from callcenter.db.models.org import Category, Department
+from callcenter.db.models.routing import (
+    AgentGroup,
+    AgentGroupMember,
+    AgentStateLog,
+    BusinessHours,
+    Holiday,
+    Hotline,
+    PauseReason,
+    Prompt,
+    SystemSetting,
+)
+from callcenter.db.models.tasks import Task
+from callcenter.db.models.tickets import Ticket, TicketEvent
+from callcenter.db.models.users import User
+from callcenter.db.models.wrapups import CallWrapUp
+
+__all__ = [
+    "AgentGroup",
+    "AgentGroupMember",
+    "AgentStateLog",
+    "AuditEntry",
+    "Base",
+    "BusinessHours",
+    "Call",
+    "CallAttempt",
+    "CallWrapUp",
+    "Category",
+    "Customer",
+    "CustomerChange",
+    "CustomerImport",
+    "CustomerImportReject",
+    "CustomerPhone",
+    "Department",
+    "Holiday",
+    "Hotline",
+    "PauseReason",
+    "Prompt",
+    "SystemSetting",
+    "Task",
+    "Ticket",
+    "TicketEvent",
+    "User",
+    "Vehicle",
+]

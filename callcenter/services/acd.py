@@ -1,0 +1,820 @@
+"""The ACD application service: glues the pure ACD to Asterisk, the database and the bus.
+
+It answers the dialplan's FastAGI requests (``inbound``, ``menu``, ``route``,
+``after-call``, ``hangup``), moves waiting callers to a freed agent with AMI
+``Setvar`` + ``Redirect``, mirrors pauses into the fallback queue with
+``QueuePause``, stores every agent state change (start and end), turns
+abandoned and out-of-hours calls into callback tasks (never for anonymous
+callers) and rebuilds the waiting list from Asterisk's channels after a restart.
+
+Every decision is made by :class:`~callcenter.core.acd.Acd`; this module only
+carries them out, so the order of side effects is the one thing it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.agi.server import AgiSession, FastAgiServer
+from callcenter.clock import Clock
+from callcenter.core.acd import (
+    Acd,
+    AcdError,
+    AcdSettings,
+    AgentState,
+    CallGone,
+    Dial,
+    GroupConfig,
+    StateChange,
+    Strategy,
+    Wait,
+)
+from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.hours import OfficeHours
+from callcenter.core.phones import Phone, normalize_phone
+from callcenter.db.repos import acd as acd_repo
+from callcenter.db.repos import tasks as tasks_repo
+from callcenter.db.repos.routing import RoutingConfig, load_routing_config
+from callcenter.prompts import menu_prompt_code
+
+log = logging.getLogger(__name__)
+
+WAIT_CONTEXT = "cc-wait"
+DIAL_CONTEXT = "cc-dial"
+OVERFLOW_CONTEXT = "cc-overflow"
+VOICEMAIL_CONTEXT = "cc-voicemail"
+FALLBACK_QUEUE = "cc-fallback"
+
+# Bus events this service publishes (documented in docs/architecture.md).
+AGENT_STATE_CHANGED = "agent_state_changed"
+QUEUE_CHANGED = "queue_changed"
+CALLBACK_TASK_CREATED = "callback_task_created"
+CONFIG_CHANGED = "config_changed"
+
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
+ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
+
+
+class CallControl(Protocol):
+    """The AMI actions the ACD needs; the AMI adapter implements it, tests record it."""
+
+    async def setvar(self, channel: str, variable: str, value: str) -> None: ...
+
+    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
+
+    async def queue_pause(
+        self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
+    ) -> None: ...
+
+    async def channels(self) -> list[dict[str, str]]:
+        """CoreShowChannels items (Channel, Uniqueid, Linkedid, Context, CallerIDNum, Duration)."""
+        ...
+
+    async def getvar(self, channel: str, variable: str) -> str | None: ...
+
+
+def is_anonymous(number: str, presentation: str = "0") -> bool:
+    """A withheld number (presentation "prohibited", or no usable digits) cannot be called back."""
+    try:
+        if int(presentation or "0") & 0x60 == 0x20:
+            return True
+    except ValueError:
+        pass
+    if number.strip().lower() in ANONYMOUS_NAMES:
+        return True
+    return not isinstance(normalize_phone(number), Phone)
+
+
+def position_prompt(position: int) -> str:
+    """What ``[cc-wait]`` plays between music: "please wait, you are number N" (N ≤ 10).
+
+    Playback takes ``&``-joined files; the digits are the default prompts'
+    ``callcenter/digits/N``. Beyond 10 only the wait message plays.
+    """
+    if 1 <= position <= 10:
+        return f"callcenter/please-wait&callcenter/position&callcenter/digits/{position}"
+    return "callcenter/please-wait"
+
+
+def _duration_seconds(text: str) -> float:
+    """CoreShowChannel ``Duration: 00:01:13`` → 73."""
+    try:
+        parts = [int(part) for part in text.split(":")]
+    except ValueError:
+        return 0.0
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return float(seconds)
+
+
+@dataclass
+class CallInfo:
+    """What the service keeps per call beside the ACD: the Asterisk side of it."""
+
+    call_id: str
+    channel: str
+    caller: str
+    presentation: str
+    hotline: str = ""
+    group: str = ""
+    customer_id: int | None = None
+    #: the caller lookup, started at ``inbound`` so ``route`` seconds later needs no query
+    profile: asyncio.Task[acd_repo.CallerProfile] | None = None
+    #: the position the caller's waiting announcement says (0: none yet)
+    announced_position: int = 0
+
+
+class AcdService:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        bus: EventBus,
+        sessions: async_sessionmaker[AsyncSession],
+        control: CallControl | None = None,
+        settings_zone: Any = None,
+    ) -> None:
+        self.clock = clock
+        self.bus = bus
+        self.sessions = sessions
+        self.control = control
+        self.acd = Acd(clock, AcdSettings(zone=settings_zone) if settings_zone else AcdSettings())
+        self.acd.add_listener(self._on_state_change)
+        self.config: RoutingConfig | None = None
+        self.hours: dict[str, OfficeHours] = {}
+        self.calls: dict[str, CallInfo] = {}
+        self._changes: asyncio.Queue[StateChange] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe: list[Any] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._resync_pending = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await self.reload()
+        await self._restore_agents()
+        self._resync_pending = True
+        await self._resync_with_asterisk()
+        self._unsubscribe = [
+            self.bus.subscribe(CONFIG_CHANGED, lambda _e: self._spawn(self.reload())),
+            self.bus.subscribe("call_answered", self._on_call_answered),
+            self.bus.subscribe("call_ended", self._on_call_ended),
+            self.bus.subscribe("agent_device_state", self._on_device_state),
+        ]
+        self._tasks = [
+            asyncio.create_task(self._write_states(), name="acd-state-writer"),
+            asyncio.create_task(self._timers(), name="acd-timers"),
+        ]
+
+    async def stop(self) -> None:
+        unsubscribers, self._unsubscribe = self._unsubscribe, []
+        for unsubscribe in unsubscribers:
+            unsubscribe()
+        if not self._tasks:
+            return
+        await self.flush()
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def flush(self) -> None:
+        """Wait until every state change so far is stored (tests and shutdown)."""
+        await self._changes.join()
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def register_routes(self, server: FastAgiServer, route_deadline: float) -> None:
+        server.add_route("inbound", self.agi_inbound, deadline=route_deadline * 2)
+        server.add_route("menu", self.agi_menu, deadline=route_deadline * 2)
+        server.add_route("route", self.agi_route, deadline=route_deadline)
+        server.add_route("after-call", self.agi_after_call, deadline=route_deadline * 2)
+        server.add_route("hangup", self.agi_hangup, deadline=route_deadline * 2)
+        server.add_route("callback", self.agi_callback, deadline=route_deadline * 2)
+
+    # ------------------------------------------------------------------ configuration
+    async def reload(self) -> None:
+        """(Re)load the routing configuration; agents' live state and waiting callers are kept."""
+        async with self.sessions() as session:
+            config = await load_routing_config(session)
+            users = await acd_repo.agents(session)
+        self.config = config
+        settings = config.settings
+        groups = []
+        for group in config.groups.values():
+            if not group.active:
+                continue
+            try:
+                strategy = Strategy(group.strategy)
+            except ValueError:
+                strategy = Strategy.LEAST_RECENT
+            groups.append(
+                GroupConfig(
+                    code=group.code,
+                    strategy=strategy,
+                    ring_timeout=group.ring_timeout_seconds,
+                    max_wait=group.max_wait_seconds,
+                    overflow_action=group.overflow_action,
+                    members={m.user_id: m.priority for m in group.members if m.active},
+                )
+            )
+        self.acd.configure(
+            groups,
+            AcdSettings(
+                wrapup_seconds=settings.wrapup_seconds,
+                missed_calls_pause_after=settings.missed_calls_before_pause,
+                sticky_seconds=settings.sticky_agent_seconds,
+                page_grace_seconds=settings.page_grace_seconds,
+                zone=self.acd.settings.zone,
+            ),
+        )
+        for user in users:
+            self.acd.upsert_agent(
+                user.id, name=user.full_name or user.username, interface=user.interface
+            )
+        zone = self.acd.settings.zone
+        self.hours = {}
+        for number, hotline in config.hotlines.items():
+            self.hours[number] = OfficeHours.build(
+                [(i.weekday, i.opens, i.closes) for i in config.hours_for(hotline.id)],
+                [(o.day, o.closed, o.name) for o in config.overrides.values()],
+                zone=zone,
+            )
+        self._kick()
+
+    async def _restore_agents(self) -> None:
+        """After a restart, agents who were logged in stay logged in (paused stays paused)."""
+        async with self.sessions() as session:
+            rows = await acd_repo.open_states(session)
+        for row in rows:
+            if row.user_id in self.acd.agents and row.state != AgentState.LOGGED_OUT:
+                self.acd.restore_agent(
+                    row.user_id,
+                    AgentState(row.state),
+                    reason=row.reason,
+                    interface=row.interface,
+                    since=row.started_at,
+                )
+
+    async def _resync_with_asterisk(self) -> None:
+        """Once the AMI link is up: rebuild the waiting list and mirror every pause state.
+
+        Retried on the next timer pass until it succeeds (the link may drop again, or
+        answer its own resync first)."""
+        control = self.control
+        if not self._resync_pending or control is None:
+            return
+        if not getattr(control, "connected", True):
+            return
+        try:
+            await self.rebuild_waiting()
+        except Exception as exc:
+            log.warning("waiting list not rebuilt yet (%s); retrying", exc)
+            return
+        self._resync_pending = False
+        for agent in self.acd.agents.values():
+            if not agent.channel:
+                continue
+            paused = agent.state in (AgentState.PAUSED, AgentState.LOGGED_OUT)
+            try:
+                await control.queue_pause(
+                    agent.channel, paused, queue=FALLBACK_QUEUE, reason=agent.reason
+                )
+            except Exception:
+                log.debug("QueuePause %s at resync failed", agent.channel, exc_info=True)
+
+    async def rebuild_waiting(self) -> int:
+        """Put callers found in the waiting context back in line, wait counted from channel creation."""
+        if self.control is None:
+            return 0
+        channels = await self.control.channels()
+        now = self.clock.now()
+        restored = 0
+        for item in channels:
+            if item.get("Context") != WAIT_CONTEXT:
+                continue
+            channel = item.get("Channel", "")
+            call_id = item.get("Uniqueid", "")
+            group = await self.control.getvar(channel, "CC_GROUP") or ""
+            if not group or not call_id:
+                continue
+            priority_text = await self.control.getvar(channel, "CC_PRIORITY") or "0"
+            since = now - timedelta(seconds=_duration_seconds(item.get("Duration", "0")))
+            caller = item.get("CallerIDNum", "")
+            self.calls[call_id] = CallInfo(call_id, channel, caller, "0", group=group)
+            self.acd.restore_waiting(
+                call_id,
+                group,
+                since=since,
+                caller=caller,
+                channel=channel,
+                priority=int(priority_text) if priority_text.isdigit() else 0,
+            )
+            restored += 1
+        if restored:
+            log.info("rebuilt the waiting list: %d callers", restored)
+            self._kick()
+        return restored
+
+    # ------------------------------------------------------------------ agent actions (API)
+    async def login(self, agent_id: int, interface: str | None = None) -> None:
+        self.acd.login(agent_id, interface)
+        await self.after_change()
+
+    async def logout(self, agent_id: int) -> None:
+        self.acd.logout(agent_id)
+        await self.after_change()
+
+    async def pause(self, agent_id: int, reason: str) -> None:
+        if self.config is not None:
+            known = {r.code for r in self.config.pause_reasons if r.active}
+            if known and reason not in known:
+                raise AcdError(f"unknown pause reason {reason!r}")
+        self.acd.pause(agent_id, reason)
+        await self.after_change()
+
+    async def set_available(self, agent_id: int) -> None:
+        self.acd.set_available(agent_id)
+        await self.after_change()
+
+    async def end_wrapup(self, agent_id: int) -> None:
+        self.acd.end_wrapup(agent_id)
+        await self.after_change()
+
+    def page_status(self, agent_id: int, *, open_: bool) -> None:
+        """The agent page's websocket opened or closed (grace period applies)."""
+        if agent_id in self.acd.agents:
+            self.acd.page_status(agent_id, open_=open_)
+            self._kick()
+
+    async def set_strategy(self, group: str, strategy: str) -> None:
+        self.acd.set_strategy(group, Strategy(strategy))
+
+    def agent_snapshot(self, agent_id: int) -> dict[str, Any]:
+        agent = self.acd.agents[agent_id]
+        return {
+            "agent_id": agent.id,
+            "name": agent.name,
+            "state": str(agent.state),
+            "reason": agent.reason,
+            "since": agent.state_since.isoformat() if agent.state_since else None,
+            "interface": agent.channel,
+            "calls_today": agent.calls_today,
+            "missed_in_a_row": agent.missed_in_a_row,
+            "phone_ok": agent.phone_registered and not agent.phone_busy,
+        }
+
+    # ------------------------------------------------------------------ FastAGI routes
+    async def agi_inbound(self, session: AgiSession) -> None:
+        hotline_number = session.args[0] if session.args else session.env.get("agi_extension", "")
+        config = self.config
+        hotline = config.hotlines.get(hotline_number) if config else None
+        if hotline is None or not hotline.active:
+            log.warning("inbound call for unknown hotline %r: no decision", hotline_number)
+            return
+        info = CallInfo(
+            session.uniqueid,
+            session.channel,
+            session.caller,
+            session.env.get("agi_callingpres", "0"),
+            hotline=hotline.number,
+            group=hotline.group_code or "",
+        )
+        self.calls[info.call_id] = info
+        info.profile = asyncio.get_running_loop().create_task(self._caller_profile(session.caller))
+        decision = self.hours[hotline.number].check(self.clock.now())
+        if not decision.open:
+            values = {
+                "CC_ACTION": "closed",
+                "CC_CLOSED_REASON": decision.reason,
+                "CC_CLOSED_ACTION": hotline.closed_action,
+                "CC_PROMPT": self._prompt("holiday" if decision.reason == "holiday" else "closed"),
+            }
+            await session.set_variables(values)
+            if hotline.closed_action == "callback":
+                await self._create_callback(info, origin="closed", notes=decision.reason)
+            return
+        values = {"CC_GROUP": hotline.group_code or ""}
+        if hotline.menu_enabled and hotline.menu:
+            values |= {
+                "CC_ACTION": "menu",
+                "CC_PROMPT": self._prompt(menu_prompt_code(hotline.number)) or self._prompt("menu"),
+                "CC_MENU_TIMEOUT": str(hotline.menu_timeout_seconds),
+            }
+        else:
+            values["CC_ACTION"] = "route"
+        await session.set_variables(values)
+
+    async def _caller_profile(self, caller: str) -> acd_repo.CallerProfile:
+        async with self.sessions() as db:
+            return await acd_repo.caller_profile(db, caller)
+
+    async def agi_menu(self, session: AgiSession) -> None:
+        digit = session.args[0] if session.args else ""
+        hotline_number = await session.get_variable("CC_HOTLINE") or ""
+        hotline = self.config.hotlines.get(hotline_number) if self.config else None
+        group = hotline.menu.get(digit) if hotline else None
+        if group is None or group not in self.acd.groups:
+            await session.set_variables({"CC_ACTION": "invalid"})
+            return
+        info = self.calls.get(session.uniqueid)
+        if info is not None:
+            info.group = group
+        await session.set_variables({"CC_ACTION": "route", "CC_GROUP": group})
+
+    async def agi_route(self, session: AgiSession) -> None:
+        """The 1-second decision: ring an agent (dial) or wait in Asterisk (wait)."""
+        call_id = session.uniqueid
+        call = self.acd.calls.get(call_id)
+        if call is not None:
+            status = await session.get_variable("DIALSTATUS") or "NOANSWER"
+            self.acd.ring_outcome(call_id, status)
+        else:
+            group = await session.get_variable("CC_GROUP") or ""
+            if group not in self.acd.groups:
+                log.warning("route for %s: unknown group %r, no decision", call_id, group)
+                return
+            info = self.calls.get(call_id) or CallInfo(
+                call_id, session.channel, session.caller, session.env.get("agi_callingpres", "0")
+            )
+            info.group = group
+            self.calls[call_id] = info
+            if info.profile is None:
+                info.profile = asyncio.get_running_loop().create_task(
+                    self._caller_profile(session.caller)
+                )
+            profile = await info.profile
+            info.customer_id = profile.customer_id
+            self.acd.arrive(
+                call_id,
+                group,
+                caller=session.caller,
+                channel=session.channel,
+                customer_id=profile.customer_id,
+                priority=profile.priority,
+                sticky_agent_id=profile.ticket_agent_id,
+            )
+        decision = self.acd.route(call_id)
+        try:
+            await session.set_variables(self._wait_variables(decision))
+        except BaseException:
+            if isinstance(decision, Dial):
+                self.acd.undelivered(decision)
+            raise
+        finally:
+            self._kick()
+
+    async def agi_after_call(self, session: AgiSession) -> None:
+        """The agent hung up (Dial option g): wrap-up starts; the caller may go on to a survey.
+
+        The dialplan only comes here after ``DIALSTATUS=ANSWER``; if the AMI answer event
+        has not reached us (link down), the answering agent is taken from ``DIALEDPEERNAME``.
+        """
+        call = self.acd.calls.get(session.uniqueid)
+        if call is not None and call.agent_id is None and call.ringing:
+            agent_id = call.ringing[0] if len(call.ringing) == 1 else None
+            if agent_id is None:
+                peer = await session.get_variable("DIALEDPEERNAME") or ""
+                agent_id = self._agent_for(peer)
+            self.acd.answered(session.uniqueid, agent_id)
+        self._ended(session.uniqueid)
+
+    async def agi_hangup(self, session: AgiSession) -> None:
+        """``h`` extension: the caller is gone (abandon if no agent had answered).
+
+        From ``[cc-voicemail]`` a message was recorded: it becomes a voicemail task
+        (the file is ``voicemail-<uniqueid>.wav`` in the recordings folder)."""
+        if session.env.get("agi_context") == VOICEMAIL_CONTEXT:
+            status = await session.get_variable("RECORD_STATUS") or ""
+            if status and status != "ERROR":
+                info = self.calls.get(session.uniqueid) or CallInfo(
+                    session.uniqueid,
+                    session.channel,
+                    session.caller,
+                    session.env.get("agi_callingpres", "0"),
+                )
+                self.acd.call_ended(session.uniqueid)
+                self.calls.pop(session.uniqueid, None)
+                await self._create_callback(
+                    info, origin="voicemail", notes=f"voicemail-{session.uniqueid}.wav"
+                )
+                self._kick()
+                return
+        self._ended(session.uniqueid)
+
+    async def agi_callback(self, session: AgiSession) -> None:
+        """The caller pressed 1 for a callback (out of hours or overflow)."""
+        origin = session.args[0] if session.args else "overflow"
+        info = self.calls.get(session.uniqueid) or CallInfo(
+            session.uniqueid,
+            session.channel,
+            session.caller,
+            session.env.get("agi_callingpres", "0"),
+        )
+        created = await self._create_callback(
+            info, origin=origin if origin in tasks_repo.ORIGINS else "overflow"
+        )
+        await session.set_variables({"CC_CALLBACK": "yes" if created else "no"})
+
+    # ------------------------------------------------------------------ bus (from the AMI tracker)
+    def _on_call_answered(self, event: DomainEvent) -> None:
+        call_id = self._call_for(event.data)
+        agent_id = self._agent_for(str(event.data.get("interface", "")))
+        if call_id is not None and agent_id is not None:
+            self.acd.answered(call_id, agent_id)
+            self._kick()
+
+    def _on_call_ended(self, event: DomainEvent) -> None:
+        call_id = self._call_for(event.data)
+        if call_id is not None:
+            self._ended(call_id)
+
+    def _on_device_state(self, event: DomainEvent) -> None:
+        device = str(event.data.get("device", ""))
+        if device and "/" not in device:
+            device = f"PJSIP/{device}"  # ContactStatus names the endpoint only
+        state = str(event.data.get("state", "")).upper()
+        if event.data.get("source") == "ContactStatus":
+            registered = state not in ("UNREACHABLE", "REMOVED", "NONQUALIFIED")
+            self.acd.phone_status(device, registered=registered)
+        else:
+            # A phone in use or ringing is busy for new offers; our own call is covered by the
+            # agent's ACD state, and the phone's NOT_INUSE after it makes it free again.
+            self.acd.phone_status(
+                device,
+                registered=state not in ("UNAVAILABLE", "INVALID"),
+                busy=state in ("INUSE", "BUSY", "ONHOLD", "RINGING", "RINGINUSE"),
+            )
+        self._kick()
+
+    def _call_for(self, data: dict[str, Any]) -> str | None:
+        linkedid = str(data.get("linkedid", ""))
+        if linkedid in self.acd.calls or linkedid in self.calls:
+            return linkedid
+        record = data.get("record")
+        channel = getattr(record, "caller_channel", "") or str(data.get("channel", ""))
+        for info in self.calls.values():
+            if channel and info.channel == channel:
+                return info.call_id
+        return None
+
+    def _agent_for(self, interface: str) -> int | None:
+        """The agent whose phone is ``interface`` (a channel name's ``-0000002a`` suffix is ignored)."""
+        if not interface:
+            return None
+        wanted = {interface.lower(), _CHANNEL_SUFFIX.sub("", interface).lower()}
+        for agent in self.acd.agents.values():
+            if agent.channel.lower() in wanted:
+                return agent.id
+        return None
+
+    # ------------------------------------------------------------------ internals
+    def _ended(self, call_id: str) -> None:
+        gone = self.acd.call_ended(call_id)
+        info = self.calls.pop(call_id, None)
+        if gone is not None and info is not None:
+            self._spawn(self._abandoned(gone, info))
+        self._kick()
+
+    async def _abandoned(self, gone: CallGone, info: CallInfo) -> None:
+        log.info(
+            "call %s abandoned while %s after %.0f s",
+            gone.call_id,
+            gone.abandoned_while,
+            gone.waited_seconds,
+        )
+        await self._create_callback(
+            info,
+            origin="abandoned",
+            notes=f"waited {gone.waited_seconds:.0f} s ({gone.abandoned_while})",
+        )
+
+    async def _create_callback(self, info: CallInfo, *, origin: str, notes: str = "") -> bool:
+        if is_anonymous(info.caller, info.presentation):
+            log.info("no callback for anonymous caller on %s", info.channel)
+            return False
+        phone = normalize_phone(info.caller)
+        number = phone.e164 if isinstance(phone, Phone) else info.caller
+        async with self.sessions() as session, session.begin():
+            duplicate = await tasks_repo.open_callback_for(session, number)
+            if duplicate is not None and origin != "voicemail":  # a message is never dropped
+                return False
+            if info.customer_id is None:
+                profile = await acd_repo.caller_profile(session, number)
+                info.customer_id = profile.customer_id
+            task = await tasks_repo.create_task(
+                session,
+                origin=origin,
+                phone=number,
+                customer_id=info.customer_id,
+                group=info.group,
+                notes=notes,
+                created_at=self.clock.now(),
+            )
+            task_id = task.id
+        self.bus.publish(
+            CALLBACK_TASK_CREATED, task_id=task_id, phone=number, origin=origin, group=info.group
+        )
+        return True
+
+    def _prompt(self, code: str) -> str:
+        if self.config is None:
+            return ""
+        prompt = self.config.prompts.get(code)
+        if prompt is None:
+            return ""
+        # Asterisk plays prompts from sounds/callcenter/ (the prompts volume), like the defaults.
+        return "callcenter/" + prompt.filename.rsplit(".", 1)[0]
+
+    @staticmethod
+    def _decision_variables(decision: Dial | Wait) -> dict[str, str]:
+        if isinstance(decision, Dial):
+            return {
+                "CC_AGENT_CHANNEL": decision.dial_string,
+                "CC_AGENT_ID": ",".join(str(a) for a in decision.agent_ids),
+                "CC_RING_TIMEOUT": str(round(decision.ring_timeout)),
+                "CC_ACTION": "dial",
+            }
+        return {"CC_POSITION": str(decision.position), "CC_ACTION": "wait"}
+
+    def _wait_variables(self, decision: Dial | Wait) -> dict[str, str]:
+        values = self._decision_variables(decision)
+        call = self.acd.calls.get(decision.call_id)
+        if isinstance(decision, Wait) and call is not None:
+            info = self.calls.get(decision.call_id)
+            if info is not None:
+                info.announced_position = decision.position
+            values = {
+                "CC_PRIORITY": str(call.priority),
+                "CC_WAIT_PROMPT_CALL": position_prompt(decision.position),
+                **values,
+            }
+        return values
+
+    async def _announce_positions(self) -> None:
+        """Keep each waiting caller's announcement ("you are number N") up to date."""
+        if self.control is None:
+            return
+        for group in {call.group for call in self.acd.calls.values()}:
+            for position, caller in enumerate(self.acd.waiting(group), start=1):
+                info = self.calls.get(caller.call_id)
+                if info is None or info.announced_position == position:
+                    continue
+                info.announced_position = position
+                try:
+                    await self.control.setvar(
+                        caller.channel, "CC_WAIT_PROMPT_CALL", position_prompt(position)
+                    )
+                except Exception:
+                    log.debug("could not update the position of %s", caller.channel)
+
+    def _on_state_change(self, change: StateChange) -> None:
+        self._changes.put_nowait(change)
+        self.bus.publish(
+            AGENT_STATE_CHANGED,
+            agent_id=change.agent_id,
+            state=str(change.state),
+            previous=str(change.previous),
+            reason=change.reason,
+            interface=change.interface,
+            at=change.at,
+        )
+
+    async def _write_states(self) -> None:
+        """One writer, in order: the state log (changes batched per transaction), then the
+        fallback queue's pause mirror. Batching keeps a busy hour to a few commits a second."""
+        while True:
+            batch = [await self._changes.get()]
+            while not self._changes.empty() and len(batch) < 500:
+                batch.append(self._changes.get_nowait())
+            try:
+                async with self.sessions() as session, session.begin():
+                    await acd_repo.record_states(
+                        session,
+                        [
+                            acd_repo.StateRow(c.agent_id, str(c.state), c.reason, c.interface, c.at)
+                            for c in batch
+                        ],
+                    )
+            except Exception:
+                log.exception("could not store %d agent state changes", len(batch))
+            for change in batch:
+                try:
+                    await self._mirror_pause(change)
+                except Exception:
+                    log.exception("pause mirror failed for agent %s", change.agent_id)
+                finally:
+                    self._changes.task_done()
+
+    async def _mirror_pause(self, change: StateChange) -> None:
+        if self.control is None or not change.interface:
+            return
+        paused_now = change.state in (AgentState.PAUSED, AgentState.LOGGED_OUT)
+        paused_before = change.previous in (AgentState.PAUSED, AgentState.LOGGED_OUT)
+        if paused_now == paused_before:
+            return
+        try:
+            await self.control.queue_pause(
+                change.interface, paused_now, queue=FALLBACK_QUEUE, reason=change.reason
+            )
+        except Exception:
+            log.warning(
+                "QueuePause %s failed; the fallback queue may ring a paused agent", change.interface
+            )
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def after_change(self) -> None:
+        """Carry out what the ACD decided after a change: offers, overflows, counters."""
+        self.acd.tick()
+        for call in self.acd.overdue():
+            await self._overflow(call.id)
+        offers = self.acd.dispatch()
+        for dial in offers:
+            await self._deliver(dial)
+        await self._announce_positions()
+        self.bus.publish(QUEUE_CHANGED, groups=self.acd.queue_counters())
+
+    async def _deliver(self, dial: Dial) -> None:
+        """Move a waiting caller to the chosen agent: Setvar the decision, then Redirect."""
+        call = self.acd.calls.get(dial.call_id)
+        if call is None:
+            return
+        if self.control is None:
+            self.acd.undelivered(dial)
+            return
+        try:
+            for name, value in self._decision_variables(dial).items():
+                await self.control.setvar(call.channel, name, value)
+            await self.control.redirect(call.channel, DIAL_CONTEXT, "s", 1)
+        except Exception:
+            log.warning(
+                "could not move %s to agent %s", call.channel, dial.agent_ids, exc_info=True
+            )
+            self.acd.undelivered(dial)
+
+    async def _overflow(self, call_id: str) -> None:
+        call = self.acd.overflow(call_id)
+        group = self.acd.groups.get(call.group)
+        action = group.overflow_action if group else "callback"
+        self.acd.calls.pop(call_id, None)
+        log.info("call %s waited the maximum: overflow (%s)", call_id, action)
+        if self.control is None:
+            return
+        try:
+            await self.control.setvar(call.channel, "CC_OVERFLOW", action)
+            await self.control.redirect(call.channel, OVERFLOW_CONTEXT, "s", 1)
+        except Exception:
+            log.warning("could not move %s to overflow", call.channel, exc_info=True)
+
+    async def _timers(self) -> None:
+        """Wake for wrap-up ends, max waits and page grace expiries, or when kicked."""
+        while True:
+            try:
+                await self._resync_with_asterisk()
+                await self.after_change()
+            except Exception:
+                log.exception("ACD timer pass failed")
+            self._wake.clear()
+            deadline = self.acd.next_timer()
+            delay = 1.0
+            if deadline is not None:
+                delay = max(0.0, min(delay, (deadline - self.clock.now()).total_seconds()))
+            sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+            waker = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            for pending in (sleeper, waker):
+                pending.cancel()
+
+    def waiting_snapshot(self, group: str | None = None) -> Sequence[dict[str, Any]]:
+        return [
+            {
+                "call_id": w.call_id,
+                "group": w.group,
+                "caller": w.caller,
+                "priority": w.priority,
+                "since": w.enqueued_at.isoformat(),
+                "waited_seconds": round(w.waited_seconds, 1),
+                "position": index,
+            }
+            for index, w in enumerate(self.acd.waiting(group), start=1)
+        ]

@@ -1,0 +1,278 @@
+"""app_queue as the fallback path uses it: join, ring members by strategy, connect."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from callcenter.sim import dialplan as dp
+from callcenter.sim.channels import Channel, ChannelHungUp
+
+if TYPE_CHECKING:
+    from callcenter.sim.pbx import Pbx, QueueConfig, QueueMember
+
+
+def _available(pbx: Pbx, member: QueueMember) -> bool:
+    if member.paused or member.in_call:
+        return False
+    if member.interface.startswith("PJSIP/"):
+        phone = pbx.phones.get(member.interface.split("/", 1)[1])
+        if phone is None or not phone.registered:
+            return False
+    return not any(pbx.device_of(c) == member.interface for c in pbx.channels.values())
+
+
+def _order(pbx: Pbx, queue: QueueConfig) -> list[QueueMember]:
+    members = [m for m in queue.members if _available(pbx, m)]
+    if queue.strategy == "leastrecent":
+        return sorted(members, key=lambda m: m.last_call)
+    if queue.strategy == "fewestcalls":
+        return sorted(members, key=lambda m: m.calls)
+    if queue.strategy == "random":
+        pbx.rng.shuffle(members)
+    if queue.strategy == "rrmemory" and members:
+        start = queue.rr_next % len(members)
+        queue.rr_next += 1
+        return members[start:] + members[:start]
+    return members
+
+
+def _member_vars(
+    pbx: Pbx, chan: Channel, queue: QueueConfig, member: QueueMember, hold: int
+) -> None:
+    for name, value in (
+        ("MEMBERINTERFACE", member.interface),
+        ("MEMBERNAME", member.name),
+        ("MEMBERCALLS", str(member.calls)),
+        ("MEMBERLASTCALL", str(int(member.last_call))),
+        ("MEMBERPENALTY", "0"),
+        ("MEMBERDYNAMIC", "0"),
+        ("MEMBERREALTIME", "0"),
+        ("QEHOLDTIME", str(hold)),
+        ("QEORIGINALPOS", "1"),
+    ):
+        pbx.set_var(chan, name, value)
+
+
+def _queue_vars(pbx: Pbx, chan: Channel, queue: QueueConfig) -> None:
+    for name, value in (
+        ("QUEUENAME", queue.name),
+        ("QUEUEMAX", "0"),
+        ("QUEUESTRATEGY", queue.strategy),
+        ("QUEUECALLS", str(len(queue.waiting))),
+        ("QUEUEHOLDTIME", "0"),
+        ("QUEUETALKTIME", "0"),
+        ("QUEUECOMPLETED", str(queue.completed)),
+        ("QUEUEABANDONED", str(queue.abandoned)),
+        ("QUEUESRVLEVEL", "0"),
+        ("QUEUESRVLEVELPERF", "0.0"),
+    ):
+        pbx.set_var(chan, name, value)
+
+
+def _caller_event(
+    pbx: Pbx, name: str, chan: Channel, extra: list[tuple[str, str]], dest: Channel | None = None
+) -> None:
+    headers = chan.headers() + (dest.headers("Dest") if dest is not None else []) + extra
+    pbx.emit(name, "agent", headers)
+
+
+async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
+    args = dp.split_args(data) + [""] * 5
+    name, options, timeout_text = args[0], args[1], args[4]
+    queue = pbx.queues.get(name)
+    if queue is None:
+        pbx.set_var(chan, "QUEUESTATUS", "UNKNOWN")
+        return None
+    for var in (
+        "ANSWEREDTIME",
+        "ANSWEREDTIME_MS",
+        "DIALEDTIME",
+        "DIALEDTIME_MS",
+        "QUEUEWAIT",
+        "QUEUEWAIT_MS",
+    ):
+        pbx.set_var(chan, var, "")
+    registered = [
+        m
+        for m in queue.members
+        if not m.interface.startswith("PJSIP/")
+        or ((p := pbx.phones.get(m.interface.split("/", 1)[1])) is not None and p.registered)
+    ]
+    if not [m for m in registered if not m.paused]:
+        pbx.set_var(chan, "QUEUESTATUS", "JOINEMPTY")
+        return None
+    start = pbx.clock.monotonic()
+    deadline = start + float(timeout_text) if timeout_text.strip() else None
+    tried: set[str] = set()
+    queue.waiting.append(chan)
+    chan.extra["queue_join"] = start
+    _caller_event(
+        pbx,
+        "QueueCallerJoin",
+        chan,
+        [
+            ("Queue", queue.name),
+            ("Position", str(len(queue.waiting))),
+            ("Count", str(len(queue.waiting))),
+        ],
+    )
+    pbx.chan_event("MusicOnHoldStart", chan, [("Class", queue.musicclass)])
+    try:
+        while True:
+            if deadline is not None and pbx.clock.monotonic() >= deadline:
+                pbx.chan_event("MusicOnHoldStop", chan)
+                queue.waiting.remove(chan)
+                _caller_event(
+                    pbx,
+                    "QueueCallerLeave",
+                    chan,
+                    [("Queue", queue.name), ("Position", "1"), ("Count", str(len(queue.waiting)))],
+                )
+                pbx.set_var(chan, "QUEUESTATUS", "TIMEOUT")
+                return None
+            members = _order(pbx, queue) if queue.waiting and queue.waiting[0] is chan else []
+            untried = [m for m in members if m.interface not in tried]
+            if members and not untried:
+                tried.clear()
+                untried = members
+            members = untried
+            if not members:
+                await pbx.pause(chan, 1.0)
+                continue
+            member = members[0]
+            tried.add(member.interface)
+            out = await pbx.create_outbound(chan, member.interface)
+            if isinstance(out, str):
+                await pbx.pause(chan, float(queue.retry))
+                continue
+            pbx.start_outbound(chan, out, "AppQueue")
+            _caller_event(
+                pbx,
+                "AgentCalled",
+                chan,
+                [
+                    ("Queue", queue.name),
+                    ("Interface", member.interface),
+                    ("MemberName", member.name),
+                ],
+                out,
+            )
+            pbx.dial_begin(chan, out, member.interface.split("/", 1)[1])
+            ring_start = pbx.clock.monotonic()
+            status = await pbx._ring(chan, out, float(queue.timeout), ring_start)
+            if status == "CANCEL":
+                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                # app_queue's hangupcall() publishes CANCEL again for each ringing member.
+                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                out.extra["owned"] = False
+                pbx.destroy(out, 0)
+                raise ChannelHungUp()
+            if status != "ANSWER":
+                _caller_event(
+                    pbx,
+                    "AgentRingNoAnswer",
+                    chan,
+                    [
+                        ("Queue", queue.name),
+                        ("Interface", member.interface),
+                        ("MemberName", member.name),
+                        ("RingTime", str(int((pbx.clock.monotonic() - ring_start) * 1000))),
+                    ],
+                    out,
+                )
+                pbx.dial_event("DialEnd", chan, out, status)
+                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                out.extra["owned"] = False
+                pbx.destroy(out, 0)
+                await pbx.pause(chan, float(queue.retry))
+                continue
+            pbx.dial_event("DialEnd", chan, out, "ANSWER")
+            pbx.chan_event("MusicOnHoldStop", chan)
+            hold = int(pbx.clock.monotonic() - start)
+            _member_vars(pbx, chan, queue, member, hold)
+            _member_vars(pbx, out, queue, member, hold)
+            _queue_vars(pbx, chan, queue)
+            _queue_vars(pbx, out, queue)
+            queue.waiting.remove(chan)
+            _caller_event(
+                pbx,
+                "QueueCallerLeave",
+                chan,
+                [("Queue", queue.name), ("Position", "1"), ("Count", str(len(queue.waiting)))],
+            )
+            pbx.set_var(chan, "QUEUEPOSITION", "1")
+            pbx.set_var(chan, "QUEUEWAIT", str(hold))
+            pbx.set_var(chan, "QUEUEWAIT_MS", str(int((pbx.clock.monotonic() - start) * 1000)))
+            ring = int(pbx.clock.monotonic() - ring_start)
+            member_info = [
+                ("Queue", queue.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+            ]
+            _caller_event(
+                pbx,
+                "AgentConnect",
+                chan,
+                [*member_info, ("HoldTime", str(hold)), ("RingTime", str(ring))],
+                out,
+            )
+            member.in_call = True
+            talk_start = pbx.clock.monotonic()
+
+            def complete(
+                member: QueueMember = member,
+                out: Channel = out,
+                hold: int = hold,
+                talk_start: float = talk_start,
+                member_info: list[tuple[str, str]] = member_info,
+            ) -> None:
+                member.in_call = False
+                member.calls += 1
+                member.last_call = pbx.clock.now().timestamp()
+                queue.completed += 1
+                reason = "caller" if chan.hangup_pending or chan.hungup else "agent"
+                talk = str(int(pbx.clock.monotonic() - talk_start))
+                _caller_event(
+                    pbx,
+                    "AgentComplete",
+                    chan,
+                    [*member_info, ("HoldTime", str(hold)), ("TalkTime", talk), ("Reason", reason)],
+                    out,
+                )
+
+            await pbx.bridge_call(chan, out, "AppQueue", complete)
+            _queue_vars(pbx, chan, queue)
+            chan.check()
+            if "c" in options:
+                return None
+            pbx.request_hangup(chan, 16, soft=True)
+            raise ChannelHungUp()
+    except ChannelHungUp:
+        if chan in queue.waiting:
+            position = queue.waiting.index(chan) + 1
+            queue.waiting.remove(chan)
+            queue.abandoned += 1
+            hold = int(pbx.clock.monotonic() - start)
+            _caller_event(
+                pbx,
+                "QueueCallerAbandon",
+                chan,
+                [
+                    ("Queue", queue.name),
+                    ("Position", str(position)),
+                    ("OriginalPosition", "1"),
+                    ("HoldTime", str(hold)),
+                ],
+            )
+            _caller_event(
+                pbx,
+                "QueueCallerLeave",
+                chan,
+                [
+                    ("Queue", queue.name),
+                    ("Position", str(position)),
+                    ("Count", str(len(queue.waiting))),
+                ],
+            )
+            pbx.chan_event("MusicOnHoldStop", chan)
+        raise

@@ -1,0 +1,1 @@
+"""Web adapter: aiohttp application, pages, JSON API and websockets."""

@@ -1,0 +1,800 @@
+"""The agent page (``/agent``), its websocket (``/agent/ws``) and the JSON actions it uses.
+
+One page per agent, open all day: a state bar, live counters, the screen-pop
+pushed over the websocket while the phone rings, call controls carried out
+through AMI, and the after-call form that turns every call into a ticket.
+The websocket is authenticated by the session cookie (and its Origin checked)
+before it opens; it receives only the events of the agent who opened it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Literal
+
+import aiohttp_jinja2
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exists, or_, select
+
+from callcenter.ami.link import AmiError, AmiLink, AmiNotConnected
+from callcenter.ami.plugin import AMI_LINK, CALL_TRACKER
+from callcenter.auth import csrf
+from callcenter.core.acd import MISSED_CALLS_REASON, AcdError, AgentState
+from callcenter.core.customers import CustomerData, RuleError
+from callcenter.core.phones import Phone, normalize_phone
+from callcenter.core.roles import Role
+from callcenter.core.tickets import (
+    Priority,
+    TicketWorkflowError,
+    WrapUpForm,
+    WrapUpOutcome,
+    plan_wrap_up,
+)
+from callcenter.db.models import Call, CallAttempt, Hotline, PauseReason, User
+from callcenter.db.repos import customers as customer_repo
+from callcenter.db.repos import tickets as ticket_repo
+from callcenter.i18n import N_, translations
+from callcenter.services.acd import AcdService
+from callcenter.services.plugin import ACD_SERVICE
+from callcenter.web.access import CurrentUser, allow, current_user
+from callcenter.web.agent_desk import AgentDesk, LiveCall
+from callcenter.web.auth import request_language, session_is_current
+from callcenter.web.hub import AgentConnection, AgentHub, CloseCode
+from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.web.openapi import describe
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+AGENT_HUB = web.AppKey("agent_hub", AgentHub)
+AGENT_DESK = web.AppKey("agent_desk", AgentDesk)
+
+PAGE_ROLES = (Role.AGENT, Role.SUPERVISOR)
+MAX_CLIENT_MESSAGE = 64 * 1024
+
+MISSED_CALLS_LABEL = N_("Paused after missed calls")
+
+PRIORITY_LABELS = {
+    Priority.LOW: N_("Low"),
+    Priority.NORMAL: N_("Normal"),
+    Priority.HIGH: N_("High"),
+    Priority.URGENT: N_("Urgent"),
+}
+
+#: Labels the page's JavaScript shows, translated on the server (no dictionary in JS).
+JS_LABELS = {
+    "anonymous": N_("Withheld number"),
+    "unknown_caller": N_("Unknown caller"),
+    "offline": N_("Offline: reconnecting…"),
+    "online": N_("Connected"),
+    "ringing": N_("Ringing"),
+    "talking": N_("On call"),
+    "wrapup": N_("Wrap-up"),
+    "available": N_("Available"),
+    "paused": N_("Paused"),
+    "logged_out": N_("Logged out"),
+    "on_call": N_("On call"),
+    "fleet": N_("Fleet (2+ vehicles)"),
+    "individual": N_("Individual"),
+    "no_calls": N_("No earlier calls"),
+    "no_tickets": N_("No tickets"),
+    "recording": N_("Recording"),
+    "listen": N_("Listen"),
+    "saved": N_("Saved"),
+    "save_failed": N_("Could not save"),
+    "timed_out": N_("Wrap-up time ran out: saved as uncategorized"),
+    "offer_ended": N_("The call stopped ringing"),
+    "call": N_("Call"),
+    "seconds": N_("s"),
+    "vehicles": N_("Vehicles"),
+    "open_tickets": N_("Open tickets"),
+    "recent_tickets": N_("Recent tickets"),
+    "earlier_calls": N_("Earlier calls"),
+    "surveys": N_("Survey answers"),
+    "no_surveys": N_("No survey answers"),
+    "transcript": N_("Transcript"),
+    "customer_created": N_("Customer created"),
+    "action_failed": N_("Action failed"),
+    "done": N_("Done"),
+    "muted": N_("Recording muted"),
+    "unmuted": N_("Recording on"),
+    "parked_now": N_("The caller is parked (on hold)"),
+    "session_ended": N_("Your session ended: log in again"),
+    "status_new": N_("New"),
+    "status_forwarded": N_("Forwarded"),
+    "status_in_progress": N_("In progress"),
+    "status_resolved": N_("Resolved"),
+    "status_closed": N_("Ticket closed"),
+    "status_uncategorized": N_("Uncategorized"),
+}
+
+
+TAGS = ["agent"]
+BAD_BODY = {400: "the body is not JSON, or a field is missing or invalid"}
+NOT_YOUR_CALL = {404: "that call is not yours or has ended"}
+TELEPHONY = {
+    502: "the telephone system (Asterisk) refused the action",
+    503: "the telephone system is not connected",
+}
+
+
+class OkOut(BaseModel):
+    ok: bool
+
+
+# ---------------------------------------------------------------------- outside services
+async def ami_action(action: Awaitable[Any]) -> Any:
+    """Carry out one AMI action; Asterisk's refusal becomes a clear 502 for the page."""
+    try:
+        return await action
+    except AmiNotConnected:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "the telephone system is not connected"}),
+            content_type="application/json",
+        ) from None
+    except (AmiError, TimeoutError) as exc:
+        raise web.HTTPBadGateway(
+            text=json.dumps({"error": f"the telephone system refused: {exc}"}),
+            content_type="application/json",
+        ) from None
+
+
+def call_control(app: web.Application) -> AmiLink:
+    """The AMI link that carries out call controls, or 503 when it is down or absent."""
+    link = app.get(AMI_LINK)
+    if link is None or not app[AMI_STATUS].connected:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "the telephone system is not connected"}),
+            content_type="application/json",
+        )
+    return link
+
+
+# ---------------------------------------------------------------------- helpers
+def _user(request: web.Request) -> CurrentUser:
+    user = current_user(request)
+    assert user is not None  # the access middleware let only logged-in users through
+    return user
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _json_body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
+        ) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{where}: {first['msg']}"}),
+            content_type="application/json",
+        ) from None
+
+
+def labels_for(language: str) -> dict[str, str]:
+    catalog = translations(language)
+    return {key: catalog.gettext(text) for key, text in JS_LABELS.items()}
+
+
+# ---------------------------------------------------------------------- page
+@routes.get("/agent", name="agent_page")
+@allow(*PAGE_ROLES)
+async def agent_page(request: web.Request) -> web.StreamResponse:
+    user = _user(request)
+    async with request.app[SESSIONMAKER]() as session:
+        categories = await ticket_repo.category_choices(session)
+        departments = await ticket_repo.department_choices(session)
+        reasons = list(
+            await session.scalars(
+                select(PauseReason).where(PauseReason.active.is_(True)).order_by(PauseReason.id)
+            )
+        )
+        interface = await agent_interface(session, user.id, request.app)
+        hotline = await hotline_number(session)
+    language = request_language(request)
+    config = {
+        "labels": labels_for(language),
+        "user_id": user.id,
+        "language": language,
+        "categories": [
+            {
+                "id": c.id,
+                "name": c.name_en if language == "en" and c.name_en else c.name,
+                "department_id": c.department_id,
+            }
+            for c in categories
+        ],
+        "departments": [
+            {
+                "id": d.id,
+                "name": d.name_en if language == "en" and d.name_en else d.name,
+                "phone": d.phone,
+            }
+            for d in departments
+        ],
+        "priorities": [str(p) for p in Priority],
+        "pause_reasons": {
+            **{r.code: r.name_en if language == "en" and r.name_en else r.name for r in reasons},
+            MISSED_CALLS_REASON: translations(language).gettext(MISSED_CALLS_LABEL),
+        },
+    }
+    context = {
+        "user": user,
+        "categories": config["categories"],
+        "departments": config["departments"],
+        "priorities": [
+            {"value": str(p), "label": translations(language).gettext(PRIORITY_LABELS[p])}
+            for p in Priority
+        ],
+        "page_config": config,
+        "pause_reasons": [
+            {"code": r.code, "name": r.name_en if language == "en" and r.name_en else r.name}
+            for r in reasons
+        ],
+        "user_interface": interface,
+        "hotline_number": hotline,
+    }
+    return aiohttp_jinja2.render_template("agent.html", request, context)
+
+
+# ---------------------------------------------------------------------- websocket
+@routes.get("/agent/ws", name="agent_ws")
+@allow(*PAGE_ROLES)
+async def agent_ws(request: web.Request) -> web.StreamResponse:
+    user = _user(request)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CLIENT_MESSAGE)
+    await ws.prepare(request)
+    if not csrf.same_origin(request.headers.get("Origin"), request.host):
+        await ws.close(code=int(CloseCode.FORBIDDEN), message=b"FORBIDDEN")
+        return ws
+    hub = request.app[AGENT_HUB]
+    desk = request.app[AGENT_DESK]
+    connection = AgentConnection(user.id, ws)
+    live = await desk.agent_connected(user.id, user.role)
+    connection.start()
+    hub.register(connection)
+    connection.send(desk.sync_message(live))
+    watcher = asyncio.create_task(
+        _watch_session(request, connection, hub.session_check_seconds),
+        name=f"agent-ws-session-{user.id}",
+    )
+    try:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            if await _session_ended(request, user.id):
+                connection.close(CloseCode.SESSION_ENDED)
+                break
+            try:
+                data = json.loads(message.data)
+            except json.JSONDecodeError:
+                connection.close(CloseCode.BAD_MESSAGE)
+                break
+            _client_message(desk, connection, user, data)
+    finally:
+        watcher.cancel()
+        hub.unregister(connection)
+        desk.agent_disconnected(user.id)
+        if connection.close_code is None:
+            connection.close(CloseCode.GOING_AWAY)
+        await connection.stop()
+    return ws
+
+
+async def _session_ended(request: web.Request, user_id: int) -> bool:
+    """Whether the socket's login has ended: logout, password or role change, deactivation,
+    expiry. The handshake checked it once; the socket lives all day, so it is asked again."""
+    try:
+        return not await session_is_current(request)
+    except Exception:  # the database is briefly away: keep the agent's page, ask again later
+        log.warning("could not check agent %s's session", user_id, exc_info=True)
+        return False
+
+
+async def _watch_session(request: web.Request, connection: AgentConnection, every: float) -> None:
+    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended."""
+    while connection.close_code is None:
+        await asyncio.sleep(every)
+        if await _session_ended(request, connection.user_id):
+            connection.close(CloseCode.SESSION_ENDED)
+            return
+
+
+def _client_message(
+    desk: AgentDesk, connection: AgentConnection, user: CurrentUser, data: Any
+) -> None:
+    """The few things a page says over the socket: ping, resync, draft notes."""
+    if not isinstance(data, dict):
+        return
+    kind = data.get("type")
+    if kind == "ping":
+        connection.send({"type": "pong", "at": data.get("at")})
+    elif kind == "resync":
+        connection.send(desk.sync_message(desk.agent(user.id)))
+    elif kind == "draft":
+        live = desk.agent(user.id)
+        if live.call is not None and live.call.linkedid == str(data.get("linkedid")):
+            live.call.draft_notes = str(data.get("notes") or "")[:10_000]
+
+
+# ---------------------------------------------------------------------- after-call work
+class WrapUpBody(BaseModel):
+    outcome: WrapUpOutcome
+    category_id: int | None = None
+    department_id: int | None = None
+    priority: Priority = Priority.NORMAL
+    notes: str = Field(default="", max_length=10_000)
+    open_ticket_id: int | None = None
+
+
+class WrapUpOut(BaseModel):
+    ticket_id: int
+    outcome: WrapUpOutcome
+
+
+async def _call_of_agent(session: Any, linkedid: str, user: CurrentUser) -> Call | None:
+    """The call record if this agent took part in it (answered or was offered it)."""
+    offered = exists().where(CallAttempt.call_id == Call.id, CallAttempt.agent_id == user.id)
+    found: Call | None = await session.scalar(
+        select(Call).where(Call.linkedid == linkedid, or_(Call.agent_id == user.id, offered))
+    )
+    return found
+
+
+@routes.post("/api/agent/calls/{linkedid}/wrapup", name="agent_wrapup")
+@allow(*PAGE_ROLES)
+@describe(
+    "Save the after-call form of a call: open, update or close a ticket for it",
+    tags=TAGS,
+    request=WrapUpBody,
+    response=WrapUpOut,
+    errors={
+        400: "the body is invalid, or the form breaks a ticket rule (e.g. no category)",
+        404: "no such call of yours",
+        409: "this call is already wrapped up",
+    },
+)
+async def save_wrapup(request: web.Request) -> web.Response:
+    user = _user(request)
+    linkedid = request.match_info["linkedid"]
+    body: WrapUpBody = await _json_body(request, WrapUpBody)
+    desk = request.app[AGENT_DESK]
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONMAKER]() as session:
+        call = await _call_of_agent(session, linkedid, user)
+        if call is None:
+            return _error(404, "no such call of yours")
+        customer_id = call.customer_id
+        live = desk.agents.get(user.id)
+        if (
+            customer_id is None
+            and live is not None
+            and live.call is not None
+            and live.call.linkedid == linkedid
+        ):
+            customer_id = live.call.customer_id
+        try:
+            plan = plan_wrap_up(
+                WrapUpForm(
+                    outcome=body.outcome,
+                    category_id=body.category_id,
+                    department_id=body.department_id,
+                    priority=body.priority,
+                    notes=body.notes,
+                    open_ticket_id=body.open_ticket_id,
+                ),
+                category=await ticket_repo.category_info(session, body.category_id),
+                open_ticket=await ticket_repo.open_ticket_info(session, body.open_ticket_id),
+                customer_id=customer_id,
+                now=now,
+            )
+            ticket = await ticket_repo.apply_plan(
+                session, plan, call_id=call.id, customer_id=customer_id, user_id=user.id, now=now
+            )
+            if call.customer_id is None and customer_id is not None:
+                call.customer_id = customer_id  # the caller the pop identified
+        except TicketWorkflowError as exc:
+            return _error(400, str(exc))
+        except ticket_repo.AlreadyWrappedUp:
+            return _error(409, "this call is already wrapped up")
+        await session.commit()
+        ticket_id = ticket.id
+    desk.wrapup_saved(user.id, linkedid)
+    return web.json_response({"ticket_id": ticket_id, "outcome": str(plan.outcome)})
+
+
+# ---------------------------------------------------------------------- quick create
+class QuickCustomerBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=1, max_length=40)
+    province: str = Field(default="", max_length=80)
+    linkedid: str = ""
+
+
+class QuickCustomerOut(BaseModel):
+    customer_id: int
+    name: str
+
+
+@routes.post("/api/agent/customers", name="agent_quick_customer")
+@allow(*PAGE_ROLES)
+@describe(
+    "Create a customer from the screen-pop (and attach them to the call given by linkedid)",
+    tags=TAGS,
+    request=QuickCustomerBody,
+    response=QuickCustomerOut,
+    errors={
+        400: "the body is invalid, the phone is not a valid number, or a customer rule is broken",
+        409: "a customer already has this number",
+    },
+)
+async def quick_create_customer(request: web.Request) -> web.Response:
+    user = _user(request)
+    body: QuickCustomerBody = await _json_body(request, QuickCustomerBody)
+    phone = normalize_phone(body.phone)
+    if not isinstance(phone, Phone):
+        return _error(400, "phone: not a valid number")
+    async with request.app[SESSIONMAKER]() as session:
+        if await customer_repo.find_by_phone(session, phone.e164) is not None:
+            return _error(409, "a customer already has this number")
+        try:
+            customer = await customer_repo.create_customer(
+                session,
+                CustomerData(
+                    name=body.name.strip(), phones=[phone.e164], province=body.province.strip()
+                ),
+                at=request.app[CLOCK].now(),
+                actor=user,
+                via="agent_page",
+            )
+        except RuleError as exc:
+            return _error(400, str(exc))
+        if body.linkedid:
+            call = await _call_of_agent(session, body.linkedid, user)
+            if call is not None and call.customer_id is None:
+                call.customer_id = customer.id
+        await session.commit()
+        customer_id = customer.id
+    live = request.app[AGENT_DESK].agents.get(user.id)
+    if live is not None and live.call is not None and live.call.linkedid == body.linkedid:
+        live.call.customer_id = customer_id
+    return web.json_response({"customer_id": customer_id, "name": body.name.strip()})
+
+
+# ---------------------------------------------------------------------- agent state (ACD)
+def acd_service(app: web.Application) -> AcdService:
+    service = app.get(ACD_SERVICE)
+    if service is None:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "agent states are not available (no ACD service)"}),
+            content_type="application/json",
+        )
+    return service
+
+
+class StateBody(BaseModel):
+    action: Literal["login", "logout", "available", "pause"]
+    reason: str = Field(default="", max_length=32)
+    interface: str = Field(default="", max_length=120)
+
+
+class AgentStateOut(BaseModel):
+    agent_id: int
+    name: str
+    state: str = Field(description="logged_out, available, ringing, on_call, wrapup or paused")
+    reason: str
+    since: str | None
+    interface: str
+    calls_today: int
+    missed_in_a_row: int
+    phone_ok: bool
+
+
+@routes.post("/api/agent/state", name="agent_state")
+@allow(*PAGE_ROLES)
+@describe(
+    "Change my own ACD state: log in (at a phone), log out, become available, pause",
+    tags=TAGS,
+    request=StateBody,
+    response=AgentStateOut,
+    errors={
+        **BAD_BODY,
+        409: "not an agent of any group, or the ACD refused the change (e.g. unknown pause reason)",
+        503: "agent states are not available (no ACD service)",
+    },
+)
+async def change_state(request: web.Request) -> web.Response:
+    user = _user(request)
+    body: StateBody = await _json_body(request, StateBody)
+    service = acd_service(request.app)
+    if user.id not in service.acd.agents:
+        return _error(409, "you are not an agent of any group yet: ask an administrator")
+    try:
+        if body.action == "login":
+            await service.login(user.id, body.interface.strip() or None)
+        elif body.action == "logout":
+            await service.logout(user.id)
+        elif body.action == "available":
+            if service.acd.agents[user.id].state == AgentState.LOGGED_OUT:
+                await service.login(user.id, body.interface.strip() or None)
+            await service.set_available(user.id)
+        else:
+            await service.pause(user.id, body.reason)
+    except AcdError as exc:
+        return _error(409, str(exc))
+    return web.json_response(service.agent_snapshot(user.id))
+
+
+# ---------------------------------------------------------------------- call controls
+TRANSFER_CONTEXT = "agents"
+OUTBOUND_CONTEXT = "cc-outbound"
+
+
+def _live_call_of(request: web.Request) -> LiveCall:
+    user = _user(request)
+    live = request.app[AGENT_DESK].agents.get(user.id)
+    linkedid = request.match_info["linkedid"]
+    if live is None or live.call is None or live.call.linkedid != linkedid:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "that call is not yours or has ended"}),
+            content_type="application/json",
+        )
+    return live.call
+
+
+def dial_string(raw: str) -> str:
+    """What to dial for a typed number: an extension as is, a phone in national form."""
+    text = raw.strip()
+    if text.isdigit() and len(text) <= 6:
+        return text  # an agent's or a department's extension
+    result = normalize_phone(text)
+    if not isinstance(result, Phone):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "target: not a valid number or extension"}),
+            content_type="application/json",
+        )
+    if result.e164.startswith("+84"):
+        return "0" + result.e164[3:]
+    return "00" + result.e164[1:]
+
+
+@routes.post("/api/agent/calls/{linkedid}/hangup", name="agent_hangup")
+@allow(*PAGE_ROLES)
+@describe(
+    "Hang up my current call",
+    tags=TAGS,
+    response=OkOut,
+    errors={**NOT_YOUR_CALL, 409: "the call has no channel yet", **TELEPHONY},
+)
+async def hangup(request: web.Request) -> web.Response:
+    call = _live_call_of(request)
+    channel = call.agent_channel or call.caller_channel
+    if not channel:
+        return _error(409, "the call has no channel yet")
+    await ami_action(call_control(request.app).hangup(channel))
+    return web.json_response({"ok": True})
+
+
+class TransferBody(BaseModel):
+    kind: Literal["agent", "department", "external"]
+    target: str = Field(min_length=1, max_length=40)
+    mode: Literal["blind", "attended"] = "blind"
+
+
+class TransferOut(BaseModel):
+    ok: bool
+    exten: str = Field(description="what was dialled: an extension or a national number")
+    mode: Literal["blind", "attended"]
+
+
+@routes.post("/api/agent/calls/{linkedid}/transfer", name="agent_transfer")
+@allow(*PAGE_ROLES)
+@describe(
+    "Transfer my answered call to an agent, a department or an outside number",
+    tags=TAGS,
+    request=TransferBody,
+    response=TransferOut,
+    errors={
+        400: "the body is invalid, or the target is not a valid number or extension",
+        **NOT_YOUR_CALL,
+        409: "the call is not answered, or has no agent channel yet",
+        **TELEPHONY,
+    },
+)
+async def transfer(request: web.Request) -> web.Response:
+    call = _live_call_of(request)
+    body: TransferBody = await _json_body(request, TransferBody)
+    if call.phase != "talking":
+        return _error(409, "transfer needs an answered call")
+    exten = dial_string(body.target)
+    control = call_control(request.app)
+    if not call.agent_channel:
+        return _error(409, "the call has no agent channel yet")
+    if body.mode == "blind":
+        # BlindTransfer on the transferer (the agent): the caller goes to the target at once.
+        await ami_action(control.blind_transfer(call.agent_channel, TRANSFER_CONTEXT, exten))
+    else:
+        # Atxfer on the agent's leg (Dial's t option): the agent talks to the target first.
+        await ami_action(control.atxfer(call.agent_channel, TRANSFER_CONTEXT, exten))
+    return web.json_response({"ok": True, "exten": exten, "mode": body.mode})
+
+
+class ParkOut(BaseModel):
+    ok: bool
+    parked_at: str
+
+
+@routes.post("/api/agent/calls/{linkedid}/park", name="agent_park")
+@allow(*PAGE_ROLES)
+@describe(
+    "Park (hold) the caller of my answered call; the lot rings me again on timeout",
+    tags=TAGS,
+    response=ParkOut,
+    errors={**NOT_YOUR_CALL, 409: "the call is not answered", **TELEPHONY},
+)
+async def park(request: web.Request) -> web.Response:
+    call = _live_call_of(request)
+    if call.phase != "talking":
+        return _error(409, "park needs an answered call")
+    # Park the caller; if nobody retrieves them the lot rings the agent's phone again.
+    await ami_action(
+        call_control(request.app).park(call.caller_channel, timeout_channel=call.agent_channel)
+    )
+    call.parked_at = "parked"
+    return web.json_response({"ok": True, "parked_at": call.parked_at})
+
+
+@routes.post("/api/agent/calls/{linkedid}/retrieve", name="agent_retrieve")
+@allow(*PAGE_ROLES)
+@describe(
+    "Bring my parked caller back to my extension",
+    tags=TAGS,
+    response=OkOut,
+    errors={
+        **NOT_YOUR_CALL,
+        409: "the call is not parked, or I have no extension",
+        **TELEPHONY,
+    },
+)
+async def retrieve(request: web.Request) -> web.Response:
+    """Bring the parked caller back: Redirect their channel to the agent's extension."""
+    user = _user(request)
+    call = _live_call_of(request)
+    if not call.parked_at:
+        return _error(409, "the call is not parked")
+    async with request.app[SESSIONMAKER]() as session:
+        agent = await session.get(User, user.id)
+        extension = "" if agent is None else agent.extension
+    if not extension:
+        return _error(409, "you have no extension to bring the call back to")
+    await ami_action(
+        call_control(request.app).redirect(call.caller_channel, TRANSFER_CONTEXT, extension)
+    )
+    call.parked_at = ""
+    return web.json_response({"ok": True})
+
+
+class MuteBody(BaseModel):
+    mute: bool
+
+
+class MuteOut(BaseModel):
+    ok: bool
+    muted: bool
+
+
+@routes.post("/api/agent/calls/{linkedid}/mute", name="agent_mute")
+@allow(*PAGE_ROLES)
+@describe(
+    "Mute or unmute the recording of my answered call (e.g. while a card number is read)",
+    tags=TAGS,
+    request=MuteBody,
+    response=MuteOut,
+    errors={**BAD_BODY, **NOT_YOUR_CALL, 409: "nothing is being recorded", **TELEPHONY},
+)
+async def mute(request: web.Request) -> web.Response:
+    call = _live_call_of(request)
+    body: MuteBody = await _json_body(request, MuteBody)
+    if call.phase != "talking":
+        return _error(409, "nothing is being recorded")
+    await ami_action(call_control(request.app).mixmonitor_mute(call.caller_channel, body.mute))
+    call.muted = body.mute
+    return web.json_response({"ok": True, "muted": call.muted})
+
+
+class OriginateBody(BaseModel):
+    number: str = Field(min_length=1, max_length=40)
+
+
+class OriginateOut(BaseModel):
+    ok: bool
+    exten: str = Field(description="what is dialled: an extension or a national number")
+    caller_id: str = Field(description="the hotline number the customer sees")
+    id: str = Field(description="the AMI ActionID of the Originate")
+
+
+@routes.post("/api/agent/originate", name="agent_originate")
+@allow(*PAGE_ROLES)
+@describe(
+    "Click-to-call: ring my phone, then the number, showing the hotline number",
+    tags=TAGS,
+    request=OriginateBody,
+    response=OriginateOut,
+    errors={
+        400: "the body is invalid, or the number is not a valid number or extension",
+        409: "I have no phone: log in to a phone first",
+        **TELEPHONY,
+    },
+)
+async def originate(request: web.Request) -> web.Response:
+    """Click-to-call: ring the agent's phone first, then the customer, showing the hotline."""
+    user = _user(request)
+    body: OriginateBody = await _json_body(request, OriginateBody)
+    exten = dial_string(body.number)
+    async with request.app[SESSIONMAKER]() as session:
+        interface = await agent_interface(session, user.id, request.app)
+        hotline = await hotline_number(session)
+    if not interface:
+        return _error(409, "you have no phone: log in to a phone first")
+    action_id = await ami_action(
+        call_control(request.app).originate(
+            interface, context=OUTBOUND_CONTEXT, exten=exten, caller_id=hotline
+        )
+    )
+    return web.json_response({"ok": True, "exten": exten, "caller_id": hotline, "id": action_id})
+
+
+async def agent_interface(session: Any, user_id: int, app: web.Application) -> str:
+    """The phone the agent logged in at (hot-desking), else their configured one."""
+    service = app.get(ACD_SERVICE)
+    if service is not None and user_id in service.acd.agents:
+        channel = service.acd.agents[user_id].channel
+        if channel:
+            return channel
+    user = await session.get(User, user_id)
+    return "" if user is None else user.interface
+
+
+async def hotline_number(session: Any) -> str:
+    """The number customers see on click-to-call: the first active hotline."""
+    number: str | None = await session.scalar(
+        select(Hotline.number).where(Hotline.active.is_(True)).order_by(Hotline.id).limit(1)
+    )
+    return number or ""
+
+
+# ---------------------------------------------------------------------- lifecycle
+async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
+    desk = app[AGENT_DESK]
+    desk.acd = app.get(ACD_SERVICE)
+    desk.tracker = app.get(CALL_TRACKER)
+    await desk.load_interfaces()
+    desk.subscribe(app[BUS])
+    yield
+    await app[AGENT_HUB].close_all(CloseCode.GOING_AWAY)
+    await desk.close()
+
+
+def setup(app: web.Application) -> None:
+    """The page, its websocket and actions; one hub and one desk per application."""
+    hub = AgentHub()
+    app[AGENT_HUB] = hub
+    app[AGENT_DESK] = AgentDesk(hub, app[SESSIONMAKER], app[CLOCK], zone=app[SETTINGS].tz)
+    app.cleanup_ctx.append(_desk_ctx)
+    app.router.add_routes(routes)
+
+
+__all__ = ["AGENT_DESK", "AGENT_HUB", "setup"]

@@ -1,0 +1,123 @@
+"""Build the aiohttp application: state, lifecycle, middlewares and every route module.
+
+Resources live in ``cleanup_ctx`` generators (open, yield, close), so shutdown
+is start-up in reverse. Outside links (AMI, FastAGI) register their own contexts
+from their adapters; this module only wires them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.clock import Clock, SystemClock
+from callcenter.config import Settings
+from callcenter.core.bus import EventBus
+from callcenter.db.engine import check_database, make_engine, sessionmaker
+from callcenter.metrics import Metrics
+from callcenter.web import (
+    acd_api,
+    admin,
+    agent,
+    api_docs,
+    audit,
+    auth,
+    customers,
+    health,
+    pages,
+    templating,
+)
+from callcenter.web.access import access_middleware
+from callcenter.web.keys import (
+    AMI_STATUS,
+    BUS,
+    CLOCK,
+    ENGINE,
+    METRICS,
+    SESSIONMAKER,
+    SETTINGS,
+    LinkStatus,
+)
+from callcenter.web.templating import ui_dir
+
+log = logging.getLogger(__name__)
+
+Plugin = Callable[[web.Application], None]
+
+#: Route modules, in order. Each has ``setup(app)`` that adds its routes and contexts.
+ROUTE_MODULES: list[Plugin] = [
+    auth.setup,  # first: its middleware puts the current user on each request
+    health.setup,
+    pages.setup,
+    admin.setup,
+    audit.setup,  # /admin/audit (issue 3)
+    customers.setup,
+    agent.setup,
+    acd_api.setup,  # /api/acd/* supervisor control (issue 7)
+    api_docs.setup,  # last: describes every route added before it
+]
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        request.app[METRICS].http_requests.labels(str(exc.status)).inc()
+        raise
+    request.app[METRICS].http_requests.labels(str(response.status)).inc()
+    return response
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    extra_plugins: Sequence[Plugin] = (),
+) -> web.Application:
+    max_size = int(settings.http.max_upload_mb * 1024 * 1024)
+    app = web.Application(
+        middlewares=[
+            count_requests,
+            security_headers,
+            auth.session_middleware,  # sets request[CURRENT_USER] before the access check
+            access_middleware,
+            auth.csrf_middleware,  # after the access check: anonymous callers get 401/302
+        ],
+        client_max_size=max_size,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[BUS] = EventBus()
+    app[METRICS] = Metrics()
+    app[AMI_STATUS] = LinkStatus()
+    owned_engine = engine is None
+    app[ENGINE] = engine or make_engine(settings.database.url, echo=settings.database.echo)
+    app[SESSIONMAKER] = sessionmaker(app[ENGINE])
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        await check_database(app[ENGINE])
+        yield
+        if owned_engine:
+            await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(database_ctx)
+    templating.setup(app)
+    app.router.add_static("/static", ui_dir() / "static", name="static")
+    for plugin in [*ROUTE_MODULES, *extra_plugins]:
+        plugin(app)
+    return app

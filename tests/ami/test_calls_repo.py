@@ -1,0 +1,156 @@
+"""Persisting tracker records: idempotent upserts and agent mapping, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from callcenter.core import call_events as ev
+from callcenter.core.calltracker import CallTracker
+from callcenter.db.models.calls import CallAttempt, CallTransfer
+from callcenter.db.models.users import User
+from callcenter.db.repos import calls as calls_repo
+from tests.ami.traces import events
+
+
+def ended(trace: str) -> list[ev.CallRecord]:
+    out: list[ev.CallRecord] = []
+    tracker = CallTracker(lambda name, p: out.append(p.record) if name == ev.CALL_ENDED else None)
+    tracker.feed_all(events(trace))
+    return out
+
+
+async def test_save_is_idempotent_and_maps_interfaces_to_users(session_factory: Any) -> None:
+    async with session_factory() as session:
+        session.add_all([
+            User(username="an", full_name="Agent 401", interface="Local/401@sim-agent"),
+            User(username="binh", full_name="Agent 503", interface="local/503@sim-agent/n"),
+        ])  # fmt: skip
+        await session.commit()
+        ids = dict((await session.execute(select(User.username, User.id))).all())
+    (record,) = ended("e3-atxfer")
+    for _ in range(3):  # e.g. after every event, then again after a resync
+        async with session_factory() as session:
+            await calls_repo.save_call(session, record)
+            await session.commit()
+    async with session_factory() as session:
+        assert await calls_repo.count_calls(session) == 1
+        assert await session.scalar(select(func.count(CallAttempt.id))) == 2
+        assert await session.scalar(select(func.count(CallTransfer.id))) == 1
+        call = await calls_repo.get_call(session, "1795436239.76")
+        assert call is not None
+        assert call.agent_id == ids["an"] and call.disposition == "answered"
+        assert [a.agent_id for a in call.attempts] == [ids["an"], ids["binh"]]
+        assert call.started_at.tzinfo is not None
+        assert abs(call.talk_seconds - record.talk_seconds) < 0.01
+        assert call.hold_seconds > 5
+        assert [(t.kind, t.from_interface, t.target) for t in call.transfers] == [
+            ("attended", "Local/401@sim-agent", "Local/503@sim-agent")
+        ]
+
+
+async def test_an_active_call_is_updated_in_place_when_it_ends(session_factory: Any) -> None:
+    stream = events("h-pjsip-sipp-call")
+    tracker = CallTracker()
+    tracker.feed_all(stream[: len(stream) // 2])
+    live = tracker.get("1795436297.96")
+    assert live is not None and live.disposition == "active"
+    async with session_factory() as session:
+        await calls_repo.save_call(session, live.snapshot())
+        await session.commit()
+        assert [c.linkedid for c in await calls_repo.active_calls(session)] == ["1795436297.96"]
+    tracker.feed_all(stream[len(stream) // 2 :])
+    final = tracker.get("1795436297.96")
+    assert final is not None
+    async with session_factory() as session:
+        await calls_repo.save_call(session, final.snapshot())
+        await session.commit()
+        assert await calls_repo.active_calls(session) == []
+        call = await calls_repo.get_call(session, "1795436297.96")
+        assert call is not None and call.disposition == "answered" and call.agent_id is None
+        assert len(call.attempts) == 1 and call.attempts[0].interface == "PJSIP/agent1"
+
+
+async def test_stale_active_calls_are_closed_after_a_resync(session_factory: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from callcenter.db.models.calls import Call
+
+    t0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    async with session_factory() as session:
+        session.add_all([
+            Call(linkedid="gone.1", started_at=t0, disposition="active"),
+            Call(linkedid="gone.2", started_at=t0, answered_at=t0 + timedelta(seconds=5),
+                 disposition="active"),
+            Call(linkedid="live.3", started_at=t0, disposition="active"),
+            Call(linkedid="done.4", started_at=t0, ended_at=t0, disposition="missed"),
+        ])  # fmt: skip
+        await session.commit()
+    now = t0 + timedelta(minutes=2)
+    async with session_factory() as session:
+        assert await calls_repo.close_stale_calls(session, {"live.3"}, now) == 2
+        await session.commit()
+    async with session_factory() as session:
+        rows = {c.linkedid: c for c in (await session.scalars(select(Call))).all()}
+    assert rows["gone.1"].disposition == "abandoned" and rows["gone.1"].end_estimated
+    assert rows["gone.1"].ended_at == now and rows["gone.1"].hangup_by == "unknown"
+    assert rows["gone.2"].disposition == "answered" and rows["gone.2"].talk_seconds == 115
+    assert rows["live.3"].disposition == "active" and rows["done.4"].disposition == "missed"
+
+
+async def test_a_record_the_database_refuses_does_not_block_the_others(
+    session_factory: Any, caplog: Any
+) -> None:
+    import asyncio
+    from datetime import datetime
+
+    from callcenter.ami.recorder import CallRecorder
+    from callcenter.core.bus import EventBus
+
+    bus = EventBus()
+    tracker = CallTracker(bus)
+    recorder = CallRecorder(tracker, session_factory, bus, retry_seconds=0.01)
+    task = asyncio.create_task(recorder.run())
+    try:
+        tracker.feed_all(events("a-answered-caller-hangup"))
+        await recorder.flush()
+        broken = tracker.get("1795436100.36")
+        assert broken is not None
+        broken.started_at = datetime(2026, 11, 23, 12, 0)  # naive: UTCDateTime refuses it
+        bus.publish(ev.CALL_RECORDING, linkedid="1795436100.36")
+        tracker.feed_all(events("c-abandon-while-ringing"))
+        await recorder.flush()
+    finally:
+        task.cancel()
+    assert "could not be saved 5 times; giving up" in caplog.text
+    async with session_factory() as session:
+        assert await calls_repo.get_call(session, "1795436154.46") is not None
+        assert await calls_repo.count_calls(session) == 2
+
+
+async def test_a_batch_saves_new_and_stored_calls_in_one_transaction(session_factory: Any) -> None:
+    stream = events("h-pjsip-sipp-call")
+    tracker = CallTracker()
+    tracker.feed_all(stream[: len(stream) // 2])
+    live = tracker.get("1795436297.96")
+    assert live is not None and live.disposition == "active"
+    async with session_factory() as session:
+        await calls_repo.save_calls(session, [live.snapshot()], {})
+        await session.commit()
+    tracker.feed_all(stream[len(stream) // 2 :])
+    final = tracker.get("1795436297.96")
+    assert final is not None
+    (transferred,) = ended("e3-atxfer")
+    for _ in range(2):  # the stored call is updated, the new one inserted, then both re-saved
+        async with session_factory() as session:
+            await calls_repo.save_calls(session, [final.snapshot(), transferred], {})
+            await session.commit()
+    async with session_factory() as session:
+        assert await calls_repo.count_calls(session) == 2
+        assert await session.scalar(select(func.count(CallAttempt.id))) == 3
+        assert await session.scalar(select(func.count(CallTransfer.id))) == 1
+        assert await calls_repo.active_calls(session) == []
+        call = await calls_repo.get_call(session, "1795436239.76")
+        assert call is not None and call.disposition == "answered"
+        assert next(a.interface for a in call.attempts) == "Local/401@sim-agent"
