@@ -122,7 +122,8 @@ async def _run(*args: str) -> tuple[int, str, str]:
             N_("sox is not installed on the server; prompts cannot be converted.")
         ) from None
     try:
-        out, err = await asyncio.wait_for(process.communicate(), SOX_TIMEOUT_SECONDS)
+        async with asyncio.timeout(SOX_TIMEOUT_SECONDS):
+            out, err = await process.communicate()
     except TimeoutError:
         process.kill()
         await process.wait()

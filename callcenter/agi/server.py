@@ -84,7 +84,8 @@ class AgiSession:
         return self.env.get("agi_callerid", "")
 
     async def _read_line(self) -> str:
-        raw = await asyncio.wait_for(self.reader.readline(), self.command_timeout)
+        async with asyncio.timeout(self.command_timeout):
+            raw = await self.reader.readline()
         if not raw:
             raise AgiHangup("connection closed by Asterisk")
         return raw.decode(self.encoding, errors="replace").rstrip("\r\n")
@@ -208,7 +209,8 @@ class FastAgiServer:
             self._sessions.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
 
     async def read_environment(self, reader: asyncio.StreamReader) -> dict[str, str] | None:
         """Read the ``agi_*`` block; None when the peer closes, stalls or floods."""
@@ -221,7 +223,8 @@ class FastAgiServer:
                 log.warning("FastAGI peer sent no complete header in %.1f s", self.header_timeout)
                 return None
             try:
-                raw = await asyncio.wait_for(reader.readline(), remaining)
+                async with asyncio.timeout(remaining):
+                    raw = await reader.readline()
             except TimeoutError:
                 log.warning("FastAGI peer sent no complete header in %.1f s", self.header_timeout)
                 return None

@@ -160,12 +160,10 @@ class AmiLink:
 
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, protocol = await asyncio.wait_for(
-            loop.create_connection(
+        async with asyncio.timeout(self.action_timeout):
+            transport, protocol = await loop.create_connection(
                 lambda: GuardedAMIProtocol(self, self.max_frame), self.host, self.port
-            ),
-            timeout=self.action_timeout,
-        )
+            )
         self.connections += 1
         self._protocol = protocol
         self._lost = loop.create_future()
@@ -259,9 +257,10 @@ class AmiLink:
             action if isinstance(action, Action) else Action(dict(action)), as_list=None
         )
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(future), wait_seconds or self.action_timeout
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that arrives as the reply does, and the caller's task would never stop.
+            async with asyncio.timeout(wait_seconds or self.action_timeout):
+                return await asyncio.shield(future)
         except TimeoutError:
             for key in [k for k, v in protocol.responses.items() if v.future is future]:
                 protocol.responses.pop(key, None)

@@ -168,4 +168,5 @@ class CallRecorder:
 
     async def flush(self, wait_seconds: float = 5.0) -> None:
         """Wait until every call marked so far is written (tests, shutdown)."""
-        await asyncio.wait_for(self._idle.wait(), wait_seconds)
+        async with asyncio.timeout(wait_seconds):
+            await self._idle.wait()

@@ -788,7 +788,8 @@ class AcdService:
 
     async def _timers(self) -> None:
         """Wake for wrap-up ends, max waits and page grace expiries, or when kicked."""
-        while True:
+        task = asyncio.current_task()
+        while task is None or not task.cancelling():  # a swallowed cancel still stops us
             try:
                 await self._resync_with_asterisk()
                 await self.after_change()

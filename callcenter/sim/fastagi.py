@@ -58,10 +58,10 @@ async def run_agi(pbx: Pbx, chan: Channel, url: str, args: list[str]) -> str:
     if parts.scheme != "agi":
         return "FAILURE"
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4573),
-            pbx.config.agi_connect_timeout,
-        )
+        async with asyncio.timeout(pbx.config.agi_connect_timeout):
+            reader, writer = await asyncio.open_connection(
+                parts.hostname or "127.0.0.1", parts.port or 4573
+            )
     except (OSError, TimeoutError):
         return "FAILURE"
     pbx.stats["agi_sessions"] += 1

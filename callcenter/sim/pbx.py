@@ -1465,19 +1465,7 @@ class Pbx:
             in_talk = chan.bridge is not None and len(chan.bridge.channels) == 2
             if digits and not pressed and elapsed >= digit_delay:
                 pressed = True
-                for digit in digits:
-                    self.emit(
-                        "DTMFEnd",
-                        "dtmf",
-                        [
-                            *chan.headers(),
-                            ("Digit", digit),
-                            ("DurationMs", "120"),
-                            ("Direction", "Received"),
-                        ],
-                    )
-                    chan.dtmf.put_nowait(digit)
-                chan.interrupt()
+                self.press(chan, digits)
             if in_talk:
                 if talk_seconds is not None:
                     bridged_at = chan.extra.setdefault("talk_start", self.clock.monotonic())
@@ -1492,6 +1480,22 @@ class Pbx:
                 self.request_hangup(chan, 16)
                 return
             await self.clock.sleep(0.25)
+
+    def press(self, chan: Channel, digits: str) -> None:
+        """The caller presses ``digits`` on their keypad (DTMF received on ``chan``)."""
+        for digit in digits:
+            self.emit(
+                "DTMFEnd",
+                "dtmf",
+                [
+                    *chan.headers(),
+                    ("Digit", digit),
+                    ("DurationMs", "120"),
+                    ("Direction", "Received"),
+                ],
+            )
+            chan.dtmf.put_nowait(digit)
+        chan.interrupt()
 
     # ------------------------------------------------------------------ queries
 

@@ -178,8 +178,12 @@ async def test_sticky_rings_the_ticket_owner_first(make_rig: Any) -> None:
 
 async def test_overflow_offers_a_callback(make_rig: Any) -> None:
     rig = await make_rig([phone("101")], max_wait=30)
-    await rig.pbx.place_call(HOTLINE, "0912000060", digits="1", digit_delay=45)
+    caller = await rig.pbx.place_call(HOTLINE, "0912000060")
     await rig.until(lambda: bool(rig.service.acd.waiting()), 30)
+    # The caller presses 1 once the overflow menu offers the callback (not on a timer that
+    # races the 30 s overflow at 60x scale).
+    await rig.until(lambda: caller.context == "cc-overflow", 60)
+    rig.pbx.press(caller, "1")
     await rig.until(lambda: not rig.pbx.channels, 120)
     # The callback AGI session may still be writing when the last channel goes away.
     tasks = []
