@@ -1,7 +1,8 @@
 """Create the async engine for SQLite (embedded default) or PostgreSQL (production).
 
 SQLite gets WAL mode, foreign keys and a busy timeout on every connection, so
-the daemon and a CLI command can share one file. ``check_database`` turns the
+the daemon and a CLI command can share one file, and an in-process write gate
+(``write_gate``) so the daemon's own writers queue instead of colliding. ``check_database`` turns the
 usual failures (server down, read-only file, missing folder) into one clear line.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from callcenter.db import write_gate
 
 
 class DatabaseError(Exception):
@@ -51,6 +54,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        write_gate.install(engine)
     return engine
 
 
