@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import random
@@ -46,6 +47,7 @@ from callcenter.ami import plugin as ami_plugin
 from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
 from callcenter.clock import SystemClock
 from callcenter.config import load_settings
+from callcenter.daemon import freeze_startup_heap
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
@@ -402,10 +404,27 @@ def time_state_writes() -> None:
     acd_repo.record_states = timed  # type: ignore[assignment]
 
 
+GC_PAUSES: list[float] = []  # ms of each generation-2 collection in the daemon
+
+
+def time_gc_pauses() -> None:
+    """Time the daemon's full garbage collections (they stop the event loop)."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.monotonic()
+        elif info["generation"] == 2:
+            GC_PAUSES.append((time.monotonic() - started[0]) * 1000)
+
+    gc.callbacks.append(callback)
+
+
 def daemon_process(
     settings_data: dict[str, Any], ready: Any, stop: Any, results: Any, profile: bool
 ) -> None:
     time_state_writes()
+    time_gc_pauses()
     if not profile:
         asyncio.run(_daemon(settings_data, ready, stop, results))
         return
@@ -431,6 +450,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024).start()
+    freeze_startup_heap()  # as `callcenter serve` does
     for _ in range(400):
         if app[AMI_STATUS].connected:
             break
@@ -497,6 +517,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             "decided": decided,
             "recorder": {"calls": len(started), "saves": saves, "first_save_lag_ms": lags},
             "state_writes": STATE_WRITES,
+            "gc_pauses": GC_PAUSES,
         }
     )
     await runner.cleanup()
@@ -653,6 +674,11 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
                     f"t+{second}s": round(ms)
                     for second, ms in sorted(worst.items(), key=lambda item: -item[1])[:5]
                 },
+                "daemon_full_gc_count_p50_max_ms": [
+                    len(server_side["gc_pauses"]),
+                    round(statistics.median(server_side["gc_pauses"] or [0]), 1),
+                    round(max(server_side["gc_pauses"] or [0]), 1),
+                ],
                 "acd_state_write_batches": len(server_side["state_writes"]),
                 "acd_state_write_rows": sum(n for _, n in server_side["state_writes"]),
                 "acd_state_write_ms_p50_max_sum": [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,18 @@ async def prepare_database(settings: Settings) -> None:
     await migrate.upgrade_async(url)
 
 
+def freeze_startup_heap() -> None:
+    """Take everything alive after start-up out of the cyclic garbage collector's scans.
+
+    Imported modules, the ORM's mappers and the loaded configuration live as long as
+    the daemon; a full collection walked them all, a 130-150 ms pause every few
+    seconds at 20 calls/s (measured with a ``gc.callbacks`` timer in
+    ``bench/screenpop_latency.py``) during which no call was routed and no pop sent.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(
     settings: Settings,
     *,
@@ -54,6 +67,7 @@ async def serve(
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()
     log.info("HTTP on http://%s:%s/", settings.http.host, settings.http.port)
+    freeze_startup_heap()
     loop = asyncio.get_running_loop()
     stop = stop or loop.create_future()
 

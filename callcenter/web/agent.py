@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal
 
@@ -305,9 +306,15 @@ async def _session_ended(request: web.Request, user_id: int) -> bool:
 
 
 async def _watch_session(request: web.Request, connection: AgentConnection, every: float) -> None:
-    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended."""
+    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended.
+
+    Each socket starts its cycle at a random point of the period: a floor of pages that
+    connected together (a daemon restart) must not all ask the database in the same
+    millisecond, every period, while calls are being routed."""
+    delay = random.uniform(0, every)
     while connection.close_code is None:
-        await asyncio.sleep(every)
+        await asyncio.sleep(delay)
+        delay = every
         if await _session_ended(request, connection.user_id):
             connection.close(CloseCode.SESSION_ENDED)
             return
