@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,9 @@ class CallRecorder:
         self._idle = asyncio.Event()
         self._idle.set()
         self._agents: dict[str, int] = {}
+        # Who sits at which phone right now (hot-desking), from the ACD when it runs:
+        # it overrides the phone's configured owner.
+        self.phones_in_use: Callable[[], Mapping[str, int]] | None = None
         self._agents_at = float("-inf")
         self._agents_ttl = agents_ttl
         self._retry_seconds = retry_seconds
@@ -135,7 +139,10 @@ class CallRecorder:
         if time.monotonic() - self._agents_at > self._agents_ttl:
             self._agents = await calls_repo.agent_ids_by_interface(session)
             self._agents_at = time.monotonic()
-        return self._agents
+        if self.phones_in_use is None:
+            return self._agents
+        live = {calls_repo.interface_key(k): v for k, v in self.phones_in_use().items()}
+        return {**self._agents, **live}
 
     async def _save_batch(self, linkedids: list[str]) -> None:
         records = [

@@ -806,6 +806,14 @@ class AcdService:
             for pending in (sleeper, waker):
                 pending.cancel()
 
+    def phones_in_use(self) -> dict[str, int]:
+        """Phone interface -> the agent logged in there now (hot-desking moves agents)."""
+        return {
+            agent.channel: agent.id
+            for agent in self.acd.agents.values()
+            if agent.state is not AgentState.LOGGED_OUT
+        }
+
     def waiting_snapshot(self, group: str | None = None) -> Sequence[dict[str, Any]]:
         return [
             {

@@ -287,6 +287,21 @@ async def test_hot_desking_pop_follows_the_agent_not_the_phone(stack: Stack) -> 
         stack.answer(phone)
         assert (await lan.next_of("call"))["call"]["phase"] == "talking"
         assert "pop" not in await minh.received_types(0.3)
+        # The call is Lan's, not the desk phone's owner's: her wrap-up saves and the
+        # record credits her.
+        stack.hang_up(phone)
+        assert (await lan.next_of("call"))["call"]["phase"] == "wrapup"
+        linkedid = pop["call"]["linkedid"]
+        assert stack.world is not None and stack.app is not None
+        status, saved = await lan.post(
+            f"/api/agent/calls/{linkedid}/wrapup",
+            {"outcome": "info_only", "category_id": stack.world.category_id, "notes": ""},
+        )
+        assert status == 200, saved
+        await stack.app[CALL_RECORDER].flush()
+        async with stack.app[SESSIONMAKER]() as session:
+            call = await session.scalar(select(Call).where(Call.linkedid == linkedid))
+            assert call is not None and call.agent_id == stack.agents["lan"]
     finally:
         await lan.close()
         await minh.close()

@@ -20,7 +20,7 @@ from callcenter.db.models.calls import Call, CallAttempt, CallTransfer
 from callcenter.db.models.users import User
 
 
-def _interface_key(interface: str) -> str:
+def interface_key(interface: str) -> str:
     """Compare dial strings loosely: case-insensitive, without Local's ``/n`` option."""
     key = interface.strip().lower()
     return key[:-2] if key.startswith("local/") and key.endswith("/n") else key
@@ -29,7 +29,7 @@ def _interface_key(interface: str) -> str:
 async def agent_ids_by_interface(session: AsyncSession) -> dict[str, int]:
     """Map each user's phone interface (``PJSIP/101``, ``Local/201@agents``) to the user id."""
     rows = await session.execute(select(User.interface, User.id).where(User.interface != ""))
-    return {_interface_key(interface): user_id for interface, user_id in rows}
+    return {interface_key(interface): user_id for interface, user_id in rows}
 
 
 async def save_call(
@@ -95,7 +95,7 @@ def _apply(
     call.queue = record.queue[:80]
     call.agent_interface = record.agent_interface[:120]
     call.end_estimated = record.end_estimated
-    call.agent_id = agents.get(_interface_key(record.agent_interface))
+    call.agent_id = agents.get(interface_key(record.agent_interface))
 
     existing = {attempt.uniqueid: attempt for attempt in call.attempts}
     for source in record.attempts:
@@ -105,7 +105,7 @@ def _apply(
             call.attempts.append(attempt)
             existing[source.uniqueid] = attempt
         attempt.interface = source.interface[:120]
-        attempt.agent_id = agents.get(_interface_key(source.interface))
+        attempt.agent_id = agents.get(interface_key(source.interface))
         attempt.offered_at = source.offered_at
         attempt.answered_at = source.answered_at
         attempt.ended_at = source.ended_at
