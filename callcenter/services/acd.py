@@ -170,6 +170,7 @@ class AcdService:
             self.bus.subscribe(CONFIG_CHANGED, lambda _e: self._spawn(self.reload())),
             self.bus.subscribe("call_answered", self._on_call_answered),
             self.bus.subscribe("call_ended", self._on_call_ended),
+            self.bus.subscribe("call_transferred", self._on_call_transferred),
             self.bus.subscribe("agent_device_state", self._on_device_state),
         ]
         self._tasks = [
@@ -541,6 +542,16 @@ class AcdService:
         call_id = self._call_for(event.data)
         if call_id is not None:
             self._ended(call_id)
+
+    def _on_call_transferred(self, event: DomainEvent) -> None:
+        """The agent passed the caller on (blind or attended): their part ends, wrap-up
+        starts, and the ACD lets go of the call, which lives on in the dialplan."""
+        call_id = self._call_for(event.data)
+        agent_id = self._agent_for(str(event.data.get("from_interface", "")))
+        call = self.acd.calls.get(call_id) if call_id is not None else None
+        if call is None or agent_id is None or call.agent_id != agent_id:
+            return
+        self._ended(call.id)
 
     def _on_device_state(self, event: DomainEvent) -> None:
         device = str(event.data.get("device", ""))

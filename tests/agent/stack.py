@@ -184,6 +184,7 @@ async def build_stack(tmp: Path, templates: MigratedTemplates, *, ring_timeout: 
             phones={
                 "101": PhoneBehaviour("101", mode="no_answer"),
                 "102": PhoneBehaviour("102", mode="no_answer"),
+                "103": PhoneBehaviour("103", mode="no_answer"),  # departments' desk phone
             },
             recordings_dir=recordings,
             write_recordings=False,

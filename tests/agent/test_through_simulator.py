@@ -193,9 +193,15 @@ async def test_call_controls_reach_asterisk(stack: Stack) -> None:
         # A number the dialplan does not know: Asterisk refuses, the page says so clearly.
         status, body = await lan.post(
             f"/api/agent/calls/{linkedid}/transfer",
-            {"kind": "department", "target": "6999", "mode": "blind"},
+            {"kind": "external", "target": "6999", "mode": "blind"},
         )
         assert status == 502 and "refused" in body["error"], (status, body)
+
+        status, body = await lan.post(
+            f"/api/agent/calls/{linkedid}/transfer",
+            {"kind": "external", "target": "abc", "mode": "blind"},
+        )
+        assert status == 400 and "target" in body["error"]
 
         status, body = await lan.post(
             f"/api/agent/calls/{linkedid}/transfer",
@@ -203,15 +209,36 @@ async def test_call_controls_reach_asterisk(stack: Stack) -> None:
         )
         assert status == 200 and body["exten"] == "102", body
         await stack.wait_ringing("PJSIP/102")  # the caller now rings Minh's phone
+        assert (await lan.next_of("call"))["call"]["phase"] == "wrapup"  # Lan is done
+        status, body = await lan.post(
+            f"/api/agent/calls/{linkedid}/transfer",
+            {"kind": "agent", "target": "103", "mode": "blind"},
+        )
+        assert status == 409  # no longer Lan's call to pass on
 
         status, body = await lan.post("/api/agent/calls/nope/hangup", {})
         assert status == 404  # not this agent's call
 
+    finally:
+        await lan.close()
+
+
+async def test_transfer_to_a_department_rings_its_ring_group(stack: Stack) -> None:
+    """Dịch vụ's number (6002, from the admin console) rings the phones the dialplan's
+    CC_DEPT_6002 names; the caller leaves Lan, who goes to wrap-up."""
+    lan = AgentClient(stack.base_url)
+    try:
+        await lan.login("lan")
+        await lan.connect()
+        linkedid, _phone = await _answered_call(stack, lan, "0987000223")
         status, body = await lan.post(
             f"/api/agent/calls/{linkedid}/transfer",
-            {"kind": "external", "target": "abc", "mode": "blind"},
+            {"kind": "department", "target": "6002", "mode": "blind"},
         )
-        assert status == 400 and "target" in body["error"]
+        assert status == 200 and body["exten"] == "6002", body
+        department_phone = await stack.wait_ringing("PJSIP/103")
+        assert department_phone.state != UP
+        assert (await lan.next_of("call"))["call"]["phase"] == "wrapup"
     finally:
         await lan.close()
 
