@@ -279,6 +279,8 @@ TABLE: list[Row] = [
         sample="/api/acd/groups/care/strategy",
     ),
     Row("GET", "/api/acd/waiting", 401, 403, 503, 403, 503),
+    # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
+    Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
 ]
 # fmt: on
 

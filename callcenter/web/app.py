@@ -29,6 +29,7 @@ from callcenter.web import (
     customers,
     health,
     pages,
+    recordings,
     templating,
 )
 from callcenter.web.access import access_middleware
@@ -58,6 +59,7 @@ ROUTE_MODULES: list[Plugin] = [
     customers.setup,
     agent.setup,
     acd_api.setup,  # /api/acd/* supervisor control (issue 7)
+    recordings.setup,  # /recordings/{call_id}: listen, audited (linked from the pop)
     api_docs.setup,  # last: describes every route added before it
 ]
 

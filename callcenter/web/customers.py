@@ -41,6 +41,7 @@ from callcenter.core.customers import (
 )
 from callcenter.core.phones import Anonymous, InvalidPhone, Phone, format_national, normalize_phone
 from callcenter.core.roles import Role
+from callcenter.core.screenpop import LISTEN_ROLES
 from callcenter.db.models.calls import Call
 from callcenter.db.models.customers import Customer, CustomerImport
 from callcenter.db.models.tickets import Ticket
@@ -163,6 +164,7 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
         "calls": calls,
         "tickets": tickets,
         "surveys": [],  # surveys arrive with the survey issue; the section shows "none yet"
+        "can_listen": user.role in LISTEN_ROLES,
         "changes": changes,
         "national": format_national,
     }

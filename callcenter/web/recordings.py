@@ -1,0 +1,87 @@
+"""Play a call's recording to the roles allowed to listen, and log every listen.
+
+Recordings hold customers' private data (addresses, plate numbers, sometimes an
+ID card number), so only supervisors and admins open them (the screen-pop shows
+agents that a recording exists, without the link), and each listen is an audit
+entry: who, which call, from where.
+
+The file is found by the call, never by a path in the URL. MixMonitor's file
+name comes from Asterisk (``/var/spool/asterisk/monitor/callcenter/<uniqueid>.wav``);
+only its base name is used, inside the configured recordings folder, and a name
+that resolves outside that folder (a symlink, ``..``) is refused like a missing file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path, PurePath
+
+from aiohttp import web
+
+from callcenter.core.screenpop import LISTEN_ROLES
+from callcenter.db.models import Call
+from callcenter.db.repos.audit import record
+from callcenter.web.access import allow, current_user
+from callcenter.web.auth import client_address
+from callcenter.web.keys import SESSIONMAKER, SETTINGS
+
+routes = web.RouteTableDef()
+
+AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".gsm": "audio/x-gsm"}
+
+
+def recording_file(folder: Path, recording_path: str) -> Path | None:
+    """The file for a call's stored recording name, if it lies inside ``folder`` and exists."""
+    name = PurePath(recording_path.replace("\\", "/")).name
+    if not name or name in (".", "..") or PurePath(name).suffix.lower() not in AUDIO_TYPES:
+        return None
+    root = folder.resolve()
+    candidate = (root / name).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _first_request_of_a_listen(request: web.Request) -> bool:
+    """A player asks again for later byte ranges while seeking; one listen is one entry."""
+    ranges = request.headers.get("Range", "").replace(" ", "")
+    return not ranges or ranges.startswith("bytes=0-")
+
+
+@routes.get(r"/recordings/{call_id:\d+}", name="recording")
+@allow(*LISTEN_ROLES)
+async def play(request: web.Request) -> web.StreamResponse:
+    """The audio (range requests work, so the player can seek); 404 when there is none."""
+    call_id = int(request.match_info["call_id"])
+    user = current_user(request)
+    assert user is not None  # the access middleware lets only allowed roles through
+    async with request.app[SESSIONMAKER]() as session:
+        call = await session.get(Call, call_id)
+    if call is None or not call.recording_path:
+        raise web.HTTPNotFound(text="no recording for this call")
+    folder = request.app[SETTINGS].recordings_dir
+    path = await asyncio.to_thread(recording_file, folder, call.recording_path)
+    if path is None:
+        raise web.HTTPNotFound(text="the recording file is missing from the recordings folder")
+    if _first_request_of_a_listen(request):
+        async with request.app[SESSIONMAKER]() as session, session.begin():
+            await record(
+                session,
+                action="recording.listen",
+                user=user,
+                target=f"call:{call.id}",
+                address=client_address(request),
+                details={"linkedid": call.linkedid, "file": path.name},
+            )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": AUDIO_TYPES[path.suffix.lower()],
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'inline; filename="call-{call.id}{path.suffix.lower()}"',
+        },
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)
