@@ -154,3 +154,60 @@ async def test_a_batch_saves_new_and_stored_calls_in_one_transaction(session_fac
         call = await calls_repo.get_call(session, "1795436239.76")
         assert call is not None and call.disposition == "answered"
         assert next(a.interface for a in call.attempts) == "Local/401@sim-agent"
+
+
+async def test_calls_are_tied_to_the_customer_who_owns_the_number(session_factory: Any) -> None:
+    """An abandoned call from a known customer is in their history without any wrap-up.
+
+    Old and new numbering meet (imported as 0168…, calling from 038…); the primary owner
+    of a shared number wins; an anonymous caller or an unknown number stays unlinked; an
+    outbound call belongs to the customer dialled; a customer set at wrap-up is kept."""
+    from datetime import UTC, datetime
+
+    from callcenter.db.models.calls import Call
+    from callcenter.db.models.customers import Customer, CustomerPhone
+
+    async with session_factory() as session:
+        old_owner = Customer(
+            name="Chủ cũ",
+            name_search="chu cu",
+            phones=[CustomerPhone(number="+84383456789", is_primary=False)],
+        )
+        primary = Customer(
+            name="Chủ chính",
+            name_search="chu chinh",
+            phones=[CustomerPhone(number="+84383456789", is_primary=True)],
+        )
+        dialled = Customer(
+            name="Khách gọi ra",
+            name_search="khach goi ra",
+            phones=[CustomerPhone(number="+84912000111", is_primary=True)],
+        )
+        chosen = Customer(name="Đã chọn", name_search="da chon")
+        session.add_all([old_owner, primary, dialled, chosen])
+        await session.commit()
+        ids = {c.name: c.id for c in (old_owner, primary, dialled, chosen)}
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    records = [
+        ev.CallRecord("c.1", t0, caller_number="0168 345 6789", disposition="abandoned"),
+        ev.CallRecord("c.2", t0, caller_number="anonymous", disposition="abandoned"),
+        ev.CallRecord("c.3", t0, caller_number="0909999999", disposition="abandoned"),
+        ev.CallRecord("c.4", t0, caller_number="101", dialed_number="0912000111",
+                      direction="outbound", disposition="answered"),
+        ev.CallRecord("c.5", t0, caller_number="0383456789", disposition="answered"),
+    ]  # fmt: skip
+    async with session_factory() as session:
+        session.add(Call(linkedid="c.5", started_at=t0, customer_id=ids["Đã chọn"]))
+        await session.commit()
+    async with session_factory() as session:
+        await calls_repo.save_calls(session, records, {})
+        await session.commit()
+    async with session_factory() as session:
+        linked = dict((await session.execute(select(Call.linkedid, Call.customer_id))).all())
+    assert linked == {
+        "c.1": ids["Chủ chính"],
+        "c.2": None,
+        "c.3": None,
+        "c.4": ids["Khách gọi ra"],
+        "c.5": ids["Đã chọn"],
+    }

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from callcenter.core.call_events import CallRecord
+from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.models.calls import Call, CallAttempt, CallTransfer
+from callcenter.db.models.customers import CustomerPhone
 from callcenter.db.models.users import User
 
 
@@ -44,6 +46,7 @@ async def save_call(
         .options(selectinload(Call.attempts), selectinload(Call.transfers))
     )
     call = _apply(session, call, record, agents)
+    await _link_customers(session, [(call, record)])
     await session.flush()
     return call
 
@@ -66,7 +69,39 @@ async def save_calls(
     stored = {call.linkedid: call for call in rows.all()}
     for record in records:
         stored[record.linkedid] = _apply(session, stored.get(record.linkedid), record, agents)
+    await _link_customers(session, [(stored[record.linkedid], record) for record in records])
     await session.flush()
+
+
+async def _link_customers(session: AsyncSession, pairs: Sequence[tuple[Call, CallRecord]]) -> None:
+    """Tie calls to the customer who owns the number, with one query per batch.
+
+    Without it only wrapped-up calls reached a customer's history; an abandoned call
+    or a voicemail from a known customer would be missing from the next screen-pop.
+    The rule is the screen-pop's (``customers.find_by_phone``): the primary owner of
+    the number first, then the oldest customer. A customer chosen at wrap-up stays.
+    """
+    wanted: dict[str, list[Call]] = {}
+    for call, record in pairs:
+        if call.customer_id is not None:
+            continue
+        number = record.dialed_number if record.direction == "outbound" else record.caller_number
+        phone = normalize_phone(number)
+        if isinstance(phone, Phone):
+            wanted.setdefault(phone.e164, []).append(call)
+    if not wanted:
+        return
+    rows = await session.execute(
+        select(CustomerPhone.number, CustomerPhone.customer_id)
+        .where(CustomerPhone.number.in_(wanted))
+        .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.customer_id)
+    )
+    owners: dict[str, int] = {}
+    for number, customer_id in rows:
+        owners.setdefault(number, customer_id)
+    for number, calls in wanted.items():
+        for call in calls:
+            call.customer_id = owners.get(number)
 
 
 def _apply(
