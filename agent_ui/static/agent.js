@@ -221,6 +221,7 @@
     const customer = pop.customer;
     text($("caller-number"), call.anonymous ? L.anonymous : call.caller_display || call.caller_number);
     text($("caller-name"), call.caller_name);
+    $("caller-name-part").hidden = !call.caller_name;  // most trunks send no name
     text($("caller-hotline"), call.hotline);
     text($("caller-title"), customer ? customer.name : call.anonymous ? L.anonymous : L.unknown_caller);
 
