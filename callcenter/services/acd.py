@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -82,13 +82,18 @@ class CallControl(Protocol):
     async def getvar(self, channel: str, variable: str) -> str | None: ...
 
 
+def is_withheld(presentation: str) -> bool:
+    """Caller ID presentation "prohibited" (Asterisk CALLINGPRES): the number is not shown."""
+    try:
+        return int(presentation or "0") & 0x60 == 0x20
+    except ValueError:
+        return False
+
+
 def is_anonymous(number: str, presentation: str = "0") -> bool:
     """A withheld number (presentation "prohibited", or no usable digits) cannot be called back."""
-    try:
-        if int(presentation or "0") & 0x60 == 0x20:
-            return True
-    except ValueError:
-        pass
+    if is_withheld(presentation):
+        return True
     if number.strip().lower() in ANONYMOUS_NAMES:
         return True
     return not isinstance(normalize_phone(number), Phone)
@@ -115,6 +120,29 @@ def _duration_seconds(text: str) -> float:
     for part in parts:
         seconds = seconds * 60 + part
     return float(seconds)
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    """An agent as the ACD sees them now (for pages; the ACD's own objects stay inside)."""
+
+    state: str
+    reason: str
+    since: datetime | None
+    phone: str  # the interface their calls ring: picked at login, else the configured one
+
+
+@dataclass(frozen=True)
+class RingingOffer:
+    """The call the ACD just offered an agent, as the agent page needs it for the pop."""
+
+    call_id: str
+    caller_number: str  # "" when the caller withheld their number
+    customer_id: int | None
+    caller_channel: str
+    hotline: str
+    group: str
+    ring_timeout: float | None
 
 
 @dataclass
@@ -363,6 +391,40 @@ class AcdService:
 
     async def set_strategy(self, group: str, strategy: str) -> None:
         self.acd.set_strategy(group, Strategy(strategy))
+
+    # ------------------------------------------------------------------ read side for pages
+    def agent_status(self, agent_id: int) -> AgentStatus | None:
+        agent = self.acd.agents.get(agent_id)
+        if agent is None:
+            return None
+        return AgentStatus(str(agent.state), agent.reason, agent.state_since, agent.channel)
+
+    def agent_at_phone(self, interface: str) -> int | None:
+        """Who takes calls on ``interface`` now (a channel's ``-0000002a`` suffix is ignored)."""
+        return self._agent_for(interface)
+
+    def ringing_offer(self, agent_id: int) -> RingingOffer | None:
+        """The call now ringing (or about to ring) ``agent_id``, if any."""
+        agent = self.acd.agents.get(agent_id)
+        call = self.acd.calls.get(agent.call_id) if agent and agent.call_id else None
+        if call is None:
+            return None
+        info = self.calls.get(call.id)
+        group = self.acd.groups.get(call.group)
+        withheld = info is not None and is_withheld(info.presentation)
+        return RingingOffer(
+            call_id=call.id,
+            caller_number="" if withheld else (info.caller if info else "") or call.caller,
+            customer_id=call.customer_id,
+            caller_channel=(info.channel if info else "") or call.channel,
+            hotline=info.hotline if info else "",
+            group=call.group,
+            ring_timeout=group.ring_timeout if group else None,
+        )
+
+    @property
+    def wrapup_seconds(self) -> float:
+        return float(self.acd.settings.wrapup_seconds)
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any]:
         agent = self.acd.agents[agent_id]

@@ -527,7 +527,8 @@ async def change_state(request: web.Request) -> web.Response:
     user = _user(request)
     body: StateBody = await _json_body(request, StateBody)
     service = acd_service(request.app)
-    if user.id not in service.acd.agents:
+    status = service.agent_status(user.id)
+    if status is None:
         return _error(409, "you are not an agent of any group yet: ask an administrator")
     try:
         if body.action == "login":
@@ -535,7 +536,7 @@ async def change_state(request: web.Request) -> web.Response:
         elif body.action == "logout":
             await service.logout(user.id)
         elif body.action == "available":
-            if service.acd.agents[user.id].state == AgentState.LOGGED_OUT:
+            if status.state == AgentState.LOGGED_OUT:
                 await service.login(user.id, body.interface.strip() or None)
             await service.set_available(user.id)
         else:
@@ -767,10 +768,9 @@ async def originate(request: web.Request) -> web.Response:
 async def agent_interface(session: Any, user_id: int, app: web.Application) -> str:
     """The phone the agent logged in at (hot-desking), else their configured one."""
     service = app.get(ACD_SERVICE)
-    if service is not None and user_id in service.acd.agents:
-        channel = service.acd.agents[user_id].channel
-        if channel:
-            return channel
+    status = service.agent_status(user_id) if service is not None else None
+    if status is not None and status.phone:
+        return status.phone
     user = await session.get(User, user_id)
     return "" if user is None else user.interface
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,11 +38,30 @@ from callcenter.db.repos import tickets as ticket_repo
 from callcenter.db.repos.calls import agent_ids_by_interface
 from callcenter.db.repos.customers import find_by_phone
 from callcenter.db.repos.routing import load_system_settings
+from callcenter.services.acd import AgentStatus, RingingOffer
 from callcenter.web.hub import AgentHub
 
 log = logging.getLogger(__name__)
 
 PREFETCH_TTL_SECONDS = 600.0
+
+
+class AcdView(Protocol):
+    """What the desk needs from the ACD service (``services.acd.AcdService``): read its
+    agents and offers, report the pages; never its internal objects."""
+
+    @property
+    def wrapup_seconds(self) -> float: ...
+
+    def agent_status(self, agent_id: int) -> AgentStatus | None: ...
+
+    def agent_at_phone(self, interface: str) -> int | None: ...
+
+    def ringing_offer(self, agent_id: int) -> RingingOffer | None: ...
+
+    def page_status(self, agent_id: int, *, open_: bool) -> None: ...
+
+    async def end_wrapup(self, agent_id: int) -> None: ...
 
 
 @dataclass
@@ -123,7 +142,7 @@ class AgentDesk:
         self._wrapup_seconds = wrapup_seconds or self._wrapup_seconds_from_db
         #: The ACD service (``callcenter.services.acd.AcdService``) when the daemon runs one:
         #: its route decision is the moment to pop, and it owns the agents' states.
-        self.acd: Any = None
+        self.acd: AcdView | None = None
         #: The AMI call tracker (live calls and their channels) when the daemon has one.
         self.tracker: Any = None
 
@@ -233,9 +252,9 @@ class AgentDesk:
             return None
         known = self.interfaces.get(interface)
         if known is None and self.acd is not None:
-            for agent in self.acd.acd.agents.values():
-                if agent.channel.lower() == interface:
-                    known = self.interfaces[interface] = agent.id
+            known = self.acd.agent_at_phone(interface)
+            if known is not None:
+                self.interfaces[interface] = known
         return known
 
     async def load_interfaces(self) -> None:
@@ -492,6 +511,8 @@ class AgentDesk:
             call.pop = {**call.pop, "saved": True}
 
     async def _end_wrapup(self, user_id: int) -> None:
+        if self.acd is None:
+            return
         try:
             await self.acd.end_wrapup(user_id)
         except Exception as exc:  # AcdError: the wrap-up already ended (timer or agent)
@@ -522,29 +543,21 @@ class AgentDesk:
         starts to ring the phone; the tracker's later ``call_offered`` for the
         same call only adds the agent's channel.
         """
-        if self.acd is None:
+        ringing = self.acd.ringing_offer(agent_id) if self.acd is not None else None
+        if ringing is None:
             return
-        agent = self.acd.acd.agents.get(agent_id)
-        call_id = getattr(agent, "call_id", None)
-        if not call_id:
-            return
-        core_call = self.acd.acd.calls.get(call_id)
-        info = self.acd.calls.get(call_id)
-        group = self.acd.acd.groups.get(getattr(core_call, "group", ""))
         offer: dict[str, Any] = {
             "at": data.get("at"),
-            "caller_number": getattr(info, "caller", None) or getattr(core_call, "caller", ""),
-            "customer_id": getattr(core_call, "customer_id", None),
-            "caller_channel": getattr(info, "channel", "") or getattr(core_call, "channel", ""),
-            "dialed_number": getattr(info, "hotline", ""),
-            "group": getattr(core_call, "group", ""),
-            "ring_timeout": getattr(group, "ring_timeout", None),
+            "caller_number": ringing.caller_number,
+            "customer_id": ringing.customer_id,
+            "caller_channel": ringing.caller_channel,
+            "dialed_number": ringing.hotline,
+            "group": ringing.group,
+            "ring_timeout": ringing.ring_timeout,
             "interface": str(data.get("interface") or ""),
             "agent_channel": "",
         }
-        if info is not None and _withheld(info.presentation):
-            offer["caller_number"] = ""
-        self.offer(str(call_id), agent_id, offer)
+        self.offer(ringing.call_id, agent_id, offer)
 
     def _on_queue_counters(self, event: DomainEvent) -> None:
         counters = event.data.get("groups") or {}
@@ -669,11 +682,10 @@ class AgentDesk:
             )
             if live.calls_day != today or (answered or 0) > live.calls_today:
                 live.calls_day, live.calls_today = today, int(answered or 0)
-        if self.acd is not None and user_id in self.acd.acd.agents:
-            snapshot = self.acd.agent_snapshot(user_id)
-            live.state, live.reason = snapshot["state"], snapshot["reason"]
-            live.state_since = self.acd.acd.agents[user_id].state_since
-            self.learn_interface(snapshot["interface"], user_id)
+        status = self.acd.agent_status(user_id) if self.acd is not None else None
+        if self.acd is not None and status is not None:
+            live.state, live.reason, live.state_since = status.state, status.reason, status.since
+            self.learn_interface(status.phone, user_id)
             self.acd.page_status(user_id, open_=True)
         return live
 
@@ -685,14 +697,6 @@ class AgentDesk:
     async def _wrapup_seconds_from_db(self) -> float:
         """The admin's wrap-up time: the ACD's own (already loaded) value, else the database."""
         if self.acd is not None:
-            return float(self.acd.acd.settings.wrapup_seconds)
+            return self.acd.wrapup_seconds
         async with self.sessions() as session:
             return (await load_system_settings(session)).wrapup_seconds
-
-
-def _withheld(presentation: str) -> bool:
-    """Caller ID presentation "prohibited" (Asterisk CALLINGPRES): the number is not shown."""
-    try:
-        return int(presentation or "0") & 0x60 == 0x20
-    except ValueError:
-        return False
