@@ -222,3 +222,17 @@ def test_every_file_has_sections_and_no_stray_lines() -> None:
         "modules.conf",
     ):
         assert name in readme, name
+
+
+def test_compose_gives_the_daemon_the_folder_mixmonitor_writes() -> None:
+    """MixMonitor writes ``${CC_RECORDINGS}/<uniqueid>.wav``; the daemon looks for that base
+    name in its recordings_dir. In docker-compose.yml both containers must mount the
+    recordings volume exactly there, or every "listen" link finds no file."""
+    compose = (ASTERISK.parent / "docker-compose.yml").read_text(encoding="utf-8")
+    globals_ = (ASTERISK / "extensions.conf").read_text(encoding="utf-8")
+    written_to = re.search(r"^CC_RECORDINGS=(\S+)", globals_, re.M)
+    assert written_to is not None
+    mounts = re.findall(r"^\s+- recordings:(\S+)", compose, re.M)
+    daemon_dir = re.search(r"CALLCENTER_RECORDINGS_DIR:\s*(\S+)", compose)
+    assert daemon_dir is not None
+    assert sorted(mounts) == sorted([written_to.group(1), daemon_dir.group(1)])
