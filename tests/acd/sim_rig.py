@@ -184,6 +184,7 @@ async def build_rig(
     ring_timeout: int = 15,
     max_wait: int = 300,
     wrapup: int = 15,
+    sticky: int | None = None,
     strategy: str = "least_recent",
     hours: list[tuple[int, time, time]] | None = None,
     holidays: list[date] | None = None,
@@ -245,6 +246,8 @@ async def build_rig(
                 ]
             )
             session.add(SystemSetting(key="wrapup_seconds", value=wrapup))
+            if sticky is not None:
+                session.add(SystemSetting(key="sticky_agent_seconds", value=sticky))
             for weekday, opens, closes in hours or []:
                 session.add(BusinessHours(weekday=weekday, opens=opens, closes=closes))
             for day in holidays or []:
