@@ -27,7 +27,13 @@ from callcenter.clock import Clock, ScaledClock, SystemClock
 from callcenter.config import Settings
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import CustomerPhone, User
-from callcenter.seed import DEMO_AGENTS, seed_demo_data, seed_reference_data
+from callcenter.localtime import local_date
+from callcenter.seed import (
+    DEMO_AGENTS,
+    open_on_public_holidays,
+    seed_demo_data,
+    seed_reference_data,
+)
 
 if TYPE_CHECKING:
     from callcenter.sim.runner import Simulator
@@ -53,6 +59,8 @@ async def seed_database(settings: Settings, *, demo: bool) -> None:
                     log.info("loaded %d sample customers", added)
                 await seed_demo_logins(session)
                 await seed_demo_routing(session)
+                # The demo takes calls every day, public holidays included.
+                await open_on_public_holidays(session, local_date(SystemClock().now()))
     finally:
         await engine.dispose()
 

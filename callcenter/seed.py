@@ -9,7 +9,7 @@ deterministic for a given random seed.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -326,3 +326,23 @@ async def seed_demo_data(
             session.add(ticket)
     await session.flush()
     return customers
+
+
+async def open_on_public_holidays(session: AsyncSession, today: date) -> int:
+    """Open this year's and next year's public holidays (``closed=False`` overrides) where
+    nothing is set for the day yet. Returns how many days were opened.
+
+    For the demo and the tests, which run on whatever day it is (24 November became a
+    public holiday in 2026: a demo started that day took no calls). A real centre keeps
+    public holidays closed, the default, and sets its own overrides in the admin console.
+    """
+    from callcenter.db.models.routing import Holiday
+    from callcenter.db.repos.routing import public_holidays
+
+    calendar = public_holidays((today.year, today.year + 1))
+    taken = set((await session.scalars(select(Holiday.day).where(Holiday.day.in_(calendar)))).all())
+    opened = [day for day in calendar if day not in taken]
+    session.add_all(
+        Holiday(day=day, name=f"{calendar[day]} (mở cửa)", closed=False) for day in opened
+    )
+    return len(opened)

@@ -61,3 +61,28 @@ async def test_demo_data_is_rich_and_loaded_once(session_factory: async_sessionm
         # Purchases are dated from the clock's day, not the machine's (demo and tests agree).
         bought = (await session.scalars(select(Vehicle.purchase_date))).all()
         assert min(bought) >= date(2030, 2, 4) and max(bought) <= date(2034, 2, 13)
+
+
+async def test_demo_and_tests_open_public_holidays_but_keep_the_admins_days(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """24/11/2026 (Ngày Văn hóa Việt Nam) is a public holiday: closed by default, open once
+    the demo's overrides are in; a day the admin already set stays as they set it."""
+    from callcenter.core.hours import OfficeHours
+    from callcenter.db.models.routing import Holiday
+    from callcenter.seed import open_on_public_holidays
+
+    cultural_day = date(2026, 11, 24)
+    at_ten = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội
+    assert OfficeHours.build([]).check(at_ten).reason == "holiday"
+    async with session_factory() as session, session.begin():
+        session.add(Holiday(day=date(2026, 9, 2), name="Quốc khánh", closed=True))
+    async with session_factory() as session, session.begin():
+        opened = await open_on_public_holidays(session, date(2026, 11, 23))
+    async with session_factory() as session, session.begin():
+        assert await open_on_public_holidays(session, date(2026, 11, 23)) == 0  # idempotent
+        rows = {h.day: h.closed for h in (await session.scalars(select(Holiday))).all()}
+    assert opened == len(rows) - 1 and opened > 20  # two years of holidays, Tết included
+    assert rows[cultural_day] is False and rows[date(2026, 9, 2)] is True
+    overrides = [(day, closed, "") for day, closed in rows.items()]
+    assert OfficeHours.build([], overrides).check(at_ten).open

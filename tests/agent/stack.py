@@ -24,7 +24,8 @@ from callcenter.clock import SystemClock
 from callcenter.config import Settings, load_settings
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import AgentGroup, AgentGroupMember, Hotline
-from callcenter.seed import seed_reference_data
+from callcenter.localtime import local_date
+from callcenter.seed import open_on_public_holidays, seed_reference_data
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.plugin import ACD_SERVICE
 from callcenter.sim.ami import AmiServer, AmiUser
@@ -168,6 +169,8 @@ async def build_stack(tmp: Path, templates: MigratedTemplates, *, ring_timeout: 
                     # "lunch" (Ăn trưa) and "training" (Đào tạo) come from the reference data.
                 ]
             )
+            # The stack runs on the real clock: open today even if it is a public holiday.
+            await open_on_public_holidays(session, local_date(SystemClock().now()))
             await session.commit()
     finally:
         await engine.dispose()
