@@ -21,8 +21,9 @@ from pathlib import Path
 #: file name (without .wav) → Vietnamese text
 PROMPTS: dict[str, str] = {
     "recording-notice": "Cuộc gọi này có thể được ghi âm để nâng cao chất lượng phục vụ.",
-    "closed": "Tổng đài hiện đã ngoài giờ làm việc. Chúng tôi sẽ gọi lại cho quý khách sớm nhất.",
-    "holiday": "Hôm nay là ngày nghỉ lễ. Chúng tôi sẽ gọi lại cho quý khách sau kỳ nghỉ.",
+    "closed": "Tổng đài hiện đã ngoài giờ làm việc.",
+    "holiday": "Hôm nay là ngày nghỉ lễ, tổng đài tạm nghỉ.",
+    "callback-offer": "Để được gọi lại, xin bấm phím một.",
     "menu": "Kinh doanh, bấm phím một. Dịch vụ, bấm phím hai. Phụ tùng, bấm phím ba. "
     "Đại lý, bấm phím bốn.",
     "invalid": "Phím quý khách chọn không hợp lệ. Xin vui lòng chọn lại.",

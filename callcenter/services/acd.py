@@ -467,9 +467,7 @@ class AcdService:
                 "CC_PROMPT": self._prompt("holiday" if decision.reason == "holiday" else "closed"),
             }
             await session.set_variables(values)
-            if hotline.closed_action == "callback":
-                await self._create_callback(info, origin="closed", notes=decision.reason)
-            return
+            return  # with closed_action=callback the caller may press 1: agi_callback
         values = {"CC_GROUP": hotline.group_code or ""}
         if hotline.menu_enabled and hotline.menu:
             values |= {
@@ -587,9 +585,11 @@ class AcdService:
             session.caller,
             session.env.get("agi_callingpres", "0"),
         )
-        created = await self._create_callback(
-            info, origin=origin if origin in tasks_repo.ORIGINS else "overflow"
-        )
+        origin = origin if origin in tasks_repo.ORIGINS else "overflow"
+        notes = ""
+        if origin == "closed":  # why it was closed: outside_hours / holiday / closed_day
+            notes = await session.get_variable("CC_CLOSED_REASON") or ""
+        created = await self._create_callback(info, origin=origin, notes=notes)
         await session.set_variables({"CC_CALLBACK": "yes" if created else "no"})
 
     # ------------------------------------------------------------------ bus (from the AMI tracker)

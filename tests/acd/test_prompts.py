@@ -46,6 +46,7 @@ def test_every_dialplan_prompt_and_all_digits_have_a_default() -> None:
         "sorry",
         "overflow",
         "callback-registered",
+        "callback-offer",
     ):
         assert f"callcenter/{name}" in dialplan and name in prompts
     assert all(f"digits/{n}" in prompts for n in range(10))

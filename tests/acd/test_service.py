@@ -193,7 +193,7 @@ async def test_inbound_menu_then_route_to_the_longest_idle_agent(rig: Any) -> No
     assert route.variables["CC_AGENT_ID"] == str(rig.ids["agent1"])
 
 
-async def test_out_of_hours_and_holiday_are_closed_with_a_callback_task(
+async def test_out_of_hours_and_holiday_offer_a_callback_on_key_1(
     rig: Any, session_factory: Any
 ) -> None:
     rig.clock.set(datetime(2026, 11, 23, 11, 0, tzinfo=UTC))  # 18:00 local
@@ -210,9 +210,25 @@ async def test_out_of_hours_and_holiday_are_closed_with_a_callback_task(
     assert holiday.variables["CC_CLOSED_REASON"] == "holiday"
     await settle(rig.service)
     async with session_factory() as session:
+        assert (await session.scalars(select(Task))).all() == []  # nobody pressed 1 yet
+    # Both press 1 ("callback,closed" from [cc-closed]): the known caller gets a task.
+    for uniqueid, caller, reason in (
+        ("n1.1", "0912 345 678", "outside_hours"),
+        ("n2.1", "anonymous", "holiday"),
+    ):
+        pressed = await rig.agi(
+            "callback",
+            {"CC_CLOSED_REASON": reason},
+            args=("closed",),
+            uniqueid=uniqueid,
+            caller=caller,
+        )
+        assert pressed.variables["CC_CALLBACK"] == ("no" if caller == "anonymous" else "yes")
+    await settle(rig.service)
+    async with session_factory() as session:
         tasks = (await session.scalars(select(Task))).all()
-    assert [(t.origin, t.phone) for t in tasks] == [
-        ("closed", "+84912345678")
+    assert [(t.origin, t.phone, t.notes) for t in tasks] == [
+        ("closed", "+84912345678", "outside_hours")
     ]  # not the anonymous one
 
 

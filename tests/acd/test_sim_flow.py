@@ -117,9 +117,16 @@ async def test_out_of_hours_and_holiday_make_callback_tasks(make_rig: Any) -> No
     # Open 13:00-17:00 only; it is 09:00. 24/11 is an admin holiday.
     rig = await make_rig([phone("101")], hours=[(d, time(13), time(17)) for d in range(7)])
     await rig.login("agent1")
-    await rig.pbx.place_call(HOTLINE, "0912 000 020")
-    await rig.pbx.place_call(HOTLINE, "anonymous")
-    await rig.until(lambda: len(rig.pbx.channels) == 0 and rig.pbx.stats["agi_sessions"] >= 2, 60)
+    # Three callers hear "closed, press 1 to be called back": two press 1 (one of them
+    # anonymous, who cannot be called back), one just hangs up.
+    callers = [
+        await rig.pbx.place_call(HOTLINE, number)
+        for number in ("0912 000 020", "anonymous", "0912 000 022")
+    ]
+    await rig.until(lambda: all(c.context == "cc-closed" for c in callers), 30)
+    rig.pbx.press(callers[0], "1")
+    rig.pbx.press(callers[1], "1")
+    await rig.until(lambda: len(rig.pbx.channels) == 0 and rig.pbx.stats["agi_sessions"] >= 5, 90)
     await rig.service.flush()
     tasks = await rig.tasks()
     assert [(t.origin, t.phone, t.notes) for t in tasks] == [
@@ -131,8 +138,10 @@ async def test_out_of_hours_and_holiday_make_callback_tasks(make_rig: Any) -> No
 async def test_holiday_is_closed(make_rig: Any) -> None:
     rig = await make_rig([phone("101")], holidays=[date(2026, 11, 23)])
     await rig.login("agent1")
-    await rig.pbx.place_call(HOTLINE, "0912000021")
-    await rig.until(lambda: rig.pbx.stats["agi_sessions"] >= 1 and not rig.pbx.channels, 60)
+    caller = await rig.pbx.place_call(HOTLINE, "0912000021")
+    await rig.until(lambda: caller.context == "cc-closed", 30)
+    rig.pbx.press(caller, "1")
+    await rig.until(lambda: rig.pbx.stats["agi_sessions"] >= 2 and not rig.pbx.channels, 60)
     await rig.service.flush()
     assert [(t.origin, t.notes) for t in await rig.tasks()] == [("closed", "holiday")]
     assert rig.dialed() == []
