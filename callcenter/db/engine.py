@@ -2,8 +2,9 @@
 
 SQLite gets WAL mode, foreign keys and a busy timeout on every connection, so
 the daemon and a CLI command can share one file, and an in-process write gate
-(``write_gate``) so the daemon's own writers queue instead of colliding. ``check_database`` turns the
-usual failures (server down, read-only file, missing folder) into one clear line.
+(``write_gate``) so the daemon's own writers queue instead of colliding.
+``check_database`` turns the usual failures (server down, read-only file,
+missing folder) into one clear line.
 """
 
 from __future__ import annotations

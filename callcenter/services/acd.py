@@ -392,12 +392,20 @@ class AcdService:
     async def set_strategy(self, group: str, strategy: str) -> None:
         self.acd.set_strategy(group, Strategy(strategy))
 
-    # ------------------------------------------------------------------ read side for pages
+    # ------------------------------------------------------------------ read side (pages, recorder)
     def agent_status(self, agent_id: int) -> AgentStatus | None:
         agent = self.acd.agents.get(agent_id)
         if agent is None:
             return None
         return AgentStatus(str(agent.state), agent.reason, agent.state_since, agent.channel)
+
+    def phones_in_use(self) -> dict[str, int]:
+        """Phone interface -> the agent logged in there now (hot-desking moves agents)."""
+        return {
+            agent.channel: agent.id
+            for agent in self.acd.agents.values()
+            if agent.state is not AgentState.LOGGED_OUT
+        }
 
     def agent_at_phone(self, interface: str) -> int | None:
         """Who takes calls on ``interface`` now (a channel's ``-0000002a`` suffix is ignored)."""
@@ -878,14 +886,6 @@ class AcdService:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             for pending in (sleeper, waker):
                 pending.cancel()
-
-    def phones_in_use(self) -> dict[str, int]:
-        """Phone interface -> the agent logged in there now (hot-desking moves agents)."""
-        return {
-            agent.channel: agent.id
-            for agent in self.acd.agents.values()
-            if agent.state is not AgentState.LOGGED_OUT
-        }
 
     def waiting_snapshot(self, group: str | None = None) -> Sequence[dict[str, Any]]:
         return [
