@@ -50,6 +50,8 @@ from callcenter.db.models import (
     User,
 )
 from callcenter.db.repos import acd as acd_repo
+from callcenter.localtime import local_date
+from callcenter.seed import open_on_public_holidays
 from callcenter.services.acd import AcdService
 
 AGENTS = 500
@@ -101,6 +103,8 @@ async def seed(url: str, rng: random.Random) -> None:
         )
         session.add(SystemSetting(key="wrapup_seconds", value=0))
         session.add(Hotline(number=HOTLINE, name="CSKH", group_id=group_ids[0]))
+        # Runs on the real clock: a public holiday must not close the hotline.
+        await open_on_public_holidays(session, local_date(SystemClock().now()))
     for start in range(0, CUSTOMERS, 10_000):
         async with factory() as session, session.begin():
             rows = [
