@@ -621,6 +621,13 @@ class AcdService:
         call = self.acd.calls.get(call_id) if call_id is not None else None
         if call is None or agent_id is None or call.agent_id != agent_id:
             return
+        log.info(
+            "agent %s passed call %s on (%s to %s)",
+            agent_id,
+            call.id,
+            event.data.get("kind", ""),
+            event.data.get("to", ""),
+        )
         self._ended(call.id)
 
     def _on_device_state(self, event: DomainEvent) -> None:
