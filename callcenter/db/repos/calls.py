@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 from callcenter.core.call_events import CallRecord
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.models.calls import Call, CallAttempt, CallTransfer
-from callcenter.db.models.customers import CustomerPhone
 from callcenter.db.models.users import User
+from callcenter.db.repos.customers import owners_of_numbers
 
 
 def interface_key(interface: str) -> str:
@@ -78,8 +78,8 @@ async def _link_customers(session: AsyncSession, pairs: Sequence[tuple[Call, Cal
 
     Without it only wrapped-up calls reached a customer's history; an abandoned call
     or a voicemail from a known customer would be missing from the next screen-pop.
-    The rule is the screen-pop's (``customers.find_by_phone``): the primary owner of
-    the number first, then the oldest customer. A customer chosen at wrap-up stays.
+    The owner is chosen as the screen-pop chooses it (``customers.owners_of_numbers``).
+    A customer chosen at wrap-up stays.
     """
     wanted: dict[str, list[Call]] = {}
     for call, record in pairs:
@@ -91,14 +91,7 @@ async def _link_customers(session: AsyncSession, pairs: Sequence[tuple[Call, Cal
             wanted.setdefault(phone.e164, []).append(call)
     if not wanted:
         return
-    rows = await session.execute(
-        select(CustomerPhone.number, CustomerPhone.customer_id)
-        .where(CustomerPhone.number.in_(wanted))
-        .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.customer_id)
-    )
-    owners: dict[str, int] = {}
-    for number, customer_id in rows:
-        owners.setdefault(number, customer_id)
+    owners = await owners_of_numbers(session, wanted)
     for number, calls in wanted.items():
         for call in calls:
             call.customer_id = owners.get(number)

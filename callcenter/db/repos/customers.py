@@ -85,6 +85,20 @@ async def find_by_phone(session: AsyncSession, number: str) -> Customer | None:
     return rows.unique().scalar_one_or_none()
 
 
+async def owners_of_numbers(session: AsyncSession, numbers: Iterable[str]) -> dict[str, int]:
+    """E.164 number -> the customer who owns it, by :func:`find_by_phone`'s rule (primary
+    owner first, then the oldest record), for many numbers in one query."""
+    rows = await session.execute(
+        select(CustomerPhone.number, CustomerPhone.customer_id)
+        .where(CustomerPhone.number.in_(list(numbers)))
+        .order_by(CustomerPhone.is_primary.desc(), CustomerPhone.customer_id)
+    )
+    owners: dict[str, int] = {}
+    for number, customer_id in rows:
+        owners.setdefault(number, customer_id)
+    return owners
+
+
 async def find_all_by_phone(session: AsyncSession, number: str) -> Sequence[Customer]:
     """Every customer with ``number`` (usually one), primary owners first."""
     result = normalize_phone(number)
