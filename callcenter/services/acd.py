@@ -407,10 +407,6 @@ class AcdService:
             if agent.state is not AgentState.LOGGED_OUT
         }
 
-    def agent_at_phone(self, interface: str) -> int | None:
-        """Who takes calls on ``interface`` now (a channel's ``-0000002a`` suffix is ignored)."""
-        return self._agent_for(interface)
-
     def ringing_offer(self, agent_id: int) -> RingingOffer | None:
         """The call now ringing (or about to ring) ``agent_id``, if any."""
         agent = self.acd.agents.get(agent_id)
@@ -557,7 +553,7 @@ class AcdService:
             agent_id = call.ringing[0] if len(call.ringing) == 1 else None
             if agent_id is None:
                 peer = await session.get_variable("DIALEDPEERNAME") or ""
-                agent_id = self._agent_for(peer)
+                agent_id = self.agent_at_phone(peer)
             self.acd.answered(session.uniqueid, agent_id)
         self._ended(session.uniqueid)
 
@@ -603,7 +599,7 @@ class AcdService:
     # ------------------------------------------------------------------ bus (from the AMI tracker)
     def _on_call_answered(self, event: DomainEvent) -> None:
         call_id = self._call_for(event.data)
-        agent_id = self._agent_for(str(event.data.get("interface", "")))
+        agent_id = self.agent_at_phone(str(event.data.get("interface", "")))
         if call_id is not None and agent_id is not None:
             self.acd.answered(call_id, agent_id)
             self._kick()
@@ -617,7 +613,7 @@ class AcdService:
         """The agent passed the caller on (blind or attended): their part ends, wrap-up
         starts, and the ACD lets go of the call, which lives on in the dialplan."""
         call_id = self._call_for(event.data)
-        agent_id = self._agent_for(str(event.data.get("from_interface", "")))
+        agent_id = self.agent_at_phone(str(event.data.get("from_interface", "")))
         call = self.acd.calls.get(call_id) if call_id is not None else None
         if call is None or agent_id is None or call.agent_id != agent_id:
             return
@@ -659,8 +655,8 @@ class AcdService:
                 return info.call_id
         return None
 
-    def _agent_for(self, interface: str) -> int | None:
-        """The agent whose phone is ``interface`` (a channel name's ``-0000002a`` suffix is ignored)."""
+    def agent_at_phone(self, interface: str) -> int | None:
+        """Who takes calls on ``interface`` now (a channel name's ``-0000002a`` suffix is ignored)."""
         if not interface:
             return None
         wanted = {interface.lower(), _CHANNEL_SUFFIX.sub("", interface).lower()}
