@@ -1,8 +1,16 @@
-"""How simulated agents' phones behave when the PBX rings them."""
+"""How simulated agents' phones behave when the PBX rings them, and their registration."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from callcenter.sim.channels import RINGING, Channel, ChannelHungUp, Redirected
+
+if TYPE_CHECKING:
+    from callcenter.sim.pbx import Pbx
 
 
 @dataclass
@@ -33,3 +41,72 @@ class PhoneBehaviour:
             raise ValueError(f"unknown phone mode {self.mode!r}")
         if self.mode == "unregistered":
             self.registered = False
+
+
+async def ring_phone(pbx: Pbx, chan: Channel) -> None:
+    """An agent's phone: rings, then answers after its delay (or never, or busy)."""
+    phone: PhoneBehaviour = chan.extra["phone"]
+    device = pbx.device_of(chan)
+    if phone.mode == "busy" or chan.extra.get("busy"):
+        chan.extra["busy"] = True
+        chan.ringing.set()
+        return
+    pbx.set_state(chan, RINGING)
+    pbx.device_state(device, "RINGING")
+    chan.ringing.set()
+    if phone.mode == "no_answer" or (
+        phone.no_answer_ratio and pbx.rng.random() < phone.no_answer_ratio
+    ):
+        return
+    delay = phone.answer_delay
+    if phone.answer_delay_max is not None:
+        delay = pbx.rng.uniform(phone.answer_delay, phone.answer_delay_max)
+    try:
+        await pbx.pause(chan, delay)
+    except (ChannelHungUp, Redirected):
+        return
+    if chan.hungup:
+        return
+    pbx.answer(chan)
+    pbx.device_state(device, "INUSE")
+    if phone.talk_seconds is None:
+        return
+    talk = phone.talk_seconds
+    if phone.talk_seconds_max is not None:
+        talk = pbx.rng.uniform(phone.talk_seconds, phone.talk_seconds_max)
+    bridged = asyncio.ensure_future(chan.extra.setdefault("bridged", asyncio.Event()).wait())
+    gone = asyncio.ensure_future(chan.gone.wait())
+    try:
+        await asyncio.wait({bridged, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        bridged.cancel()
+        gone.cancel()
+    if chan.hungup:
+        return
+    with contextlib.suppress(ChannelHungUp, Redirected):
+        await pbx.pause(chan, talk)
+        pbx.request_hangup(chan, 16)  # the phone sends BYE
+        if chan.bridge is None and not chan.hungup:
+            pbx.destroy(chan)
+
+
+def set_registered(pbx: Pbx, endpoint: str, registered: bool) -> None:
+    """A phone registers or goes away: ContactStatus and DeviceStateChange, like chan_pjsip."""
+    phone = pbx.phones.get(endpoint)
+    if phone is None:
+        raise KeyError(endpoint)
+    phone.registered = registered
+    if registered and phone.mode == "unregistered":
+        phone.mode = "answer"
+    pbx.emit(
+        "ContactStatus",
+        "system",
+        [
+            ("URI", f"sip:{endpoint}@127.0.0.1:5062;transport=ws"),
+            ("ContactStatus", "Reachable" if registered else "Removed"),
+            ("AOR", endpoint),
+            ("EndpointName", endpoint),
+            ("RoundtripUsec", "1200" if registered else "0"),
+        ],
+    )
+    pbx.device_state(f"PJSIP/{endpoint}", "NOT_INUSE" if registered else "UNAVAILABLE")

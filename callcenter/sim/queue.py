@@ -1,14 +1,77 @@
-"""app_queue as the fallback path uses it: join, ring members by strategy, connect."""
+"""``queues.conf`` as the simulator reads it, and app_queue as the fallback path uses it:
+join, ring members by strategy, connect.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from callcenter.sim import dialplan as dp
+from callcenter.sim.bridges import bridge_call
 from callcenter.sim.channels import Channel, ChannelHungUp
+from callcenter.sim.dial import create_outbound, dial_begin, dial_event, ring_callee, start_outbound
 
 if TYPE_CHECKING:
-    from callcenter.sim.pbx import Pbx, QueueConfig, QueueMember
+    from callcenter.sim.pbx import Pbx
+
+
+@dataclass
+class QueueMember:
+    interface: str
+    name: str
+    paused: bool = False
+    reason: str = ""
+    calls: int = 0
+    last_call: float = 0.0
+    last_pause: float = 0.0
+    in_call: bool = False
+
+
+@dataclass
+class QueueConfig:
+    name: str
+    strategy: str = "leastrecent"
+    timeout: int = 15
+    retry: int = 2
+    members: list[QueueMember] = field(default_factory=list)
+    musicclass: str = "default"
+    waiting: list[Channel] = field(default_factory=list)
+    completed: int = 0
+    abandoned: int = 0
+    rr_next: int = 0
+
+
+def parse_queues(text: str) -> dict[str, QueueConfig]:
+    """Read the parts of ``queues.conf`` the simulator models."""
+    queues: dict[str, QueueConfig] = {}
+    current: QueueConfig | None = None
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("["):
+            name = line[1 : line.index("]")]
+            current = None if name == "general" else queues.setdefault(name, QueueConfig(name))
+            continue
+        if current is None:
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip().rstrip(">").strip(), value.lstrip(">").strip()
+        if key == "member":
+            parts = [p.strip() for p in value.split(",")]
+            current.members.append(
+                QueueMember(parts[0], parts[2] if len(parts) > 2 and parts[2] else parts[0])
+            )
+        elif key == "strategy":
+            current.strategy = value
+        elif key == "timeout":
+            current.timeout = int(value)
+        elif key == "retry":
+            current.retry = int(value)
+        elif key == "musicclass":
+            current.musicclass = value
+    return queues
 
 
 def _available(pbx: Pbx, member: QueueMember) -> bool:
@@ -141,11 +204,11 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                 continue
             member = members[0]
             tried.add(member.interface)
-            out = await pbx.create_outbound(chan, member.interface)
+            out = await create_outbound(pbx, chan, member.interface)
             if isinstance(out, str):
                 await pbx.pause(chan, float(queue.retry))
                 continue
-            pbx.start_outbound(chan, out, "AppQueue")
+            start_outbound(pbx, chan, out, "AppQueue")
             _caller_event(
                 pbx,
                 "AgentCalled",
@@ -157,13 +220,13 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                 ],
                 out,
             )
-            pbx.dial_begin(chan, out, member.interface.split("/", 1)[1])
+            dial_begin(pbx, chan, out, member.interface.split("/", 1)[1])
             ring_start = pbx.clock.monotonic()
-            status = await pbx._ring(chan, out, float(queue.timeout), ring_start)
+            status = await ring_callee(pbx, chan, out, float(queue.timeout), ring_start)
             if status == "CANCEL":
-                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                dial_event(pbx, "DialEnd", chan, out, "CANCEL")
                 # app_queue's hangupcall() publishes CANCEL again for each ringing member.
-                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                dial_event(pbx, "DialEnd", chan, out, "CANCEL")
                 out.extra["owned"] = False
                 pbx.destroy(out, 0)
                 raise ChannelHungUp()
@@ -180,13 +243,13 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                     ],
                     out,
                 )
-                pbx.dial_event("DialEnd", chan, out, status)
-                pbx.dial_event("DialEnd", chan, out, "CANCEL")
+                dial_event(pbx, "DialEnd", chan, out, status)
+                dial_event(pbx, "DialEnd", chan, out, "CANCEL")
                 out.extra["owned"] = False
                 pbx.destroy(out, 0)
                 await pbx.pause(chan, float(queue.retry))
                 continue
-            pbx.dial_event("DialEnd", chan, out, "ANSWER")
+            dial_event(pbx, "DialEnd", chan, out, "ANSWER")
             pbx.chan_event("MusicOnHoldStop", chan)
             hold = int(pbx.clock.monotonic() - start)
             _member_vars(pbx, chan, queue, member, hold)
@@ -240,7 +303,7 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                     out,
                 )
 
-            await pbx.bridge_call(chan, out, "AppQueue", complete)
+            await bridge_call(pbx, chan, out, "AppQueue", complete)
             _queue_vars(pbx, chan, queue)
             chan.check()
             if "c" in options:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from callcenter.sim.channels import Channel
 
 if TYPE_CHECKING:
-    from callcenter.sim.pbx import Bridge, Pbx
+    from callcenter.sim.bridges import Bridge
+    from callcenter.sim.pbx import Pbx
 
 
 def _bridged_peer(chan: Channel) -> Channel | None:
@@ -82,7 +83,7 @@ async def _until(pbx: Pbx, condition: Callable[[], bool], limit: float = 120.0) 
 async def _attended(
     pbx: Pbx, transferer: Channel, caller: Channel, context: str, exten: str
 ) -> None:
-    from callcenter.sim.pbx import Bridge
+    from callcenter.sim.bridges import Bridge
 
     held = transferer.bridge
     assert held is not None
