@@ -7,7 +7,9 @@ dialplan), ``apps.py`` (the dialplan applications, by name), ``dial.py`` (Dial),
 ``queue.py`` (queues.conf and Queue), ``bridges.py``, ``phones.py`` (agents' phones),
 ``actions.py`` (Originate, Park, Redirect, callers on the trunk), ``events.py`` (long
 event shapes), ``transfers.py``. Their entry points are also methods here, so AMI,
-FastAGI, the runner and tests drive one object.
+FastAGI, the runner and tests drive one object (those typed delegations, with
+Originate's and place_call's keyword signatures repeated, are why this file is a
+little over 400 lines).
 
 Events are raised with the names, order and headers of a real Asterisk 22 (recorded
 traces are the reference; the conformance tests in ``tests/sim`` compare against
