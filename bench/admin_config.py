@@ -42,7 +42,7 @@ from callcenter.db.models import (
 )
 from callcenter.db.repos import routing, users
 from callcenter.web.app import create_app
-from callcenter.web.keys import BUS, SESSIONMAKER
+from callcenter.registry import BUS, SESSIONMAKER
 
 AGENTS, GROUPS, HOTLINES = 500, 10, 20
 PASSWORD = "Tong-dai-Quan-tri-7391"

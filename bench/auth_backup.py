@@ -34,7 +34,7 @@ from callcenter.db.engine import make_engine
 from callcenter.db.models import AuditEntry
 from callcenter.db.repos.users import create_user
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 
 DEFAULT_PASSWORD = "Mật-khẩu-đủ-mạnh-123"
 

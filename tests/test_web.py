@@ -15,7 +15,7 @@ from callcenter.db import migrate
 from callcenter.db.engine import sqlite_path
 from callcenter.web.access import undeclared_routes
 from callcenter.web.app import create_app
-from callcenter.web.keys import AMI_STATUS, ENGINE
+from callcenter.registry import AMI_STATUS, ENGINE
 from tests.conftest import MigratedTemplates
 
 

@@ -14,7 +14,6 @@ carries them out, so the order of side effects is the one thing it owns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter import tasks as background
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import Clock
 from callcenter.core.acd import (
@@ -201,9 +201,9 @@ class AcdService:
             self.bus.subscribe("call_transferred", self._on_call_transferred),
             self.bus.subscribe("agent_device_state", self._on_device_state),
         ]
-        self._tasks = [
-            asyncio.create_task(self._write_states(), name="acd-state-writer"),
-            asyncio.create_task(self._timers(), name="acd-timers"),
+        self._tasks = [  # supervised: a bug is logged with its cause and the loop restarts
+            background.supervise("acd-state-writer", self._write_states),
+            background.supervise("acd-timers", self._timers),
         ]
 
     async def stop(self) -> None:
@@ -214,10 +214,12 @@ class AcdService:
             return
         await self.flush()
         for task in self._tasks:
-            task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            await background.stop(task)
+        for task in list(self._background):  # let a reload or a lookup finish; log its failure
+            try:
                 await task
+            except Exception:
+                log.exception("ACD background task %s failed", task.get_name())
         self._tasks = []
 
     async def flush(self) -> None:

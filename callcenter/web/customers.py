@@ -52,9 +52,9 @@ from callcenter.excel.columns import FIELDS, mapping_from_json
 from callcenter.excel.safety import ExcelError, Limits
 from callcenter.i18n import N_, translations
 from callcenter.localtime import parse_date
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.auth import client_address, request_language
-from callcenter.web.keys import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.openapi import describe
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from callcenter.db.repos import routing
 from callcenter.db.repos.routing import GroupInput, HotlineInput, OpeningInterval
 from callcenter.seed import seed_reference_data
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import make_user
 from tests.browser import chromium
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from callcenter.config import Settings
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 from tests.agent.factories import World, build_world
 from tests.auth.migrated import copy_migrated
 from tests.auth_helpers import login, make_user
