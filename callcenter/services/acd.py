@@ -888,9 +888,12 @@ class AcdService:
                 delay = max(0.0, min(delay, (deadline - self.clock.now()).total_seconds()))
             sleeper = asyncio.ensure_future(self.clock.sleep(delay))
             waker = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            for pending in (sleeper, waker):
-                pending.cancel()
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when we are cancelled: neither helper outlives the loop
+                for pending in (sleeper, waker):
+                    pending.cancel()
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     def waiting_snapshot(self, group: str | None = None) -> Sequence[dict[str, Any]]:
         return [

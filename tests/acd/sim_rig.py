@@ -39,12 +39,12 @@ from callcenter.db.models import (
     Ticket,
     User,
 )
+from callcenter.registry import AMI_STATUS
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.acd import AcdService
 from callcenter.sim.ami import AmiServer, AmiUser
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
-from callcenter.registry import AMI_STATUS
 
 REPO = Path(__file__).resolve().parents[2]
 HOTLINE = "19006868"  # no menu: group care

@@ -11,9 +11,9 @@ from callcenter.agi import plugin as agi_plugin
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import AgentGroup, AgentGroupMember, AgentStateLog
+from callcenter.registry import SESSIONMAKER
 from callcenter.services import plugin as acd_plugin
 from callcenter.web.app import create_app
-from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import csrf_headers, login, make_user
 
 

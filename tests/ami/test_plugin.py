@@ -11,8 +11,8 @@ from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models.calls import Call
 from callcenter.db.repos import calls as calls_repo
-from callcenter.web.app import create_app
 from callcenter.registry import AMI_STATUS, SESSIONMAKER
+from callcenter.web.app import create_app
 from tests.ami.peer import AmiPeer
 from tests.ami.test_link import event_blocks, until
 
