@@ -26,6 +26,7 @@ import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select, update
 
+from callcenter import tasks as background
 from callcenter.auth import csrf
 from callcenter.auth.scope import call_filter, customer_filter, ticket_filter
 from callcenter.core.customers import (
@@ -906,10 +907,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
             )
     yield
     for task in list(app[IMPORT_JOBS].values()):
-        task.cancel()
-    for task in list(app[IMPORT_JOBS].values()):
-        with contextlib.suppress(BaseException):
-            await task
+        await background.stop(task)  # logs a job that failed instead of hiding it
 
 
 def setup(app: web.Application) -> None:
