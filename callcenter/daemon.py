@@ -68,13 +68,13 @@ def listen(host: str, port: int) -> list[socket.socket]:
     no FastAGI port taken for a daemon that could never serve.
     """
     sockets: list[socket.socket] = []
-    addresses = {
-        (family, address)
-        for family, _type, _proto, _name, address in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    }
     try:
+        addresses = {
+            (family, address)
+            for family, _type, _proto, _name, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        }
         for family, address in sorted(addresses, key=str):
             sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)

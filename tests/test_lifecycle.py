@@ -71,7 +71,7 @@ def run_serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "callcenter.cli", "serve"],
+        [str(Path(sys.executable).parent / "callcenter"), "serve"],
         cwd=tmp_path,
         env=environment,
         capture_output=True,
@@ -176,6 +176,17 @@ async def test_a_start_up_failing_halfway_closes_everything_it_opened(
     assert ami_peer.logins == 1
     await leftovers.assert_none()
     assert can_bind(live.http.port) and can_bind(live.agi.port)
+
+
+async def test_a_busy_http_port_leaves_nothing_open(settings: Settings, busy_port: int) -> None:
+    busy = settings.model_copy(
+        update={"http": settings.http.model_copy(update={"port": busy_port})}
+    )
+    leftovers = Leftovers()
+    with pytest.raises(StartupError, match=f"cannot listen for HTTP on 127.0.0.1:{busy_port}"):
+        await daemon.serve(busy)
+    await leftovers.assert_none()
+    assert can_bind(busy.agi.port)
 
 
 async def test_an_unreachable_database_leaves_nothing_open(settings: Settings) -> None:

@@ -463,7 +463,7 @@ class AcdService:
             group=hotline.group_code or "",
         )
         self.calls[info.call_id] = info
-        info.profile = asyncio.get_running_loop().create_task(self._caller_profile(session.caller))
+        info.profile = self._tracked(self._caller_profile(session.caller))
         decision = self.hours[hotline.number].check(self.clock.now())
         if not decision.open:
             values = {
@@ -520,9 +520,7 @@ class AcdService:
             info.group = group
             self.calls[call_id] = info
             if info.profile is None:
-                info.profile = asyncio.get_running_loop().create_task(
-                    self._caller_profile(session.caller)
-                )
+                info.profile = self._tracked(self._caller_profile(session.caller))
             profile = await info.profile
             info.customer_id = profile.customer_id
             self.acd.arrive(
@@ -825,9 +823,14 @@ class AcdService:
         self._wake.set()
 
     def _spawn(self, coroutine: Any) -> None:
+        self._tracked(coroutine)
+
+    def _tracked(self, coroutine: Any) -> asyncio.Task[Any]:
+        """A short task the service tracks, so ``stop`` waits for it (never fire-and-forget)."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def after_change(self) -> None:
         """Carry out what the ACD decided after a change: offers, overflows, counters."""

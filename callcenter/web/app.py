@@ -112,7 +112,12 @@ def create_app(
     app[SESSIONMAKER] = sessionmaker(app[ENGINE])
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        await check_database(app[ENGINE])
+        try:
+            await check_database(app[ENGINE])
+        except BaseException:  # no yield, so no close below: let go of the pool here
+            if owned_engine:
+                await app[ENGINE].dispose()
+            raise
         yield
         if owned_engine:
             await app[ENGINE].dispose()
