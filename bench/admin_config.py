@@ -41,8 +41,8 @@ from callcenter.db.models import (
     User,
 )
 from callcenter.db.repos import routing, users
+from callcenter.registry import BUS, SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import BUS, SESSIONMAKER
 
 AGENTS, GROUPS, HOTLINES = 500, 10, 20
 PASSWORD = "Tong-dai-Quan-tri-7391"

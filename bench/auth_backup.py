@@ -33,8 +33,8 @@ from callcenter.db import migrate
 from callcenter.db.engine import make_engine
 from callcenter.db.models import AuditEntry
 from callcenter.db.repos.users import create_user
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 
 DEFAULT_PASSWORD = "Mật-khẩu-đủ-mạnh-123"
 

@@ -63,6 +63,7 @@ from callcenter.db.models import (
     Vehicle,
 )
 from callcenter.localtime import local_date
+from callcenter.registry import AMI_STATUS, BUS
 from callcenter.seed import open_on_public_holidays, seed_reference_data
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.plugin import ACD_SERVICE
@@ -71,7 +72,6 @@ from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
 from callcenter.web.agent import AGENT_HUB
 from callcenter.web.app import create_app
-from callcenter.web.keys import AMI_STATUS, BUS
 
 REPO = Path(__file__).resolve().parents[1]
 HOTLINE = "19006868"
@@ -462,7 +462,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     app = create_app(
         settings,
         clock=SystemClock(),
-        extra_plugins=[ami_plugin.setup, agi_plugin.setup, acd_plugin.setup],
+        extra_plugins=[ami_plugin.PLUGIN, agi_plugin.PLUGIN, acd_plugin.PLUGIN],
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

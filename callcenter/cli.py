@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from callcenter.config import ConfigError, Settings, load_settings, masked
 from callcenter.db.engine import DatabaseError
 from callcenter.logs import setup_logging
+from callcenter.plugins import StartupError
+from callcenter.tasks import TaskFailed
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format)
     try:
         result: int = args.func(args, settings)
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, StartupError, TaskFailed) as exc:
         print(exc, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

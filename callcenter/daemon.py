@@ -1,7 +1,9 @@
-"""Run the daemon: prepare the database, then serve HTTP until SIGINT/SIGTERM.
+"""Run the daemon: bind the HTTP port, prepare the database, then serve until SIGINT/SIGTERM.
 
-One "stop" future is resolved by the signals; everything opened before it is
-closed in reverse order after it (aiohttp's runner cleans the cleanup_ctx).
+One "stop" future is resolved by the signals (or by a background task that cannot go
+on, through ``app[SHUTDOWN]``); everything opened before it is closed in reverse
+order after it, and also when start-up fails halfway (one exit stack; aiohttp's
+runner cleans the cleanup_ctx of the plugins).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -21,10 +24,17 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.engine import check_database, check_writable, make_engine
+from callcenter.plugins import Plugin, StartupError
+from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
+from callcenter.tasks import TaskFailed
 from callcenter.web.app import create_app
 
 log = logging.getLogger(__name__)
+
+#: What ``callcenter serve`` runs besides the web pages, in order: FastAGI binds its port
+#: before the AMI link dials out, and the ACD (which requires "agi") comes last.
+PLUGINS: tuple[Plugin, ...] = (agi_plugin.PLUGIN, ami_plugin.PLUGIN, acd_plugin.PLUGIN)
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -51,6 +61,36 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bind the HTTP port before anything else opens: a taken port fails in one line.
+
+    Binding first means the database is not migrated, Asterisk not logged in to and
+    no FastAGI port taken for a daemon that could never serve.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        addresses = {
+            (family, address)
+            for family, _type, _proto, _name, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+        }
+        for family, address in sorted(addresses, key=str):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise StartupError(
+            f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+    return sockets
+
+
 async def serve(
     settings: Settings,
     *,
@@ -58,30 +98,47 @@ async def serve(
     on_started: Callable[[web.Application], Awaitable[None]] | None = None,
     stop: asyncio.Future[None] | None = None,
 ) -> None:
-    await prepare_database(settings)
-    app = create_app(
-        settings, clock=clock, extra_plugins=[ami_plugin.setup, agi_plugin.setup, acd_plugin.setup]
-    )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    await site.start()
-    log.info("HTTP on http://%s:%s/", settings.http.host, settings.http.port)
-    freeze_startup_heap()
+    """Open everything in order, serve until ``stop``, close in reverse, also after a failure.
+
+    Each step registers its undo on one exit stack the moment it has opened something,
+    so a start-up that fails halfway (busy port, unreachable database, a plugin
+    missing) closes exactly what was opened and raises one clear error.
+    """
     loop = asyncio.get_running_loop()
     stop = stop or loop.create_future()
+    fatal: list[str] = []
 
-    def request_stop() -> None:
+    def request_stop(reason: str | None = None) -> None:
+        if reason is not None:
+            fatal.append(reason)
         if not stop.done():
             stop.set_result(None)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, request_stop)
-    try:
+    async with contextlib.AsyncExitStack() as resources:
+        sockets = listen(settings.http.host, settings.http.port)
+        for sock in sockets:
+            resources.callback(sock.close)  # aiohttp closes it too once serving; twice is safe
+        await prepare_database(settings)
+        app = create_app(settings, clock=clock, extra_plugins=PLUGINS)
+        app[SHUTDOWN] = request_stop
+        runner = web.AppRunner(app, access_log=None)
+        resources.push_async_callback(_cleanup, runner)
+        await runner.setup()  # runs the cleanup_ctx: database, FastAGI, AMI, ACD
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
+        log.info("HTTP on http://%s:%s/", settings.http.host, runner.addresses[0][1])
+        freeze_startup_heap()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, request_stop)
+                resources.callback(loop.remove_signal_handler, sig)
         if on_started is not None:
             await on_started(app)
         await stop
-    finally:
-        log.info("shutting down")
-        await runner.cleanup()
+    if fatal:
+        raise TaskFailed(fatal[0])
+
+
+async def _cleanup(runner: web.AppRunner) -> None:
+    log.info("shutting down")
+    await runner.cleanup()

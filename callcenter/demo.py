@@ -117,8 +117,8 @@ async def known_numbers(settings: Settings, limit: int = 50) -> list[str]:
 async def staff_demo_agents(app: web.Application) -> list[str]:
     """Log every demo agent but the first in and make them available, so calls are answered
     by simulated phones while a newcomer watches (the first one is left for them)."""
+    from callcenter.registry import SESSIONMAKER
     from callcenter.services import plugin as acd_plugin
-    from callcenter.web.keys import SESSIONMAKER
 
     service = app.get(acd_plugin.ACD_SERVICE)
     if service is None:

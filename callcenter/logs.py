@@ -58,3 +58,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic announces each of its own plugins as it is imported: noise at every start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(root.level, logging.WARNING))

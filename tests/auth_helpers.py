@@ -19,7 +19,7 @@ from callcenter.auth.sessions import COOKIE_NAME, peek_csrf
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models.users import User
 from callcenter.db.repos.users import create_user
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 
 DEFAULT_PASSWORD = "Mật-khẩu-đủ-mạnh-123"
 

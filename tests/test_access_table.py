@@ -31,10 +31,10 @@ from callcenter.auth.sessions import COOKIE_NAME, anonymous, logged_in
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, User
+from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
 from callcenter.web.auth import AUTH
-from callcenter.web.keys import CLOCK, SESSIONMAKER
 from tests.auth_helpers import make_user
 
 LOGIN = 302  # anonymous on a page: redirected to the login form

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import AuditEntry, Call
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 from tests.auth_helpers import login, make_user
 
 ASTERISK_DIR = "/var/spool/asterisk/monitor/callcenter"

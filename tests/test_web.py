@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.engine import sqlite_path
+from callcenter.registry import AMI_STATUS, ENGINE
 from callcenter.web.access import undeclared_routes
 from callcenter.web.app import create_app
-from callcenter.web.keys import AMI_STATUS, ENGINE
 from tests.conftest import MigratedTemplates
 
 

@@ -1,8 +1,9 @@
 """Run the FastAGI server while the daemon serves (an aiohttp ``cleanup_ctx``).
 
-``setup(app)`` creates the server at build time so other plugins (the ACD
-service) can add their routes; the context opens the listening socket when the
-app starts and closes it, with every open session, when the app stops.
+``PLUGIN`` ("agi") creates the server at build time so plugins that require it (the
+ACD service) can add their routes; the context opens the listening socket when the
+app starts and closes it, with every open session, when the app stops. A port that
+is taken is a :class:`~callcenter.plugins.StartupError` (one line), not a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter.agi.server import FastAgiServer
-from callcenter.web.keys import METRICS, SETTINGS
+from callcenter.plugins import Plugin, StartupError
+from callcenter.registry import METRICS, SETTINGS
 
 AGI_SERVER = web.AppKey("agi_server", FastAgiServer)
 
@@ -28,8 +30,17 @@ def setup(app: web.Application) -> None:
     async def fastagi_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         server = app[AGI_SERVER]
-        await server.start(settings.agi.host, settings.agi.port)
+        try:
+            await server.start(settings.agi.host, settings.agi.port)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen for FastAGI on {settings.agi.host}:{settings.agi.port}: "
+                f"{exc.strerror or exc}"
+            ) from exc
         yield
         await server.close()
 
     app.cleanup_ctx.append(fastagi_ctx)
+
+
+PLUGIN = Plugin("agi", setup)

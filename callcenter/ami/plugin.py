@@ -1,27 +1,28 @@
 """Wire the AMI link into the daemon: tracker, bus, metrics, health and call records.
 
-``setup(app)`` is passed to ``create_app(..., extra_plugins=[...])``. The link
-runs in a ``cleanup_ctx`` for as long as the daemon serves; other adapters
-reach it through ``app[AMI_LINK]`` (actions: originate, redirect, setvar, …)
-and the live calls through ``app[CALL_TRACKER]``.
+``PLUGIN`` ("ami") is passed to ``create_app(..., extra_plugins=[...])``. The link
+and the record writer run as supervised tasks (``callcenter.tasks``) in a
+``cleanup_ctx`` for as long as the daemon serves; other adapters reach the link
+through ``app[AMI_LINK]`` (actions: originate, redirect, setvar, …) and the live
+calls through ``app[CALL_TRACKER]``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from panoramisk.message import Message
 
+from callcenter import tasks
 from callcenter.ami.link import AmiLink
 from callcenter.ami.recorder import CallRecorder
 from callcenter.core import call_events as ev
 from callcenter.core.bus import DomainEvent
 from callcenter.core.calltracker import AsteriskSnapshot, CallTracker
-from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, METRICS, SESSIONMAKER, SETTINGS
+from callcenter.plugins import Plugin
+from callcenter.registry import AMI_STATUS, BUS, CLOCK, METRICS, SESSIONMAKER, SETTINGS, SHUTDOWN
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +91,21 @@ def setup(app: web.Application) -> None:
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run the link and the record writer while the daemon serves."""
     app[AMI_STATUS].detail = "connecting"
-    tasks = [
-        asyncio.create_task(app[AMI_LINK].run(), name="ami-link"),
-        asyncio.create_task(app[CALL_RECORDER].run(), name="call-recorder"),
-    ]
+    shutdown = app.get(SHUTDOWN)
+    recorder = tasks.supervise("call-recorder", app[CALL_RECORDER].run, on_fatal=shutdown)
+    link = tasks.supervise("ami-link", app[AMI_LINK].run, on_fatal=shutdown)
     yield
-    tasks[0].cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await tasks[0]
-    with contextlib.suppress(asyncio.TimeoutError, Exception):
+    await tasks.stop(link)  # no new events: the records below are the last ones
+    try:
         await app[CALL_RECORDER].flush(wait_seconds=3.0)
-    tasks[1].cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await tasks[1]
+    except TimeoutError:
+        log.error("call records not all written within 3 s of shutdown")
+    except Exception:
+        log.exception("writing the last call records failed at shutdown")
+    await tasks.stop(recorder)
     app[METRICS].ami_connected.set(0)
     app[AMI_STATUS].connected = False
     app[AMI_STATUS].detail = "stopped"
+
+
+PLUGIN = Plugin("ami", setup)

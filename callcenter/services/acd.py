@@ -14,7 +14,6 @@ carries them out, so the order of side effects is the one thing it owns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter import tasks as background
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import Clock
 from callcenter.core.acd import (
@@ -201,9 +201,9 @@ class AcdService:
             self.bus.subscribe("call_transferred", self._on_call_transferred),
             self.bus.subscribe("agent_device_state", self._on_device_state),
         ]
-        self._tasks = [
-            asyncio.create_task(self._write_states(), name="acd-state-writer"),
-            asyncio.create_task(self._timers(), name="acd-timers"),
+        self._tasks = [  # supervised: a bug is logged with its cause and the loop restarts
+            background.supervise("acd-state-writer", self._write_states),
+            background.supervise("acd-timers", self._timers),
         ]
 
     async def stop(self) -> None:
@@ -214,10 +214,12 @@ class AcdService:
             return
         await self.flush()
         for task in self._tasks:
-            task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            await background.stop(task)
+        for task in list(self._background):  # let a reload or a lookup finish; log its failure
+            try:
                 await task
+            except Exception:
+                log.exception("ACD background task %s failed", task.get_name())
         self._tasks = []
 
     async def flush(self) -> None:
@@ -461,7 +463,7 @@ class AcdService:
             group=hotline.group_code or "",
         )
         self.calls[info.call_id] = info
-        info.profile = asyncio.get_running_loop().create_task(self._caller_profile(session.caller))
+        info.profile = self._tracked(self._caller_profile(session.caller))
         decision = self.hours[hotline.number].check(self.clock.now())
         if not decision.open:
             values = {
@@ -518,9 +520,7 @@ class AcdService:
             info.group = group
             self.calls[call_id] = info
             if info.profile is None:
-                info.profile = asyncio.get_running_loop().create_task(
-                    self._caller_profile(session.caller)
-                )
+                info.profile = self._tracked(self._caller_profile(session.caller))
             profile = await info.profile
             info.customer_id = profile.customer_id
             self.acd.arrive(
@@ -823,9 +823,14 @@ class AcdService:
         self._wake.set()
 
     def _spawn(self, coroutine: Any) -> None:
+        self._tracked(coroutine)
+
+    def _tracked(self, coroutine: Any) -> asyncio.Task[Any]:
+        """A short task the service tracks, so ``stop`` waits for it (never fire-and-forget)."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def after_change(self) -> None:
         """Carry out what the ACD decided after a change: offers, overflows, counters."""
@@ -886,9 +891,12 @@ class AcdService:
                 delay = max(0.0, min(delay, (deadline - self.clock.now()).total_seconds()))
             sleeper = asyncio.ensure_future(self.clock.sleep(delay))
             waker = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            for pending in (sleeper, waker):
-                pending.cancel()
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when we are cancelled: neither helper outlives the loop
+                for pending in (sleeper, waker):
+                    pending.cancel()
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     def waiting_snapshot(self, group: str | None = None) -> Sequence[dict[str, Any]]:
         return [

@@ -1,11 +1,14 @@
 """Run the ACD service while the daemon serves; it answers the FastAGI routes.
 
-``setup(app)`` builds the service and registers its routes on the FastAGI
-server (``callcenter.agi.plugin`` must be set up first); the context loads the
+``PLUGIN`` ("acd") builds the service and registers its routes on the FastAGI
+server: it requires the "agi" plugin, and ``callcenter.plugins.install`` refuses a
+start-up where "agi" is not set up before it (calls would otherwise all fall back to
+the queue without a word). The context loads the
 configuration, restores agents and waiting callers, and stops cleanly.
 AMI actions (Redirect/Setvar/QueuePause/CoreShowChannels) go through
-``app[CALL_CONTROL]`` when set, else through the AMI link (``ami.plugin``, set
-up before this plugin); without either the service still routes new calls.
+``app[CALL_CONTROL]`` when set, else through the AMI link (the "ami" plugin, looked
+up when the app starts, so its order does not matter); without either the service
+still routes new calls.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from aiohttp import web
 
 from callcenter.agi.plugin import AGI_SERVER
 from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER
+from callcenter.plugins import Plugin
+from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.services.acd import AcdService, CallControl
 from callcenter.services.ami_control import AmiCallControl
-from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER, SETTINGS
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
 CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]
@@ -30,8 +34,7 @@ def setup(app: web.Application) -> None:
         clock=app[CLOCK], bus=app[BUS], sessions=app[SESSIONMAKER], settings_zone=settings.tz
     )
     app[ACD_SERVICE] = service
-    if AGI_SERVER in app:
-        service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
+    service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
 
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
         control = app.get(CALL_CONTROL)
@@ -45,3 +48,6 @@ def setup(app: web.Application) -> None:
         await service.stop()
 
     app.cleanup_ctx.append(acd_ctx)
+
+
+PLUGIN = Plugin("acd", setup, requires=("agi",))

@@ -19,6 +19,7 @@ from callcenter.db.models.users import User
 from callcenter.db.repos import audit
 from callcenter.db.repos.users import UserError, set_password
 from callcenter.i18n import N_
+from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.web.access import allow, current_user
 from callcenter.web.auth import (
     AUTH,
@@ -27,7 +28,6 @@ from callcenter.web.auth import (
     client_address,
     gettext_for,
 )
-from callcenter.web.keys import CLOCK, SESSIONMAKER
 
 routes = web.RouteTableDef()
 

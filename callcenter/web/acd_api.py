@@ -19,10 +19,10 @@ from sqlalchemy import update
 from callcenter.core.acd import AcdError, Strategy
 from callcenter.core.roles import Role
 from callcenter.db.models import AgentGroup
+from callcenter.registry import SESSIONMAKER
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
 from callcenter.web.access import allow
-from callcenter.web.keys import SESSIONMAKER
 from callcenter.web.openapi import describe
 
 routes = web.RouteTableDef()

@@ -22,6 +22,7 @@ from callcenter.core.roles import Role
 from callcenter.db.models import User
 from callcenter.db.repos import routing, users
 from callcenter.i18n import N_, SUPPORTED_LANGUAGES
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web import admin_entities, admin_schedule
 from callcenter.web.access import allow
 from callcenter.web.admin_common import (
@@ -37,7 +38,6 @@ from callcenter.web.admin_common import (
     render,
 )
 from callcenter.web.auth import gettext_for
-from callcenter.web.keys import CLOCK, SESSIONMAKER, SETTINGS
 
 routes = web.RouteTableDef()
 

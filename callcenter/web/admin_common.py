@@ -32,9 +32,9 @@ from callcenter.db.repos.users import (
 )
 from callcenter.i18n import N_
 from callcenter.prompts import PromptRejected
+from callcenter.registry import BUS, CLOCK, SESSIONMAKER
 from callcenter.web.access import current_user
 from callcenter.web.auth import client_address, gettext_for
-from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER
 
 T = TypeVar("T")
 

@@ -30,6 +30,7 @@ from callcenter.db.repos.routing import (
     PauseReasonInput,
 )
 from callcenter.i18n import N_
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.access import allow
 from callcenter.web.admin_common import (
     RULE_ERRORS,
@@ -45,7 +46,6 @@ from callcenter.web.admin_common import (
     row_id,
 )
 from callcenter.web.auth import gettext_for
-from callcenter.web.keys import SESSIONMAKER
 
 Options = list[tuple[str, str]]
 

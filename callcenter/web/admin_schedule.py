@@ -30,6 +30,7 @@ from callcenter.prompts import (
     remove_prompt_file,
 )
 from callcenter.prompts_default import PROMPTS as DEFAULT_PROMPTS
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.access import allow, current_user
 from callcenter.web.admin_common import (
     RULE_ERRORS,
@@ -46,7 +47,6 @@ from callcenter.web.admin_common import (
     row_id,
 )
 from callcenter.web.auth import gettext_for
-from callcenter.web.keys import CLOCK, SESSIONMAKER, SETTINGS
 
 routes = web.RouteTableDef()
 

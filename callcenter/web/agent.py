@@ -39,13 +39,13 @@ from callcenter.db.models import Call, CallAttempt, Hotline, PauseReason, User
 from callcenter.db.repos import customers as customer_repo
 from callcenter.db.repos import tickets as ticket_repo
 from callcenter.i18n import N_, translations
+from callcenter.registry import AMI_STATUS, BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.agent_desk import AgentDesk, LiveCall
 from callcenter.web.auth import request_language, session_is_current
 from callcenter.web.hub import AgentConnection, AgentHub, CloseCode
-from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.openapi import describe
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,15 @@
 """Build the aiohttp application: state, lifecycle, middlewares and every route module.
 
 Resources live in ``cleanup_ctx`` generators (open, yield, close), so shutdown
-is start-up in reverse. Outside links (AMI, FastAGI) register their own contexts
-from their adapters; this module only wires them.
+is start-up in reverse. Outside links (AMI, FastAGI) and the services register
+their own contexts through their plugins (``callcenter.plugins``), which declare
+the plugins they need; this module only installs them in the given order.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,17 @@ from callcenter.config import Settings
 from callcenter.core.bus import EventBus
 from callcenter.db.engine import check_database, make_engine, sessionmaker
 from callcenter.metrics import Metrics
+from callcenter.plugins import Plugin, Setup, install
+from callcenter.registry import (
+    AMI_STATUS,
+    BUS,
+    CLOCK,
+    ENGINE,
+    METRICS,
+    SESSIONMAKER,
+    SETTINGS,
+    LinkStatus,
+)
 from callcenter.web import (
     acd_api,
     admin,
@@ -33,24 +45,12 @@ from callcenter.web import (
     templating,
 )
 from callcenter.web.access import access_middleware
-from callcenter.web.keys import (
-    AMI_STATUS,
-    BUS,
-    CLOCK,
-    ENGINE,
-    METRICS,
-    SESSIONMAKER,
-    SETTINGS,
-    LinkStatus,
-)
 from callcenter.web.templating import ui_dir
 
 log = logging.getLogger(__name__)
 
-Plugin = Callable[[web.Application], None]
-
 #: Route modules, in order. Each has ``setup(app)`` that adds its routes and contexts.
-ROUTE_MODULES: list[Plugin] = [
+ROUTE_MODULES: list[Setup] = [
     auth.setup,  # first: its middleware puts the current user on each request
     health.setup,
     pages.setup,
@@ -89,7 +89,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     engine: AsyncEngine | None = None,
-    extra_plugins: Sequence[Plugin] = (),
+    extra_plugins: Sequence[Plugin | Setup] = (),
 ) -> web.Application:
     max_size = int(settings.http.max_upload_mb * 1024 * 1024)
     app = web.Application(
@@ -112,7 +112,12 @@ def create_app(
     app[SESSIONMAKER] = sessionmaker(app[ENGINE])
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        await check_database(app[ENGINE])
+        try:
+            await check_database(app[ENGINE])
+        except BaseException:  # no yield, so no close below: let go of the pool here
+            if owned_engine:
+                await app[ENGINE].dispose()
+            raise
         yield
         if owned_engine:
             await app[ENGINE].dispose()
@@ -120,6 +125,10 @@ def create_app(
     app.cleanup_ctx.append(database_ctx)
     templating.setup(app)
     app.router.add_static("/static", ui_dir() / "static", name="static")
-    for plugin in [*ROUTE_MODULES, *extra_plugins]:
-        plugin(app)
+    try:
+        install(app, [*ROUTE_MODULES, *extra_plugins])
+    except BaseException:
+        if owned_engine:  # never connected yet: nothing to await, just let go of the pool
+            app[ENGINE].sync_engine.dispose()
+        raise
     return app

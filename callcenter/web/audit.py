@@ -17,9 +17,9 @@ from callcenter import localtime
 from callcenter.core.roles import Role
 from callcenter.db.repos.audit import ACTIONS, AuditFilter, search
 from callcenter.i18n import N_
+from callcenter.registry import SESSIONMAKER, SETTINGS
 from callcenter.web.access import allow
 from callcenter.web.auth import gettext_for
-from callcenter.web.keys import SESSIONMAKER, SETTINGS
 
 routes = web.RouteTableDef()
 

@@ -42,8 +42,8 @@ from callcenter.db.repos import audit
 from callcenter.db.repos.secrets import load_or_create_session_secret
 from callcenter.db.repos.users import end_sessions, get_user_by_username, normalize_username
 from callcenter.i18n import N_, SUPPORTED_LANGUAGES, pick_language, translate
+from callcenter.registry import CLOCK, ENGINE, SESSIONMAKER, SETTINGS
 from callcenter.web.access import CURRENT_USER, CurrentUser, current_user, public
-from callcenter.web.keys import CLOCK, ENGINE, SESSIONMAKER, SETTINGS
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from callcenter.registry import AMI_STATUS, ENGINE, METRICS, SETTINGS
 from callcenter.web.access import public
-from callcenter.web.keys import AMI_STATUS, ENGINE, METRICS, SETTINGS
 
 routes = web.RouteTableDef()
 

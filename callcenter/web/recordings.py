@@ -21,9 +21,9 @@ from aiohttp import web
 from callcenter.core.screenpop import LISTEN_ROLES
 from callcenter.db.models import Call
 from callcenter.db.repos.audit import record
+from callcenter.registry import SESSIONMAKER, SETTINGS
 from callcenter.web.access import allow, current_user
 from callcenter.web.auth import client_address
-from callcenter.web.keys import SESSIONMAKER, SETTINGS
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,6 @@ The request is put in the template context by the session middleware of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -22,8 +21,9 @@ import jinja2
 from aiohttp import web
 
 from callcenter import localtime
+from callcenter import tasks as background
 from callcenter.i18n import DEFAULT_LANGUAGE, N_, translate, translations
-from callcenter.web.keys import SETTINGS
+from callcenter.registry import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,9 @@ STORAGE = web.AppKey("storage_monitor", StorageMonitor)
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     monitor = app[STORAGE]
     await monitor.refresh()
-    task = asyncio.create_task(monitor.run(), name="storage-monitor")
+    task = background.supervise("storage-monitor", monitor.run)
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await background.stop(task)
 
 
 @jinja2.pass_context

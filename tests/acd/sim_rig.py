@@ -39,12 +39,12 @@ from callcenter.db.models import (
     Ticket,
     User,
 )
+from callcenter.registry import AMI_STATUS
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.acd import AcdService
 from callcenter.sim.ami import AmiServer, AmiUser
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
-from callcenter.web.keys import AMI_STATUS
 
 REPO = Path(__file__).resolve().parents[2]
 HOTLINE = "19006868"  # no menu: group care
@@ -85,7 +85,7 @@ class SimRig:
         app = create_app(
             self.settings,
             clock=self.clock,
-            extra_plugins=[ami_plugin.setup, agi_plugin.setup, acd_plugin.setup],
+            extra_plugins=[ami_plugin.PLUGIN, agi_plugin.PLUGIN, acd_plugin.PLUGIN],
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

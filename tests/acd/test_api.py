@@ -11,16 +11,16 @@ from callcenter.agi import plugin as agi_plugin
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import AgentGroup, AgentGroupMember, AgentStateLog
+from callcenter.registry import SESSIONMAKER
 from callcenter.services import plugin as acd_plugin
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 from tests.auth_helpers import csrf_headers, login, make_user
 
 
 async def make_client(aiohttp_client: Any, settings: Settings) -> tuple[TestClient, dict[str, int]]:
     await migrate.upgrade_async(settings.database.url)
     settings = settings.model_copy(update={"agi": settings.agi.model_copy(update={"port": 0})})
-    app = create_app(settings, extra_plugins=[agi_plugin.setup, acd_plugin.setup])
+    app = create_app(settings, extra_plugins=[agi_plugin.PLUGIN, acd_plugin.PLUGIN])
     agent = await make_user(app, "an.nguyen", "agent", interface="PJSIP/101")
     await make_user(app, "boss", "supervisor", interface="PJSIP/199")
     async with app[SESSIONMAKER]() as session, session.begin():

@@ -21,9 +21,9 @@ from callcenter.config import Settings
 from callcenter.core.bus import DomainEvent
 from callcenter.db.engine import sqlite_path
 from callcenter.db.repos import users
+from callcenter.registry import BUS, SESSIONMAKER
 from callcenter.web.admin_schedule import PROMPT_MAX_BYTES
 from callcenter.web.app import create_app
-from callcenter.web.keys import BUS, SESSIONMAKER
 from tests.conftest import MigratedTemplates
 
 ADMIN = "quan.tri"

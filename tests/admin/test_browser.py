@@ -19,9 +19,9 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.repos import routing
 from callcenter.db.repos.routing import GroupInput, HotlineInput, OpeningInterval
+from callcenter.registry import SESSIONMAKER
 from callcenter.seed import seed_reference_data
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 from tests.auth_helpers import make_user
 from tests.browser import chromium
 

@@ -18,7 +18,7 @@ from callcenter.core.bus import DomainEvent
 from callcenter.db.models import AgentGroup, AuditEntry, Category, Department, Prompt, User
 from callcenter.db.repos import routing, users
 from callcenter.localtime import DEFAULT_ZONE
-from callcenter.web.keys import BUS, SESSIONMAKER, SETTINGS
+from callcenter.registry import BUS, SESSIONMAKER, SETTINGS
 from tests.admin.conftest import TEST_PROMPT_LIMIT, log_in, post_form
 
 PAGES = {

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callcenter.core.bus import DomainEvent
 from callcenter.db.models import AgentGroup, AuditEntry, Category, Department, Hotline, PauseReason
 from callcenter.db.repos import routing, users
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 from tests.admin.conftest import post_form
 
 GROUP = {

@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from callcenter.config import Settings
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 from tests.agent.factories import World, build_world
 from tests.auth.migrated import copy_migrated
 from tests.auth_helpers import login, make_user

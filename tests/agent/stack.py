@@ -25,6 +25,7 @@ from callcenter.config import Settings, load_settings
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import AgentGroup, AgentGroupMember, Hotline
 from callcenter.localtime import local_date
+from callcenter.registry import AMI_STATUS
 from callcenter.seed import open_on_public_holidays, seed_reference_data
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.plugin import ACD_SERVICE
@@ -34,7 +35,6 @@ from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
 from callcenter.web.agent import AGENT_HUB
 from callcenter.web.app import create_app
-from callcenter.web.keys import AMI_STATUS
 from tests.agent.factories import World, build_world
 from tests.auth_helpers import make_user
 from tests.conftest import MigratedTemplates
@@ -74,7 +74,7 @@ class Stack:
         app = create_app(
             self.settings,
             clock=SystemClock(),
-            extra_plugins=[ami_plugin.setup, agi_plugin.setup, acd_plugin.setup],
+            extra_plugins=[ami_plugin.PLUGIN, agi_plugin.PLUGIN, acd_plugin.PLUGIN],
         )
         app[AGENT_HUB].session_check_seconds = self.session_check_seconds
         runner = web.AppRunner(app, access_log=None)

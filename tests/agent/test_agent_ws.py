@@ -9,8 +9,8 @@ import aiohttp
 from sqlalchemy import select
 
 from callcenter.db.models import CallWrapUp, Ticket
+from callcenter.registry import BUS, SESSIONMAKER
 from callcenter.web.agent import AGENT_DESK
-from callcenter.web.keys import BUS, SESSIONMAKER
 from tests.agent.conftest import AgentWorld
 from tests.agent.factories import add_call
 from tests.auth_helpers import csrf_headers, login, make_user

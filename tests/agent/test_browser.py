@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket, User
 from callcenter.db.repos import users
+from callcenter.registry import SESSIONMAKER
 from callcenter.sim.channels import UP
-from callcenter.web.keys import SESSIONMAKER
 from tests.agent.stack import Stack, build_stack
 from tests.auth_helpers import DEFAULT_PASSWORD
 from tests.browser import chromium

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket
+from callcenter.registry import SESSIONMAKER
 from callcenter.sim.channels import UP
-from callcenter.web.keys import SESSIONMAKER
 from tests.agent.stack import Stack, build_stack
 from tests.auth_helpers import DEFAULT_PASSWORD, csrf_from_html
 from tests.conftest import MigratedTemplates

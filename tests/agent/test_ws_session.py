@@ -14,9 +14,9 @@ import pytest
 
 from callcenter.db.models.users import User
 from callcenter.db.repos import users
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.agent import AGENT_HUB
 from callcenter.web.hub import CloseCode
-from callcenter.web.keys import SESSIONMAKER
 from tests.agent.conftest import AgentWorld, Desk
 from tests.auth_helpers import csrf_headers
 

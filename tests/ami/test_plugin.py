@@ -11,8 +11,8 @@ from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models.calls import Call
 from callcenter.db.repos import calls as calls_repo
+from callcenter.registry import AMI_STATUS, SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import AMI_STATUS, SESSIONMAKER
 from tests.ami.peer import AmiPeer
 from tests.ami.test_link import event_blocks, until
 
@@ -38,7 +38,7 @@ async def test_plugin_runs_the_link_while_the_daemon_serves(
         await engine.dispose()
         ami = AmiSettings(host="127.0.0.1", port=peer.port, username="callcenter",
                           secret="s3cret", reconnect_max_seconds=0.2)  # fmt: skip
-        app = create_app(settings.model_copy(update={"ami": ami}), extra_plugins=[plugin.setup])
+        app = create_app(settings.model_copy(update={"ami": ami}), extra_plugins=[plugin.PLUGIN])
         client = await aiohttp_client(app)
         link = app[plugin.AMI_LINK]
         await until(lambda: link.connected, "login")

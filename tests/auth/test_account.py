@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from callcenter.auth.passwords import verify_password
 from callcenter.db.models import User
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import DEFAULT_PASSWORD, csrf_from_html, login, make_user
 
 NEW = "Mật-khẩu-mới-tinh-789"

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from callcenter.clock import ManualClock
 from callcenter.db.repos import audit
-from callcenter.web.keys import SESSIONMAKER
+from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import DEFAULT_PASSWORD, login, make_user
 
 

@@ -17,8 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from callcenter.config import Settings
+from callcenter.registry import SETTINGS
 from callcenter.web.app import create_app
-from callcenter.web.keys import SETTINGS
 from callcenter.web.templating import STORAGE
 from tests.auth.migrated import copy_migrated
 from tests.auth_helpers import DEFAULT_PASSWORD, login, make_user

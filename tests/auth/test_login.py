@@ -16,9 +16,9 @@ from callcenter.clock import ManualClock
 from callcenter.config import Settings
 from callcenter.db.models import AuditEntry, User
 from callcenter.db.repos.users import set_password, set_role
+from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.web.app import create_app
 from callcenter.web.auth import safe_next
-from callcenter.web.keys import CLOCK, SESSIONMAKER
 from tests.auth_helpers import (
     DEFAULT_PASSWORD,
     csrf_from_html,

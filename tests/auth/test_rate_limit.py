@@ -8,8 +8,8 @@ from sqlalchemy import select
 from callcenter.auth.throttle import LoginThrottle, ThrottleLimits
 from callcenter.clock import ManualClock
 from callcenter.db.models import AuditEntry
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.auth import AUTH
-from callcenter.web.keys import SESSIONMAKER
 from tests.auth_helpers import DEFAULT_PASSWORD, csrf_from_html, make_user
 
 WRONG = "Sai-mật-khẩu-000"

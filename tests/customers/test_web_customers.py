@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import AuditEntry, Customer, CustomerChange
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.app import create_app
-from callcenter.web.keys import SESSIONMAKER
 from tests.auth_helpers import csrf_from_html, csrf_headers, login, make_user
 from tests.customers.workbooks import messy_rows, write_workbook
 

@@ -9,6 +9,7 @@ from callcenter.auth.scope import customer_filter
 from callcenter.core.phones import Anonymous, InvalidPhone, normalize_phone
 from callcenter.db.models.customers import Customer
 from callcenter.db.repos import customers as repo
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.access import allow
 from callcenter.web.customers.common import (
     PAGE_SIZE,
@@ -18,7 +19,6 @@ from callcenter.web.customers.common import (
     sees_all,
 )
 from callcenter.web.customers.schemas import CUSTOMER_SCHEMA, customer_json
-from callcenter.web.keys import SESSIONMAKER
 from callcenter.web.openapi import describe
 
 routes = web.RouteTableDef()

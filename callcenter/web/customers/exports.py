@@ -10,6 +10,7 @@ from aiohttp import web
 
 from callcenter.db.repos.audit import record
 from callcenter.excel import export
+from callcenter.registry import SESSIONMAKER
 from callcenter.web.access import allow
 from callcenter.web.auth import client_address
 from callcenter.web.customers.common import (
@@ -19,7 +20,6 @@ from callcenter.web.customers.common import (
     logged_in_user,
     temporary_xlsx,
 )
-from callcenter.web.keys import SESSIONMAKER
 
 routes = web.RouteTableDef()
 

@@ -21,11 +21,13 @@ import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select, update
 
+from callcenter import tasks as background
 from callcenter.auth import csrf
 from callcenter.db.models.customers import CustomerImport
 from callcenter.excel import export, importer
 from callcenter.excel.columns import FIELDS, mapping_from_json
 from callcenter.excel.safety import ExcelError, Limits
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.access import allow
 from callcenter.web.customers.common import (
     DATA_ROLES,
@@ -35,7 +37,6 @@ from callcenter.web.customers.common import (
     temporary_xlsx,
 )
 from callcenter.web.customers.schemas import IMPORT_SCHEMA, import_json
-from callcenter.web.keys import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.openapi import describe
 
 log = logging.getLogger(__name__)
@@ -334,7 +335,4 @@ async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
             )
     yield
     for task in list(app[IMPORT_JOBS].values()):
-        task.cancel()
-    for task in list(app[IMPORT_JOBS].values()):
-        with contextlib.suppress(BaseException):
-            await task
+        await background.stop(task)  # logs a job that failed instead of hiding it

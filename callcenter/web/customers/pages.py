@@ -32,6 +32,7 @@ from callcenter.db.models.tickets import Ticket
 from callcenter.db.repos import customers as repo
 from callcenter.i18n import N_
 from callcenter.localtime import parse_date
+from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.web.access import allow
 from callcenter.web.customers.common import (
     PAGE_SIZE,
@@ -42,7 +43,6 @@ from callcenter.web.customers.common import (
     sees_all,
     visible_customer,
 )
-from callcenter.web.keys import CLOCK, SESSIONMAKER
 
 routes = web.RouteTableDef()
 

@@ -1,7 +1,14 @@
-"""Typed application state (aiohttp ``AppKey``): the only way handlers reach shared objects."""
+"""The application's shared objects, as typed aiohttp ``AppKey``s: the only way code reaches them.
+
+This module belongs to no adapter: the web pages, the AMI and FastAGI adapters and the
+services all read the same settings, clock, bus, metrics and database through these keys,
+so none of them has to import another (the import rules in ``pyproject.toml`` check it).
+A key that only one adapter fills and reads stays in that adapter (e.g. ``AMI_LINK``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,3 +36,6 @@ METRICS = web.AppKey("metrics", Metrics)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER: web.AppKey[async_sessionmaker[Any]] = web.AppKey("sessionmaker")
 AMI_STATUS = web.AppKey("ami_status", LinkStatus)
+#: Stop the daemon with a one-line reason (a supervised task that cannot go on). Set by
+#: ``daemon.serve`` only: an app built by a test has no daemon to stop, so read it with ``get``.
+SHUTDOWN: web.AppKey[Callable[[str], None]] = web.AppKey("shutdown")
