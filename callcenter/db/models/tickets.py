@@ -31,7 +31,7 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(
-        String(20), unique=True, doc="Readable code, TK-<year>-<number of the year>"
+        String(20), unique=True, index=True, doc="Readable code, TK-<year>-<number of the year>"
     )
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True

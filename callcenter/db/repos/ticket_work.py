@@ -209,7 +209,7 @@ async def member_loads(session: AsyncSession, department_id: int) -> list[Member
             )
             .group_by(Ticket.assignee_id, Ticket.status)
         )
-        counts = {(user_id, status): n for user_id, status, n in rows.tuples()}
+        counts = {(user_id, status): n for user_id, status, n in rows}
     return [
         MemberLoad(
             user_id=m.id,

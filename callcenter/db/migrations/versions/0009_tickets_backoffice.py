@@ -7,6 +7,10 @@ resolved → done, closed → closed; the same map is applied to the event log. 
 tickets get codes TK-<year>-<n> in creation order, the year taken in Asia/Ho_Chi_Minh
 (the default zone; migrations do not read the configuration).
 
+SQLite: ``tickets`` and ``departments`` are never rebuilt (a batch "move and copy" would drop the table, and
+with foreign keys on, that deletes every ticket's events and unlinks its calls): only
+ADD COLUMN, CREATE INDEX and, going down, native DROP COLUMN (SQLite 3.35+) touch it.
+
 Revision ID: 0009
 Revises: 0006
 """
@@ -129,11 +133,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_escalations")),
         sa.UniqueConstraint("ticket_id", "threshold", name=op.f("uq_ticket_escalations_ticket_id")),
     )
-    with op.batch_alter_table("departments", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("notify_channels", sa.String(length=64), nullable=False, server_default="inbox,email")
-        )
-        batch_op.add_column(sa.Column("sms_number", sa.String(length=20), nullable=False, server_default=""))
+    # departments too is a parent table: plain ADD COLUMN, never a rebuild.
+    op.add_column(
+        "departments",
+        sa.Column("notify_channels", sa.String(length=64), nullable=False, server_default="inbox,email"),
+    )
+    op.add_column("departments", sa.Column("sms_number", sa.String(length=20), nullable=False, server_default=""))
 
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("from_user_id", sa.Integer(), nullable=True))
@@ -157,9 +162,10 @@ def upgrade() -> None:
             ["to_department_id"], ["id"], ondelete="SET NULL",
         )
 
-    with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("code", sa.String(length=20), nullable=True))
-        batch_op.add_column(sa.Column("needs_review", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # The code starts as '' (NOT NULL with a default is an ADD COLUMN SQLite can do in place)
+    # and becomes unique once every row has its own.
+    op.add_column("tickets", sa.Column("code", sa.String(length=20), nullable=False, server_default=""))
+    op.add_column("tickets", sa.Column("needs_review", sa.Boolean(), nullable=False, server_default=sa.false()))
 
     # Data: statuses, the review flag, codes.
     op.execute(sa.update(tickets).where(tickets.c.status == "uncategorized").values(needs_review=True))
@@ -183,26 +189,19 @@ def upgrade() -> None:
     if last:
         connection.execute(sa.insert(counters), [{"year": y, "last": n} for y, n in last.items()])
 
-    with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.alter_column("code", existing_type=sa.String(length=20), nullable=False)
-        batch_op.create_index(
-            "ix_tickets_assignee_status_due", ["assignee_id", "status", "due_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_tickets_department_status_due", ["department_id", "status", "due_at"], unique=False
-        )
-        batch_op.create_unique_constraint(batch_op.f("uq_tickets_code"), ["code"])
+    op.create_index("ix_tickets_code", "tickets", ["code"], unique=True)
+    op.create_index("ix_tickets_assignee_status_due", "tickets", ["assignee_id", "status", "due_at"])
+    op.create_index("ix_tickets_department_status_due", "tickets", ["department_id", "status", "due_at"])
 
 
 def downgrade() -> None:
     op.execute(sa.update(tickets).where(tickets.c.needs_review.is_(True)).values(status="uncategorized"))
     _map_statuses(STATUS_DOWN)
-    with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_tickets_code"), type_="unique")
-        batch_op.drop_index("ix_tickets_department_status_due")
-        batch_op.drop_index("ix_tickets_assignee_status_due")
-        batch_op.drop_column("needs_review")
-        batch_op.drop_column("code")
+    op.drop_index("ix_tickets_department_status_due", table_name="tickets")
+    op.drop_index("ix_tickets_assignee_status_due", table_name="tickets")
+    op.drop_index("ix_tickets_code", table_name="tickets")
+    op.execute("ALTER TABLE tickets DROP COLUMN needs_review")
+    op.execute("ALTER TABLE tickets DROP COLUMN code")
 
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_constraint(
@@ -218,9 +217,8 @@ def downgrade() -> None:
         batch_op.drop_column("to_user_id")
         batch_op.drop_column("from_user_id")
 
-    with op.batch_alter_table("departments", schema=None) as batch_op:
-        batch_op.drop_column("sms_number")
-        batch_op.drop_column("notify_channels")
+    op.execute("ALTER TABLE departments DROP COLUMN sms_number")
+    op.execute("ALTER TABLE departments DROP COLUMN notify_channels")
 
     op.drop_table("ticket_escalations")
     with op.batch_alter_table("ticket_attachments", schema=None) as batch_op:
