@@ -65,10 +65,10 @@ LEGACY_STATUS_MAP: dict[str, TicketStatus] = {
 STATUS_LABELS: dict[TicketStatus, str] = {
     TicketStatus.UNASSIGNED: N_("Unassigned"),
     TicketStatus.ASSIGNED: N_("Not started"),
-    TicketStatus.IN_PROGRESS: N_("In progress"),
+    TicketStatus.IN_PROGRESS: N_("Being worked on"),
     TicketStatus.WAITING: N_("Waiting"),
-    TicketStatus.DONE: N_("Done"),
-    TicketStatus.CLOSED: N_("Closed"),
+    TicketStatus.DONE: N_("Completed"),
+    TicketStatus.CLOSED: N_("Ticket closed"),
     TicketStatus.CANCELLED: N_("Cancelled"),
 }
 
@@ -101,7 +101,7 @@ EVENT_LABELS: dict[str, str] = {
     EventKind.FOLLOW_UP: N_("Customer follow-up"),
     # Kinds written before issue 13; old rows keep them.
     "forwarded": N_("Forwarded to the department"),
-    "closed": N_("Closed"),
+    "closed": N_("Ticket closed"),
 }
 
 
