@@ -4,6 +4,7 @@ the same Message-ID; a permanent refusal stops retrying but keeps the row."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -21,6 +22,7 @@ from callcenter.config import SmtpSettings
 from callcenter.db.models import Notification
 from callcenter.notify import outbox
 from callcenter.notify.email import SmtpSender
+from callcenter.notify.sms import LogSmsGateway
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -245,3 +247,35 @@ async def test_gives_up_after_max_attempts_and_channels_without_sender_wait(
     row = await load(session_factory, row_id)
     assert (row.state, row.attempts) == ("failed", 3) and "down" in row.last_error
     assert (await load(session_factory, sms_id)).state == "queued"  # no SMS sender configured
+
+
+async def test_run_outbox_delivers_when_woken_and_stops_on_cancel(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    clock = ManualClock(T0)
+    delivered = asyncio.Event()
+
+    class Sms(LogSmsGateway):
+        async def send(self, message: outbox.OutgoingMessage) -> None:
+            await super().send(message)
+            delivered.set()
+
+    sms = Sms()
+    wake = asyncio.Event()
+    worker = asyncio.create_task(
+        outbox.run_outbox(session_factory, {"sms": sms}, clock, idle_seconds=30, wake=wake)
+    )
+    try:
+        async with session_factory() as session:
+            await outbox.enqueue(
+                session, channel="sms", recipient="+84912345678", body_text="hi", now=T0
+            )
+            await session.commit()
+        wake.set()
+        async with asyncio.timeout(5):  # woken: no 30 s idle wait
+            await delivered.wait()
+        assert [m.body_text for m in sms.sent] == ["hi"]
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
