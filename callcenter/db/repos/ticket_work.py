@@ -474,7 +474,7 @@ async def record_follow_up(
         EventKind.FOLLOW_UP,
         user_id=user_id,
         at=now,
-        note=f"{result}: {comment.strip()}".rstrip(": "),
+        note=f"{result}: {comment.strip()}" if comment.strip() else str(result),
     )
     kind = check_transition(TicketStatus(ticket.status), target)
     await _move(session, ticket, target, kind, user_id=user_id, now=now, note=comment)
