@@ -309,7 +309,10 @@ async def seed_demo_data(
                 )
                 ticket.events.append(
                     TicketEvent(
-                        at=ticket.created_at, user_id=agent.id, kind="created", to_status="new"
+                        at=ticket.created_at,
+                        user_id=agent.id,
+                        kind="created",
+                        to_status="unassigned",
                     )
                 )
             made.append((customer, call, ticket))

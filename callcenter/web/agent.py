@@ -29,6 +29,7 @@ from callcenter.core.customers import CustomerData, RuleError
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.tickets import (
+    STATUS_LABELS,
     Priority,
     TicketWorkflowError,
     WrapUpForm,
@@ -106,12 +107,7 @@ JS_LABELS = {
     "unmuted": N_("Recording on"),
     "parked_now": N_("The caller is parked (on hold)"),
     "session_ended": N_("Your session ended: log in again"),
-    "status_new": N_("New"),
-    "status_forwarded": N_("Forwarded"),
-    "status_in_progress": N_("In progress"),
-    "status_resolved": N_("Resolved"),
-    "status_closed": N_("Ticket closed"),
-    "status_uncategorized": N_("Uncategorized"),
+    **{f"status_{status}": label for status, label in STATUS_LABELS.items()},
 }
 
 

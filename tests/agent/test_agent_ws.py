@@ -125,7 +125,7 @@ async def test_answer_save_wrapup_writes_ticket(agent_world: AgentWorld, open_de
         ticket = await session.get(Ticket, ticket_id)
         assert ticket is not None
         assert (ticket.status, ticket.department_id, ticket.priority, ticket.call_id) == (
-            "forwarded",
+            "unassigned",
             w.department_id,
             "high",
             call.id,
@@ -163,7 +163,7 @@ async def test_wrapup_timeout_saves_uncategorized(agent_world: AgentWorld, open_
         wrap = await session.scalar(select(CallWrapUp).where(CallWrapUp.call_id == call.id))
         assert wrap is not None and wrap.timed_out and wrap.outcome == "uncategorized"
         ticket = await session.get(Ticket, timed_out["ticket_id"])
-        assert ticket is not None and ticket.status == "uncategorized"
+        assert ticket is not None and ticket.status == "unassigned" and ticket.needs_review
         assert ticket.description == "hỏi giá"
 
 

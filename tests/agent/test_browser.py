@@ -121,7 +121,7 @@ async def test_agent_page_pop_answer_save_xss_and_restart(stack: Stack) -> None:
             ticket = await session.get(Ticket, wrap.ticket_id)
             assert ticket is not None
             assert (ticket.status, ticket.priority, ticket.category_id) == (
-                "forwarded",
+                "unassigned",
                 "high",
                 stack.world.category_id,
             )

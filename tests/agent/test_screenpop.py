@@ -44,7 +44,7 @@ HISTORY = CallerHistory(
             transcript="xin chào",
         ),
     ),
-    open_tickets=(TicketView(3, "Bảo hành: kêu to", "forwarded", "Dịch vụ", "Bảo hành"),),
+    open_tickets=(TicketView(3, "Bảo hành: kêu to", "unassigned", "Dịch vụ", "Bảo hành"),),
 )
 
 

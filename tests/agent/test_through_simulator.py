@@ -155,7 +155,7 @@ async def test_pop_while_ringing_then_answer_hang_up_and_save(stack: Stack) -> N
             ticket = await session.get(Ticket, saved["ticket_id"])
             assert ticket is not None and ticket.call_id == call.id
             assert (ticket.status, ticket.priority, ticket.department_id) == (
-                "forwarded",
+                "unassigned",
                 "high",
                 stack.world.department_id,
             )

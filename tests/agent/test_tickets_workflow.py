@@ -28,11 +28,11 @@ NO_DEPT = CategoryInfo(id=9, name="Khác", department_id=None)
 def test_new_ticket_is_forwarded_to_the_category_department_with_sla() -> None:
     form = WrapUpForm(WrapUpOutcome.NEW_TICKET, category_id=6, notes="Xe kêu to\nchi tiết")
     plan = plan_wrap_up(form, category=WARRANTY, open_ticket=None, customer_id=5, now=NOW)
-    assert plan.create and plan.status is TicketStatus.FORWARDED
+    assert plan.create and plan.status is TicketStatus.UNASSIGNED
     assert plan.department_id == 2 == default_department(WARRANTY)
     assert plan.due_at == NOW + timedelta(hours=24)
     assert plan.subject == "Bảo hành: Xe kêu to"
-    assert [e.kind for e in plan.events] == ["created", "forwarded"]
+    assert [e.kind for e in plan.events] == ["created"]
 
 
 def test_agent_can_override_the_department() -> None:
@@ -55,7 +55,7 @@ def test_information_only_is_closed_at_once() -> None:
 
 
 def test_addition_goes_to_the_customers_open_ticket_only() -> None:
-    mine = OpenTicketInfo(id=77, customer_id=5, status=TicketStatus.FORWARDED)
+    mine = OpenTicketInfo(id=77, customer_id=5, status=TicketStatus.UNASSIGNED)
     form = WrapUpForm(WrapUpOutcome.ADD_TO_OPEN, category_id=6, open_ticket_id=77, notes="gọi lại")
     plan = plan_wrap_up(form, category=WARRANTY, open_ticket=mine, customer_id=5, now=NOW)
     assert not plan.create and plan.target_ticket_id == 77
@@ -104,15 +104,15 @@ def test_overlong_notes_are_refused() -> None:
 
 def test_timeout_keeps_the_notes_and_flags_for_review() -> None:
     plan = plan_timed_out(notes="  khách hỏi giá  ", now=NOW)
-    assert plan.create and plan.status is TicketStatus.UNCATEGORIZED
+    assert plan.create and plan.status is TicketStatus.UNASSIGNED and plan.needs_review
     assert plan.outcome is WrapUpOutcome.UNCATEGORIZED
     assert plan.description == "khách hỏi giá" and plan.category_id is None
 
 
 def test_transitions() -> None:
-    check_transition(TicketStatus.NEW, TicketStatus.FORWARDED)
-    check_transition(TicketStatus.UNCATEGORIZED, TicketStatus.FORWARDED)
+    check_transition(TicketStatus.UNASSIGNED, TicketStatus.ASSIGNED)
+    check_transition(TicketStatus.CLOSED, TicketStatus.IN_PROGRESS)  # reopened
     with pytest.raises(TicketWorkflowError):
-        check_transition(TicketStatus.CLOSED, TicketStatus.IN_PROGRESS)
+        check_transition(TicketStatus.CANCELLED, TicketStatus.IN_PROGRESS)
     with pytest.raises(TicketWorkflowError):
-        check_transition(TicketStatus.NEW, TicketStatus.RESOLVED)
+        check_transition(TicketStatus.UNASSIGNED, TicketStatus.DONE)

@@ -365,7 +365,7 @@ async def test_customer_page_shows_calls_and_tickets_within_the_users_scope(
                      agent_id=agent.id, started_at=at, disposition="answered"),
                 Call(linkedid="1700.2", caller_number="0912999888", customer_id=customer.id,
                      started_at=at, disposition="abandoned"),
-                Ticket(customer_id=customer.id, subject="Xe báo lỗi động cơ", status="new",
+                Ticket(customer_id=customer.id, subject="Xe báo lỗi động cơ", status="unassigned",
                        created_at=at, updated_at=at),
             ]
         )  # fmt: skip

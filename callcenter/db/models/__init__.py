@@ -14,6 +14,7 @@ from callcenter.db.models.customers import (
     CustomerPhone,
     Vehicle,
 )
+from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
 from callcenter.db.models.routing import (
     AgentGroup,
@@ -27,7 +28,13 @@ from callcenter.db.models.routing import (
     SystemSetting,
 )
 from callcenter.db.models.tasks import Task
-from callcenter.db.models.tickets import Ticket, TicketEvent
+from callcenter.db.models.tickets import (
+    Ticket,
+    TicketAttachment,
+    TicketCodeCounter,
+    TicketEscalation,
+    TicketEvent,
+)
 from callcenter.db.models.users import User
 from callcenter.db.models.wrapups import CallWrapUp
 
@@ -50,11 +57,15 @@ __all__ = [
     "Department",
     "Holiday",
     "Hotline",
+    "Notification",
     "PauseReason",
     "Prompt",
     "SystemSetting",
     "Task",
     "Ticket",
+    "TicketAttachment",
+    "TicketCodeCounter",
+    "TicketEscalation",
     "TicketEvent",
     "User",
     "Vehicle",

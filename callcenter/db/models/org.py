@@ -21,6 +21,10 @@ class Department(Base):
     phone: Mapped[str] = mapped_column(
         String(40), default="", doc="Number or extension for transfers"
     )
+    notify_channels: Mapped[str] = mapped_column(
+        String(64), default="inbox,email", doc="Comma list: inbox, email, sms, print"
+    )
+    sms_number: Mapped[str] = mapped_column(String(20), default="", doc="E.164, for SMS")
     active: Mapped[bool] = mapped_column(default=True)
 
     categories: Mapped[list[Category]] = relationship(back_populates="department")

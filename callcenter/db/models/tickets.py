@@ -1,20 +1,38 @@
-"""Tickets: every call ends as one; each change is kept in the ticket's event log."""
+"""Tickets: every call ends as one; each change is kept in the ticket's event log.
+
+A ticket's calls are the one it came from (``call_id``) and every later call wrapped up
+onto it (``call_wrapups.ticket_id``). Statuses and event kinds are the codes of
+:mod:`callcenter.core.tickets`; the transition table there is the only way to change them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Connection, ForeignKey, Index, String, Text, UniqueConstraint, event, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from callcenter.core.tickets import format_code
 from callcenter.db.base import Base
 from callcenter.db.models._common import utcnow
+from callcenter.localtime import DEFAULT_ZONE, to_local
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (
+        # The department inbox: a department's open tickets, overdue first.
+        Index("ix_tickets_department_status_due", "department_id", "status", "due_at"),
+        # "My tickets".
+        Index("ix_tickets_assignee_status_due", "assignee_id", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(
+        String(20), unique=True, index=True, doc="Readable code, TK-<year>-<number of the year>"
+    )
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
@@ -27,7 +45,10 @@ class Ticket(Base):
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(24), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(24), default="unassigned", index=True)
+    needs_review: Mapped[bool] = mapped_column(
+        default=False, doc="Wrap-up timed out: a supervisor must categorise it"
+    )
     priority: Mapped[str] = mapped_column(String(12), default="normal")
     subject: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -44,7 +65,8 @@ class Ticket(Base):
 
 
 class TicketEvent(Base):
-    """Append-only history of a ticket: created, forwarded, status changed, note added."""
+    """Append-only history of a ticket: who, when, from what to what (status, person,
+    department), with a note (the comment, the transfer's reason)."""
 
     __tablename__ = "ticket_events"
 
@@ -55,6 +77,82 @@ class TicketEvent(Base):
     kind: Mapped[str] = mapped_column(String(24))
     from_status: Mapped[str] = mapped_column(String(24), default="")
     to_status: Mapped[str] = mapped_column(String(24), default="")
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
+    to_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL")
+    )
     note: Mapped[str] = mapped_column(Text, default="")
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketCodeCounter(Base):
+    """The last number handed out per year; one row per year, bumped in the creating
+    transaction (the row lock serialises concurrent creations on PostgreSQL)."""
+
+    __tablename__ = "ticket_code_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class TicketAttachment(Base):
+    """A file attached to a ticket; the bytes live under the attachments folder."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int]
+    stored_path: Mapped[str] = mapped_column(String(300), doc="Relative to the attachments folder")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketEscalation(Base):
+    """An SLA threshold already handled for a ticket: each is announced once."""
+
+    __tablename__ = "ticket_escalations"
+    __table_args__ = (UniqueConstraint("ticket_id", "threshold"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    threshold: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime]
+
+
+def allocate_code(connection: Connection, year: int) -> str:
+    """The next code of ``year``: create the counter row if missing, then bump it with one
+    UPDATE … RETURNING. On PostgreSQL the row lock taken by the UPDATE makes concurrent
+    creators wait for each other's commit, so no number is handed out twice; SQLite has
+    one writer at a time."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(TicketCodeCounter)
+        .values(year=year, last=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    number = connection.execute(
+        update(TicketCodeCounter)
+        .where(TicketCodeCounter.year == year)
+        .values(last=TicketCodeCounter.last + 1)
+        .returning(TicketCodeCounter.last)
+    ).scalar_one()
+    return format_code(year, number)
+
+
+@event.listens_for(Ticket, "before_insert")
+def _give_code(_mapper: Any, connection: Connection, target: Ticket) -> None:
+    """Every ticket gets its code in the inserting transaction, whichever path creates it;
+    the year is the local year of its creation (the default zone, unless the caller set
+    the code already with the configured one)."""
+    if not target.code:
+        target.code = allocate_code(
+            connection, to_local(target.created_at or utcnow(), DEFAULT_ZONE).year
+        )

@@ -24,7 +24,7 @@ from callcenter.core.screenpop import (
     TicketView,
     VehicleView,
 )
-from callcenter.core.tickets import OPEN_STATUSES
+from callcenter.core.tickets import UNFINISHED_STATUSES
 from callcenter.db.models import (
     Call,
     CallWrapUp,
@@ -157,12 +157,12 @@ async def load_tickets(
     """(open tickets, recent closed/resolved tickets) of a customer, newest first."""
     open_rows = await session.execute(
         _ticket_query(customer_id)
-        .where(Ticket.status.in_([str(s) for s in OPEN_STATUSES]))
+        .where(Ticket.status.in_([str(s) for s in UNFINISHED_STATUSES]))
         .limit(OPEN_TICKET_LIMIT)
     )
     recent_rows = await session.execute(
         _ticket_query(customer_id)
-        .where(Ticket.status.not_in([str(s) for s in OPEN_STATUSES]))
+        .where(Ticket.status.not_in([str(s) for s in UNFINISHED_STATUSES]))
         .limit(RECENT_TICKET_LIMIT)
     )
     return (

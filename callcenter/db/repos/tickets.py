@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.tickets import (
-    OPEN_STATUSES,
+    UNFINISHED_STATUSES,
     CategoryInfo,
+    EventKind,
     OpenTicketInfo,
     TicketPlan,
     TicketStatus,
 )
-from callcenter.db.models import CallWrapUp, Category, Department, Ticket, TicketEvent
+from callcenter.db.models import CallWrapUp, Category, Department, Ticket
+from callcenter.db.repos import ticket_work
+from callcenter.localtime import DEFAULT_ZONE
 
 
 class AlreadyWrappedUp(Exception):
@@ -69,7 +73,7 @@ async def open_tickets_of(session: AsyncSession, customer_id: int) -> list[Ticke
         select(Ticket)
         .where(
             Ticket.customer_id == customer_id,
-            Ticket.status.in_([str(s) for s in OPEN_STATUSES]),
+            Ticket.status.in_([str(s) for s in UNFINISHED_STATUSES]),
         )
         .order_by(Ticket.created_at.desc())
     )
@@ -106,12 +110,18 @@ async def apply_plan(
     user_id: int | None,
     now: datetime,
     timed_out: bool = False,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    auto_assign: bool = True,
 ) -> Ticket:
-    """Write the plan and the call's wrap-up row; flush, leave the commit to the caller."""
+    """Write the plan and the call's wrap-up row; flush, leave the commit to the caller.
+    A new ticket gets its code and, when it lands unassigned in a department, goes to
+    the department's best free member (``ticket_work.auto_assign_ticket``)."""
     if await wrap_up_of(session, call_id) is not None:
         raise AlreadyWrappedUp(f"call {call_id} is already wrapped up")
     if plan.create:
         ticket = Ticket(
+            code=await ticket_work.code_for(session, now, zone),
+            needs_review=plan.needs_review,
             customer_id=customer_id,
             call_id=call_id,
             category_id=plan.category_id,
@@ -136,16 +146,16 @@ async def apply_plan(
         ticket = found
         ticket.updated_at = now
     for event in plan.events:
-        session.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                at=now,
-                user_id=user_id,
-                kind=event.kind,
-                from_status=event.from_status,
-                to_status=event.to_status,
-                note=event.note,
-            )
+        ticket_work.add_event(
+            session,
+            ticket,
+            event.kind,
+            user_id=user_id,
+            at=now,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            to_department_id=plan.department_id if event.kind == EventKind.CREATED else None,
+            note=event.note,
         )
     session.add(
         CallWrapUp(
@@ -162,4 +172,6 @@ async def apply_plan(
         )
     )
     await session.flush()
+    if plan.create and auto_assign:
+        await ticket_work.auto_assign_ticket(session, ticket, now=now)
     return ticket
