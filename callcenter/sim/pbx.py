@@ -73,6 +73,9 @@ class QueueConfig:
     retry: int = 2
     members: list[QueueMember] = field(default_factory=list)
     musicclass: str = "default"
+    #: queues.conf joinempty / leavewhenempty: member states that count as "empty"
+    joinempty: tuple[str, ...] = ()
+    leavewhenempty: tuple[str, ...] = ()
     waiting: list[Channel] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0
@@ -127,6 +130,8 @@ def parse_queues(text: str) -> dict[str, QueueConfig]:
             current.retry = int(value)
         elif key == "musicclass":
             current.musicclass = value
+        elif key in ("joinempty", "leavewhenempty"):
+            setattr(current, key, tuple(v.strip() for v in value.split(",") if v.strip()))
     return queues
 
 
@@ -209,7 +214,7 @@ class Pbx:
         self.globals = dict(self.dialplan.globals)
         self.globals.update(config.globals)
         self.queues = (
-            parse_queues(config.queues.read_text(encoding="utf-8")) if config.queues else {}
+            parse_queues(dp.read_config(config.queues)) if config.queues else {}
         )
         self.channels: dict[str, Channel] = {}
         self.listeners: list[Listener] = []

@@ -21,6 +21,24 @@ def _available(pbx: Pbx, member: QueueMember) -> bool:
     return not any(pbx.device_of(c) == member.interface for c in pbx.channels.values())
 
 
+def _empty(pbx: Pbx, queue: QueueConfig, rules: tuple[str, ...]) -> bool:
+    """queues.conf joinempty/leavewhenempty: no member left once those states are discounted.
+
+    As app_queue: a paused member counts as available unless ``paused`` is listed,
+    an unregistered phone unless ``unavailable`` is.
+    """
+
+    def discounted(member: QueueMember) -> bool:
+        if member.paused and "paused" in rules:
+            return True
+        if "unavailable" in rules and member.interface.startswith("PJSIP/"):
+            phone = pbx.phones.get(member.interface.split("/", 1)[1])
+            return phone is None or not phone.registered
+        return False
+
+    return not queue.members or all(discounted(m) for m in queue.members)
+
+
 def _order(pbx: Pbx, queue: QueueConfig) -> list[QueueMember]:
     members = [m for m in queue.members if _available(pbx, m)]
     if queue.strategy == "leastrecent":
@@ -92,13 +110,7 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
         "QUEUEWAIT_MS",
     ):
         pbx.set_var(chan, var, "")
-    registered = [
-        m
-        for m in queue.members
-        if not m.interface.startswith("PJSIP/")
-        or ((p := pbx.phones.get(m.interface.split("/", 1)[1])) is not None and p.registered)
-    ]
-    if not [m for m in registered if not m.paused]:
+    if _empty(pbx, queue, queue.joinempty):
         pbx.set_var(chan, "QUEUESTATUS", "JOINEMPTY")
         return None
     start = pbx.clock.monotonic()
@@ -137,6 +149,21 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                 untried = members
             members = untried
             if not members:
+                if queue.leavewhenempty and _empty(pbx, queue, queue.leavewhenempty):
+                    pbx.chan_event("MusicOnHoldStop", chan)
+                    queue.waiting.remove(chan)
+                    _caller_event(
+                        pbx,
+                        "QueueCallerLeave",
+                        chan,
+                        [
+                            ("Queue", queue.name),
+                            ("Position", "1"),
+                            ("Count", str(len(queue.waiting))),
+                        ],
+                    )
+                    pbx.set_var(chan, "QUEUESTATUS", "LEAVEEMPTY")
+                    return None
                 await pbx.pause(chan, 1.0)
                 continue
             member = members[0]
