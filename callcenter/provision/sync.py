@@ -19,11 +19,14 @@ keeps channels in the dialplan and callers waiting in the queue.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.ami.link import AmiLink
+from callcenter.config import Settings
+from callcenter.db.engine import check_database, make_engine, sessionmaker
 from callcenter.db.models.org import Department
 from callcenter.db.models.routing import Hotline
 from callcenter.db.models.users import User
@@ -105,10 +111,11 @@ async def load_pbx_config(session: AsyncSession) -> PbxConfig:
     for department_id, interface, _priority, _name in sorted(
         staff.all(), key=lambda row: (row[2], row[3])
     ):
-        if _INTERFACE_SAFE.match(interface) and interface not in phones_by_department.get(
-            department_id, []
-        ):
-            phones_by_department.setdefault(department_id, []).append(interface)
+        if department_id is None:
+            continue
+        phones = phones_by_department.setdefault(department_id, [])
+        if _INTERFACE_SAFE.match(interface) and interface not in phones:
+            phones.append(interface)
     departments = []
     for department in (
         await session.scalars(select(Department).where(Department.active.is_(True)))
@@ -173,9 +180,7 @@ def render_queues(config: PbxConfig) -> str:
         "; interface, penalty, membername (the username), state interface",
     ]
     for member in config.members:
-        lines.append(
-            f"member => {member.interface},0,{member.username},{member.interface}"
-        )
+        lines.append(f"member => {member.interface},0,{member.username},{member.interface}")
     return "\n".join(lines) + "\n"
 
 
@@ -251,3 +256,63 @@ async def sync(
             raise ReloadFailed(f"Asterisk refused {RELOAD_ACTIONS[name]['Action']}: {message}")
         result.reloaded.append(name)
     return result
+
+
+class AmiUnreachable(RuntimeError):
+    """No AMI login within the time allowed (the files are written; nothing reloaded)."""
+
+
+@asynccontextmanager
+async def ami_sender(
+    host: str, port: int, username: str, secret: str, *, login_seconds: float = 10.0
+) -> AsyncIterator[ActionSender]:
+    """A short-lived AMI login (the daemon's own link) for one-shot commands."""
+    ready = asyncio.Event()
+    detail: list[str] = []
+
+    def on_state(connected: bool, text: str) -> None:
+        detail.append(text)
+        if connected:
+            ready.set()
+
+    link = AmiLink(host, port, username, secret, on_state=on_state, backoff_max=1.0)
+    runner = asyncio.create_task(link.run(), name="asterisk-sync-ami")
+    try:
+        try:
+            async with asyncio.timeout(login_seconds):
+                await ready.wait()
+        except TimeoutError:
+            last = detail[-1] if detail else "no answer"
+            raise AmiUnreachable(
+                f"no AMI login at {host}:{port} within {login_seconds:g} s ({last})"
+            ) from None
+        yield link.send_action
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
+
+async def sync_from_settings(
+    settings: Settings,
+    *,
+    config_dir: Path | None = None,
+    reload: bool = True,
+    force_reload: bool = False,
+) -> SyncResult:
+    """The CLI's and the daemon's entry: read the database named by ``settings``, write the
+    files into ``config_dir`` (default ``asterisk.config_dir``) and reload over ``settings.ami``."""
+    engine = make_engine(settings.database.url)
+    try:
+        await check_database(engine)
+        async with sessionmaker(engine)() as session:
+            target = config_dir or settings.asterisk.config_dir
+            if not reload:
+                return await sync(session, target)
+            ami = settings.ami
+            async with ami_sender(
+                ami.host, ami.port, ami.username, ami.secret.get_secret_value()
+            ) as send:
+                return await sync(session, target, send, force_reload=force_reload)
+    finally:
+        await engine.dispose()

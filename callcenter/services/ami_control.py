@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from callcenter.ami.link import AmiLink
+from callcenter.ami.link import AmiActionError, AmiLink
 
 
 def _text(message: Any, key: str) -> str:
@@ -37,6 +37,30 @@ class AmiCallControl:
         self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
     ) -> None:
         await self.link.queue_pause(queue, interface, paused, reason)
+
+    async def queue_add(
+        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
+    ) -> None:
+        action = {
+            "Action": "QueueAdd",
+            "Queue": queue,
+            "Interface": interface,
+            "MemberName": member_name,
+            "StateInterface": interface,
+            "Paused": "true" if paused else "false",
+        }
+        if paused and reason:
+            action["Reason"] = reason
+        await self._checked(action)
+
+    async def queue_remove(self, interface: str, *, queue: str) -> None:
+        await self._checked({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
+
+    async def _checked(self, action: dict[str, str]) -> None:
+        reply = await self.link.send_action(action)
+        first = reply[0] if isinstance(reply, list) else reply
+        if not getattr(first, "success", False):
+            raise AmiActionError(action["Action"], _text(first, "Message"))
 
     async def channels(self) -> list[dict[str, str]]:
         items = await self.link.list_action({"Action": "CoreShowChannels"}, "CoreShowChannel")

@@ -18,6 +18,7 @@ from callcenter.agi.plugin import AGI_SERVER
 from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER
 from callcenter.services.acd import AcdService, CallControl
 from callcenter.services.ami_control import AmiCallControl
+from callcenter.services.survey import SurveyService
 from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER, SETTINGS
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
@@ -32,6 +33,9 @@ def setup(app: web.Application) -> None:
     app[ACD_SERVICE] = service
     if AGI_SERVER in app:
         service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
+        SurveyService(clock=app[CLOCK], sessions=app[SESSIONMAKER]).register_routes(
+            app[AGI_SERVER], settings.agi.route_deadline_seconds
+        )
 
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
         control = app.get(CALL_CONTROL)

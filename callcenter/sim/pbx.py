@@ -63,6 +63,8 @@ class QueueMember:
     last_call: float = 0.0
     last_pause: float = 0.0
     in_call: bool = False
+    #: added with AMI QueueAdd (QueueRemove only removes these)
+    dynamic: bool = False
 
 
 @dataclass
@@ -213,9 +215,7 @@ class Pbx:
         self.dialplan = dp.load(config.dialplan)
         self.globals = dict(self.dialplan.globals)
         self.globals.update(config.globals)
-        self.queues = (
-            parse_queues(dp.read_config(config.queues)) if config.queues else {}
-        )
+        self.queues = parse_queues(dp.read_config(config.queues)) if config.queues else {}
         self.channels: dict[str, Channel] = {}
         self.listeners: list[Listener] = []
         self._uid_seq = itertools.count(1)
@@ -306,7 +306,7 @@ class Pbx:
                 ("MemberName", member.name),
                 ("Interface", member.interface),
                 ("StateInterface", member.interface),
-                ("Membership", "static"),
+                ("Membership", "dynamic" if member.dynamic else "static"),
                 ("Penalty", "0"),
                 ("CallsTaken", str(member.calls)),
                 ("LastCall", str(int(member.last_call))),

@@ -26,6 +26,7 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
+from callcenter.db.models.surveys import CallSurvey
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import Ticket, TicketEvent
 from callcenter.db.models.users import User
@@ -40,6 +41,7 @@ __all__ = [
     "BusinessHours",
     "Call",
     "CallAttempt",
+    "CallSurvey",
     "CallWrapUp",
     "Category",
     "Customer",
