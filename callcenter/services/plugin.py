@@ -37,6 +37,11 @@ def setup(app: web.Application) -> None:
             app[AGI_SERVER], settings.agi.route_deadline_seconds
         )
 
+    if settings.asterisk.sync_on_change:  # console changes rewrite Asterisk's generated config
+        from callcenter.provision import plugin as provision_plugin
+
+        provision_plugin.setup(app)
+
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
         control = app.get(CALL_CONTROL)
         if control is None and AMI_LINK in app:

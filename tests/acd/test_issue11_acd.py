@@ -13,8 +13,11 @@ from callcenter.agi.server import FastAgiServer
 from callcenter.core.acd import AgentState
 from callcenter.db.models import CallSurvey, SystemSetting, Task, User
 from callcenter.services.survey import SurveyService
-from tests.acd.test_service import login_all, rig, settle  # noqa: F401  (fixture)
+from tests.acd import test_service
+from tests.acd.test_service import login_all, settle
 from tests.agi.peer import FakeChannel, run_session
+
+rig = test_service.rig  # the ACD service on a FastAGI server, seeded (fixture)
 
 
 async def test_a_wait_decision_past_the_deadline_leaves_the_waiting_list(rig: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -117,15 +119,15 @@ async def test_a_refused_reload_is_an_error_and_the_files_stay_written(
     session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     await seed(session_factory)
+    etc = tmp_path / "etc"
     async with session_factory() as session:
         try:
-            await sync.sync(session, tmp_path, FakeAmi(refuse="Reload"))
+            await sync.sync(session, etc, FakeAmi(refuse="Reload"))
         except sync.ReloadFailed as exc:
             assert "Permission denied" in str(exc)
         else:
             raise AssertionError("a refused reload must be reported")
-    assert (tmp_path / sync.EXTENSIONS_FILE).is_file()
-    assert not list(tmp_path.glob(".*"))  # no staged leftovers
+    assert sorted(os.listdir(etc)) == sorted(sync.RELOAD_ACTIONS)  # written, nothing staged
 
 
 async def test_the_simulator_runs_the_generated_includes(
@@ -176,3 +178,46 @@ def test_the_cli_writes_without_reloading(
     assert code == 0, capsys.readouterr()
     assert "0 hotlines" in capsys.readouterr().out
     assert "[from-trunk]" in (tmp_path / sync.EXTENSIONS_FILE).read_text()
+
+
+async def test_the_daemon_resyncs_after_a_console_change(
+    session_factory: async_sessionmaker[AsyncSession],
+    migrated_url: str,
+    tmp_path: Path,
+    monkeypatch: Any,
+) -> None:
+    """asterisk.sync_on_change: an admin change to users rewrites the queue members
+    (no AMI link here, so the files are written and nothing is reloaded)."""
+    from aiohttp import web
+
+    from callcenter.config import load_settings
+    from callcenter.core.bus import EventBus
+    from callcenter.provision import plugin
+    from callcenter.web.keys import BUS, SESSIONMAKER, SETTINGS
+
+    monkeypatch.setattr(plugin, "SETTLE_SECONDS", 0.01)
+    etc = tmp_path / "etc"
+    app = web.Application()
+    app[SETTINGS] = load_settings(
+        None, database={"url": migrated_url}, asterisk={"config_dir": str(etc)}
+    )
+    app[BUS] = EventBus()
+    app[SESSIONMAKER] = session_factory
+    plugin.setup(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        async with session_factory() as session, session.begin():
+            session.add(User(username="thu", role="agent", interface="PJSIP/103"))
+        app[BUS].publish("config_changed", area="pause_reasons")  # not in the files
+        await asyncio.sleep(0.2)
+        assert not await asyncio.to_thread(etc.exists)
+        app[BUS].publish("config_changed", area="users")
+        for _ in range(100):
+            if await asyncio.to_thread((etc / sync.QUEUES_FILE).exists):
+                break
+            await asyncio.sleep(0.05)
+        queues = await asyncio.to_thread((etc / sync.QUEUES_FILE).read_text)
+        assert "member => PJSIP/103,0,thu,PJSIP/103" in queues
+    finally:
+        await runner.cleanup()
