@@ -162,7 +162,7 @@ def render_extensions(config: PbxConfig) -> str:
         if department.number in seen:
             continue
         seen.add(department.number)
-        # NoOp first: a caller transferred out of a bridge resumes at priority 2.
+        # NoOp first, like every transfer target (see extensions.conf above [cc-inbound]).
         lines.append(f"exten => {department.number},1,NoOp(department {department.code})")
         if department.phones:
             lines.append(f" same => n,Dial({'&'.join(department.phones)},30,tT)")
