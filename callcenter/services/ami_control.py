@@ -7,9 +7,21 @@ before rebuilding the waiting list from ``CoreShowChannels``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from panoramisk.actions import Action
+
 from callcenter.ami.link import AmiActionError, AmiLink
+
+
+class _OneReply(Action):  # type: ignore[misc]
+    """QueueAdd's success reply ("Added interface to queue") looks to panoramisk like the
+    start of a list, so it would wait for a list end that never comes: it has one reply."""
+
+    @property
+    def multi(self) -> bool:
+        return False
 
 
 def _text(message: Any, key: str) -> str:
@@ -51,12 +63,12 @@ class AmiCallControl:
         }
         if paused and reason:
             action["Reason"] = reason
-        await self._checked(action)
+        await self._checked(_OneReply(action))
 
     async def queue_remove(self, interface: str, *, queue: str) -> None:
         await self._checked({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
 
-    async def _checked(self, action: dict[str, str]) -> None:
+    async def _checked(self, action: Mapping[str, str]) -> None:
         reply = await self.link.send_action(action)
         first = reply[0] if isinstance(reply, list) else reply
         if not getattr(first, "success", False):
