@@ -26,6 +26,7 @@ EXTRA_COMMANDS: list[str] = [
     "callcenter.commands.customers",
     "callcenter.commands.backup",
     "callcenter.commands.sim",
+    "callcenter.commands.asterisk",
 ]
 
 

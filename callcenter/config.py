@@ -59,6 +59,15 @@ class AgiSettings(Section):
     route_deadline_seconds: float = Field(default=1.0, gt=0)
 
 
+class AsteriskSettings(Section):
+    """Where the Asterisk the daemon drives keeps its files (``callcenter asterisk …``)."""
+
+    config_dir: Path = Path("/etc/asterisk")
+    sounds_dir: Path = Path("/var/lib/asterisk/sounds")
+    moh_dir: Path = Path("/var/lib/asterisk/moh/callcenter")
+    sync_on_change: bool = False
+
+
 class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -107,6 +116,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()

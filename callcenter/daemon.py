@@ -25,6 +25,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.engine import check_database, check_writable, make_engine
 from callcenter.plugins import Plugin, StartupError
+from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
 from callcenter.tasks import TaskFailed
@@ -34,7 +35,12 @@ log = logging.getLogger(__name__)
 
 #: What ``callcenter serve`` runs besides the web pages, in order: FastAGI binds its port
 #: before the AMI link dials out, and the ACD (which requires "agi") comes last.
-PLUGINS: tuple[Plugin, ...] = (agi_plugin.PLUGIN, ami_plugin.PLUGIN, acd_plugin.PLUGIN)
+PLUGINS: tuple[Plugin, ...] = (
+    agi_plugin.PLUGIN,
+    ami_plugin.PLUGIN,
+    acd_plugin.PLUGIN,
+    provision_plugin.PLUGIN,
+)
 
 
 async def prepare_database(settings: Settings) -> None:

@@ -32,6 +32,9 @@ PROMPTS: dict[str, str] = {
     "sorry": "Xin lỗi, hiện chưa có điện thoại viên nào trả lời. Xin quý khách gọi lại sau.",
     "overflow": "Quý khách đã chờ lâu. Để được gọi lại, xin bấm phím một.",
     "callback-registered": "Cảm ơn quý khách. Chúng tôi sẽ gọi lại trong thời gian sớm nhất.",
+    "leave-message": "Xin quý khách để lại lời nhắn sau tiếng bíp, rồi gác máy.",
+    "survey": "Xin quý khách chấm điểm chất lượng phục vụ, từ một đến năm.",
+    "survey-thanks": "Cảm ơn quý khách đã đánh giá. Xin chào quý khách.",
 }
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín", "mười")

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import tasks as background
+from callcenter.agi.protocol import AgiHangup
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import Clock
 from callcenter.core.acd import (
@@ -74,6 +75,14 @@ class CallControl(Protocol):
     async def queue_pause(
         self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
     ) -> None: ...
+
+    async def queue_add(
+        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
+    ) -> None:
+        """AMI QueueAdd (a dynamic member: an agent hot-desking at another phone)."""
+        ...
+
+    async def queue_remove(self, interface: str, *, queue: str) -> None: ...
 
     async def channels(self) -> list[dict[str, str]]:
         """CoreShowChannels items (Channel, Uniqueid, Linkedid, Context, CallerIDNum, Duration)."""
@@ -187,6 +196,8 @@ class AcdService:
         self._unsubscribe: list[Any] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._resync_pending = False
+        self._static_members: set[str] = set()
+        self._usernames: dict[int, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -276,6 +287,9 @@ class AcdService:
             self.acd.upsert_agent(
                 user.id, name=user.full_name or user.username, interface=user.interface
             )
+        # The fallback queue's static members (`callcenter asterisk sync` writes the same list).
+        self._static_members = {u.interface.strip().lower() for u in users if u.interface.strip()}
+        self._usernames = {u.id: u.username for u in users}
         zone = self.acd.settings.zone
         self.hours = {}
         for number, hotline in config.hotlines.items():
@@ -503,7 +517,29 @@ class AcdService:
         await session.set_variables({"CC_ACTION": "route", "CC_GROUP": group})
 
     async def agi_route(self, session: AgiSession) -> None:
-        """The 1-second decision: ring an agent (dial) or wait in Asterisk (wait)."""
+        """The 1-second decision: ring an agent (dial) or wait in Asterisk (wait).
+
+        If no decision reaches the dialplan (the route's deadline, an error), the
+        FastAGI server sends the caller to the fallback queue: the ACD then forgets
+        the call, so it neither waits in our list nor holds an agent ringing.
+        """
+        try:
+            await self._route(session)
+        except AgiHangup:
+            raise  # the caller is gone: the h extension reports it (abandon, callback)
+        except BaseException:
+            gone = self.acd.call_ended(session.uniqueid)
+            if gone is not None:
+                log.warning(
+                    "route for %s: no decision reached Asterisk; the call goes to the "
+                    "fallback queue and leaves the ACD (it was %s)",
+                    session.uniqueid,
+                    gone.abandoned_while,
+                )
+            self._kick()
+            raise
+
+    async def _route(self, session: AgiSession) -> None:
         call_id = session.uniqueid
         call = self.acd.calls.get(call_id)
         if call is not None:
@@ -556,6 +592,11 @@ class AcdService:
                 agent_id = self.agent_at_phone(peer)
             self.acd.answered(session.uniqueid, agent_id)
         self._ended(session.uniqueid)
+        if self.config is not None and self.config.settings.survey_after_call:
+            # CC_PROMPT is set either way: it may still hold the menu prompt from inbound.
+            await session.set_variables(
+                {"CC_PROMPT": self._prompt("survey"), "CC_ACTION": "survey"}
+            )
 
     async def agi_hangup(self, session: AgiSession) -> None:
         """``h`` extension: the caller is gone (abandon if no agent had answered).
@@ -808,6 +849,20 @@ class AcdService:
             return
         paused_now = change.state in (AgentState.PAUSED, AgentState.LOGGED_OUT)
         paused_before = change.previous in (AgentState.PAUSED, AgentState.LOGGED_OUT)
+        if change.interface.lower() not in self._static_members:
+            # Hot-desking at a phone that is no agent's own: `callcenter asterisk sync`
+            # made no member for it, so add one at login (with its pause state) and
+            # remove it at logout; the fallback queue then rings the agent there.
+            if change.previous is AgentState.LOGGED_OUT and await self._queue_add(
+                change, paused_now
+            ):
+                return
+            if change.state is AgentState.LOGGED_OUT:
+                try:
+                    await self.control.queue_remove(change.interface, queue=FALLBACK_QUEUE)
+                    return
+                except Exception as exc:  # not dynamic after all: pause it below
+                    log.info("QueueRemove %s: %s", change.interface, exc)
         if paused_now == paused_before:
             return
         try:
@@ -815,9 +870,31 @@ class AcdService:
                 change.interface, paused_now, queue=FALLBACK_QUEUE, reason=change.reason
             )
         except Exception:
+            # Not a member yet (an agent added since the last `callcenter asterisk sync`):
+            # add it with the right pause state rather than leave it out of the queue.
+            if change.state is not AgentState.LOGGED_OUT and await self._queue_add(
+                change, paused_now
+            ):
+                return
             log.warning(
                 "QueuePause %s failed; the fallback queue may ring a paused agent", change.interface
             )
+
+    async def _queue_add(self, change: StateChange, paused: bool) -> bool:
+        """QueueAdd the agent's phone; False if it is there already (then QueuePause sets it)."""
+        assert self.control is not None
+        try:
+            await self.control.queue_add(
+                change.interface,
+                queue=FALLBACK_QUEUE,
+                member_name=self._usernames.get(change.agent_id, str(change.agent_id)),
+                paused=paused,
+                reason=change.reason if paused else "",
+            )
+        except Exception as exc:
+            log.info("QueueAdd %s: %s", change.interface, exc)
+            return False
+        return True
 
     def _kick(self) -> None:
         self._wake.set()

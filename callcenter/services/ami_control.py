@@ -7,9 +7,21 @@ before rebuilding the waiting list from ``CoreShowChannels``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from callcenter.ami.link import AmiLink
+from panoramisk.actions import Action
+
+from callcenter.ami.link import AmiActionError, AmiLink
+
+
+class _OneReply(Action):  # type: ignore[misc]
+    """QueueAdd's success reply ("Added interface to queue") looks to panoramisk like the
+    start of a list, so it would wait for a list end that never comes: it has one reply."""
+
+    @property
+    def multi(self) -> bool:
+        return False
 
 
 def _text(message: Any, key: str) -> str:
@@ -37,6 +49,30 @@ class AmiCallControl:
         self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
     ) -> None:
         await self.link.queue_pause(queue, interface, paused, reason)
+
+    async def queue_add(
+        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
+    ) -> None:
+        action = {
+            "Action": "QueueAdd",
+            "Queue": queue,
+            "Interface": interface,
+            "MemberName": member_name,
+            "StateInterface": interface,
+            "Paused": "true" if paused else "false",
+        }
+        if paused and reason:
+            action["Reason"] = reason
+        await self._checked(_OneReply(action))
+
+    async def queue_remove(self, interface: str, *, queue: str) -> None:
+        await self._checked({"Action": "QueueRemove", "Queue": queue, "Interface": interface})
+
+    async def _checked(self, action: Mapping[str, str]) -> None:
+        reply = await self.link.send_action(action)
+        first = reply[0] if isinstance(reply, list) else reply
+        if not getattr(first, "success", False):
+            raise AmiActionError(action["Action"], _text(first, "Message"))
 
     async def channels(self) -> list[dict[str, str]]:
         items = await self.link.list_action({"Action": "CoreShowChannels"}, "CoreShowChannel")

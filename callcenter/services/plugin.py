@@ -23,6 +23,7 @@ from callcenter.plugins import Plugin
 from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.services.acd import AcdService, CallControl
 from callcenter.services.ami_control import AmiCallControl
+from callcenter.services.survey import SurveyService
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
 CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]
@@ -35,6 +36,9 @@ def setup(app: web.Application) -> None:
     )
     app[ACD_SERVICE] = service
     service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
+    SurveyService(clock=app[CLOCK], sessions=app[SESSIONMAKER]).register_routes(
+        app[AGI_SERVER], settings.agi.route_deadline_seconds
+    )
 
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
         control = app.get(CALL_CONTROL)

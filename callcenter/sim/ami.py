@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callcenter.sim.channels import Channel
-from callcenter.sim.pbx import Headers, Pbx
+from callcenter.sim.pbx import Headers, Pbx, QueueMember
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +424,37 @@ class AmiSession:
         self.ok(
             aid, "Interface paused successfully" if paused else "Interface unpaused successfully"
         )
+
+    def act_queueadd(self, get: _Get, aid: Headers, msg: list[tuple[str, str]]) -> None:
+        queue = self.pbx.queues.get(get("Queue"))
+        if queue is None:
+            self.error(aid, "Unable to add interface to queue: No such queue")
+            return
+        interface = get("Interface")
+        if any(m.interface == interface for m in queue.members):
+            self.error(aid, "Unable to add interface: Already there")
+            return
+        member = QueueMember(interface, get("MemberName") or interface, dynamic=True)
+        member.paused = get("Paused").lower() in ("true", "yes", "1")
+        member.reason = get("Reason") if member.paused else ""
+        queue.members.append(member)
+        self.pbx.queue_member_event("QueueMemberAdded", queue, member, 1)
+        self.ok(aid, "Added interface to queue")
+
+    def act_queueremove(self, get: _Get, aid: Headers, msg: list[tuple[str, str]]) -> None:
+        queue = self.pbx.queues.get(get("Queue"))
+        member = next(
+            (m for m in (queue.members if queue else []) if m.interface == get("Interface")), None
+        )
+        if queue is None or member is None:
+            self.error(aid, "Unable to remove interface: Not there")
+            return
+        if not member.dynamic:
+            self.error(aid, "Member not dynamic")
+            return
+        queue.members.remove(member)
+        self.pbx.queue_member_event("QueueMemberRemoved", queue, member, 1)
+        self.ok(aid, "Removed interface from queue")
 
     def act_queuestatus(self, get: _Get, aid: Headers, msg: list[tuple[str, str]]) -> None:
         self.send(

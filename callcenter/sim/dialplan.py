@@ -185,8 +185,36 @@ def parse(text: str) -> Dialplan:
     return Dialplan(contexts, globals_)
 
 
+_INCLUDE = re.compile(r'^#(include|tryinclude)\s+"?([^"\s]+)"?\s*$')
+
+
+def read_config(path: str | Path, _depth: int = 0) -> str:
+    """A config file's text with ``#include``/``#tryinclude`` lines replaced by the named files.
+
+    As Asterisk does: a relative name is looked up next to the including file, a
+    missing ``#include`` is an error, a missing ``#tryinclude`` is skipped.
+    """
+    path = Path(path)
+    if _depth > 8:
+        raise DialplanError(f"{path}: #include nested too deeply")
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        match = _INCLUDE.match(raw.strip())
+        if not match:
+            lines.append(raw)
+            continue
+        kind, name = match.groups()
+        target = path.parent / name
+        if not target.is_file():
+            if kind == "tryinclude":
+                continue
+            raise DialplanError(f"{path}: #include {name}: no such file")
+        lines.extend(read_config(target, _depth + 1).splitlines())
+    return "\n".join(lines) + "\n"
+
+
 def load(path: str | Path) -> Dialplan:
-    return parse(Path(path).read_text(encoding="utf-8"))
+    return parse(read_config(path))
 
 
 # --------------------------------------------------------------------------- expressions

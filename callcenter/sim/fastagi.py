@@ -170,6 +170,7 @@ async def _run(pbx: Pbx, chan: Channel, command: str) -> tuple[int, str, str]:
             name in chan.vars
             or name in pbx.globals
             or name in ("UNIQUEID", "EXTEN", "CONTEXT", "CHANNEL")
+            or (name.endswith(")") and value != "")  # a dialplan function that answered
         )
         return (200, "1", f"({value})") if known else (200, "0", "")
     if " ".join(upper[:3]) == "GET FULL VARIABLE":

@@ -73,9 +73,7 @@ class Pbx:
         self.dialplan = dp.load(config.dialplan)
         self.globals = dict(self.dialplan.globals)
         self.globals.update(config.globals)
-        self.queues = (
-            parse_queues(config.queues.read_text(encoding="utf-8")) if config.queues else {}
-        )
+        self.queues = parse_queues(dp.read_config(config.queues)) if config.queues else {}
         self.channels: dict[str, Channel] = {}
         self.listeners: list[Listener] = []
         self._uid_seq = itertools.count(1)
@@ -146,7 +144,7 @@ class Pbx:
                 ("MemberName", member.name),
                 ("Interface", member.interface),
                 ("StateInterface", member.interface),
-                ("Membership", "static"),
+                ("Membership", "dynamic" if member.dynamic else "static"),
                 ("Penalty", "0"),
                 ("CallsTaken", str(member.calls)),
                 ("LastCall", str(int(member.last_call))),

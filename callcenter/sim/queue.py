@@ -26,6 +26,8 @@ class QueueMember:
     last_call: float = 0.0
     last_pause: float = 0.0
     in_call: bool = False
+    #: added with AMI QueueAdd (QueueRemove only removes these)
+    dynamic: bool = False
 
 
 @dataclass
@@ -36,6 +38,9 @@ class QueueConfig:
     retry: int = 2
     members: list[QueueMember] = field(default_factory=list)
     musicclass: str = "default"
+    #: queues.conf joinempty / leavewhenempty: member states that count as "empty"
+    joinempty: tuple[str, ...] = ()
+    leavewhenempty: tuple[str, ...] = ()
     waiting: list[Channel] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0
@@ -71,6 +76,8 @@ def parse_queues(text: str) -> dict[str, QueueConfig]:
             current.retry = int(value)
         elif key == "musicclass":
             current.musicclass = value
+        elif key in ("joinempty", "leavewhenempty"):
+            setattr(current, key, tuple(v.strip() for v in value.split(",") if v.strip()))
     return queues
 
 
@@ -82,6 +89,24 @@ def _available(pbx: Pbx, member: QueueMember) -> bool:
         if phone is None or not phone.registered:
             return False
     return not any(pbx.device_of(c) == member.interface for c in pbx.channels.values())
+
+
+def _empty(pbx: Pbx, queue: QueueConfig, rules: tuple[str, ...]) -> bool:
+    """queues.conf joinempty/leavewhenempty: no member left once those states are discounted.
+
+    As app_queue: a paused member counts as available unless ``paused`` is listed,
+    an unregistered phone unless ``unavailable`` is.
+    """
+
+    def discounted(member: QueueMember) -> bool:
+        if member.paused and "paused" in rules:
+            return True
+        if "unavailable" in rules and member.interface.startswith("PJSIP/"):
+            phone = pbx.phones.get(member.interface.split("/", 1)[1])
+            return phone is None or not phone.registered
+        return False
+
+    return not queue.members or all(discounted(m) for m in queue.members)
 
 
 def _order(pbx: Pbx, queue: QueueConfig) -> list[QueueMember]:
@@ -155,13 +180,7 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
         "QUEUEWAIT_MS",
     ):
         pbx.set_var(chan, var, "")
-    registered = [
-        m
-        for m in queue.members
-        if not m.interface.startswith("PJSIP/")
-        or ((p := pbx.phones.get(m.interface.split("/", 1)[1])) is not None and p.registered)
-    ]
-    if not [m for m in registered if not m.paused]:
+    if _empty(pbx, queue, queue.joinempty):
         pbx.set_var(chan, "QUEUESTATUS", "JOINEMPTY")
         return None
     start = pbx.clock.monotonic()
@@ -200,6 +219,21 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                 untried = members
             members = untried
             if not members:
+                if queue.leavewhenempty and _empty(pbx, queue, queue.leavewhenempty):
+                    pbx.chan_event("MusicOnHoldStop", chan)
+                    queue.waiting.remove(chan)
+                    _caller_event(
+                        pbx,
+                        "QueueCallerLeave",
+                        chan,
+                        [
+                            ("Queue", queue.name),
+                            ("Position", "1"),
+                            ("Count", str(len(queue.waiting))),
+                        ],
+                    )
+                    pbx.set_var(chan, "QUEUESTATUS", "LEAVEEMPTY")
+                    return None
                 await pbx.pause(chan, 1.0)
                 continue
             member = members[0]

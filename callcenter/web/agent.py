@@ -559,10 +559,15 @@ def _live_call_of(request: web.Request) -> LiveCall:
     return live.call
 
 
+def is_extension(exten: str) -> bool:
+    """An agent's or a department's number (``102``, ``6001``), not an outside number."""
+    return exten.isdigit() and len(exten) <= 6
+
+
 def dial_string(raw: str) -> str:
     """What to dial for a typed number: an extension as is, a phone in national form."""
     text = raw.strip()
-    if text.isdigit() and len(text) <= 6:
+    if is_extension(text):
         return text  # an agent's or a department's extension
     result = normalize_phone(text)
     if not isinstance(result, Phone):
@@ -726,6 +731,7 @@ class OriginateBody(BaseModel):
 class OriginateOut(BaseModel):
     ok: bool
     exten: str = Field(description="what is dialled: an extension or a national number")
+    context: str = Field(description="where: agents (an extension) or cc-outbound (the trunk)")
     caller_id: str = Field(description="the hotline number the customer sees")
     id: str = Field(description="the AMI ActionID of the Originate")
 
@@ -753,12 +759,17 @@ async def originate(request: web.Request) -> web.Response:
         hotline = await hotline_number(session)
     if not interface:
         return _error(409, "you have no phone: log in to a phone first")
+    # An extension is dialled where agents' phones dial it ([agents]: other agents,
+    # departments); [cc-outbound] only knows outside numbers (it records and uses the trunk).
+    context = TRANSFER_CONTEXT if is_extension(exten) else OUTBOUND_CONTEXT
     action_id = await ami_action(
         call_control(request.app).originate(
-            interface, context=OUTBOUND_CONTEXT, exten=exten, caller_id=hotline
+            interface, context=context, exten=exten, caller_id=hotline
         )
     )
-    return web.json_response({"ok": True, "exten": exten, "caller_id": hotline, "id": action_id})
+    return web.json_response(
+        {"ok": True, "exten": exten, "context": context, "caller_id": hotline, "id": action_id}
+    )
 
 
 async def agent_interface(session: Any, user_id: int, app: web.Application) -> str:

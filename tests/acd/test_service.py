@@ -61,6 +61,14 @@ class RecordingControl:
     ) -> None:
         self.actions.append(("queue_pause", interface, paused, queue, reason))
 
+    async def queue_add(
+        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
+    ) -> None:
+        self.actions.append(("queue_add", interface, member_name, paused, queue))
+
+    async def queue_remove(self, interface: str, *, queue: str) -> None:
+        self.actions.append(("queue_remove", interface, queue))
+
     async def channels(self) -> list[dict[str, str]]:
         return self.live_channels
 

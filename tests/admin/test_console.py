@@ -137,6 +137,7 @@ BAD_USERS = [
     ({"password": ""}, "password", "password"),
     ({"interface": "101"}, "không phải chuỗi gọi Asterisk hợp lệ", "interface"),
     ({"interface": "PJSIP/101,30"}, "không phải chuỗi gọi Asterisk hợp lệ", "interface"),
+    ({"interface": "SIP/101"}, "Asterisk 22 không gọi được SIP/101", "interface"),
     ({"role": "boss"}, "boss", "role"),
 ]
 

@@ -128,10 +128,9 @@ async def test_rule_breaches_write_nothing(session_factory: async_sessionmaker[A
     [
         ("PJSIP/101", "PJSIP/101"),
         (" pjsip/101 ", "PJSIP/101"),
-        ("SIP/agent-7", "SIP/agent-7"),
         ("Local/101@agents", "Local/101@agents"),
         ("PJSIP/0901234567@trunk-viettel", "PJSIP/0901234567@trunk-viettel"),
-        ("DAHDI/g1/0901234567", "DAHDI/g1/0901234567"),
+        ("local/201@agents", "Local/201@agents"),
         ("PJSIP/101&PJSIP/201", "PJSIP/101&PJSIP/201"),
         ("", ""),
     ],
@@ -158,6 +157,26 @@ def test_interface_refuses_what_asterisk_would_not_dial(typed: str) -> None:
         routing.normalize_interface(typed)
     assert caught.value.field == "interface"
     assert "PJSIP/101" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["SIP/agent-7", "sip/101", "WebRTC/101", "IAX2/provider/0901234567", "DAHDI/g1/0901234567",
+     "PJSIP/101&SIP/102"],
+)  # fmt: skip
+def test_interface_refuses_technologies_asterisk_22_has_no_driver_for(typed: str) -> None:
+    """chan_sip is gone from Asterisk 21+; IAX2/DAHDI are not loaded; a browser is PJSIP."""
+    with pytest.raises(InvalidConfig) as caught:
+        routing.normalize_interface(typed)
+    assert caught.value.field == "interface"
+    assert "Asterisk 22 cannot dial" in str(caught.value) and "PJSIP/<endpoint>" in str(
+        caught.value
+    )
+
+
+def test_a_local_phone_names_its_context() -> None:
+    with pytest.raises(InvalidConfig, match="Local/<extension>@<context>"):
+        routing.normalize_interface("Local/201")
 
 
 async def test_hours_holidays_and_tet(session_factory: async_sessionmaker[Any]) -> None:

@@ -332,3 +332,24 @@ async def test_hot_desking_pop_follows_the_agent_not_the_phone(stack: Stack) -> 
     finally:
         await lan.close()
         await minh.close()
+
+
+async def test_click_to_call_an_extension_rings_the_colleague_not_the_trunk(stack: Stack) -> None:
+    """102 is an agent's extension: the call goes through [agents] (which dials PJSIP/102),
+    never [cc-outbound], which only knows outside numbers and would drop it."""
+    lan = AgentClient(stack.base_url)
+    try:
+        await lan.login("lan")
+        await lan.connect()
+        status, body = await lan.post("/api/agent/originate", {"number": "102"})
+        assert status == 200, body
+        assert (body["exten"], body["context"]) == ("102", "agents")
+        own_phone = await stack.wait_ringing("PJSIP/101")
+        stack.answer(own_phone)  # Originate: the agent's phone first, then the extension
+        colleague = await stack.wait_ringing("PJSIP/102")
+        assert colleague.state != UP
+
+        status, body = await lan.post("/api/agent/originate", {"number": "0912 345 678"})
+        assert status == 200 and body["context"] == "cc-outbound", body
+    finally:
+        await lan.close()

@@ -42,7 +42,7 @@ def _naive_if_sqlite(url: str, value: datetime) -> object:
 
 
 def test_existing_tickets_are_migrated(database_url: str) -> None:
-    migrate.upgrade(database_url, "0006")
+    migrate.upgrade(database_url, "0007")
     inserts: list[tuple[str, dict[str, object]]] = [
         (
             "INSERT INTO users (id, username, full_name, email, password_hash, role, language, "
@@ -118,7 +118,7 @@ def test_existing_tickets_are_migrated(database_url: str) -> None:
         )
     )
     assert counters == [(2025, 1), (2026, 6)]
-    migrate.downgrade(database_url, "0006")
+    migrate.downgrade(database_url, "0007")
     back = asyncio.run(_run(database_url, ("SELECT status FROM tickets ORDER BY id", {})))
     assert [r[0] for r in back] == [
         "forwarded",

@@ -27,6 +27,7 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
+from callcenter.db.models.surveys import CallSurvey
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import (
     Ticket,
@@ -47,6 +48,7 @@ __all__ = [
     "BusinessHours",
     "Call",
     "CallAttempt",
+    "CallSurvey",
     "CallWrapUp",
     "Category",
     "Customer",

@@ -41,9 +41,14 @@ HOTLINE_RE = re.compile(r"^\+?[0-9]{3,20}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^[0-9+*#]{0,40}$")
 
-#: Asterisk channel technologies an agent's phone may use (canonical spelling).
-TECHNOLOGIES = ("PJSIP", "SIP", "IAX2", "DAHDI", "Local", "WebRTC")
+#: Asterisk channel technologies an agent's phone may use (canonical spelling): a
+#: PJSIP endpoint (desk phone or the browser softphone) or a Local channel.
+TECHNOLOGIES = ("PJSIP", "Local")
 _TECH_BY_LOWER = {tech.lower(): tech for tech in TECHNOLOGIES}
+#: Technologies people know from older Asterisk that the project's Asterisk 22 has
+#: no driver for (chan_sip is gone; no IAX2/DAHDI module is loaded; "WebRTC" is a PJSIP
+#: endpoint, not a technology): refused with their own message.
+RETIRED_TECHNOLOGIES = frozenset({"sip", "iax2", "dahdi", "webrtc", "zap", "skinny", "mgcp"})
 # The part after TECH/: no blanks, commas (Dial's argument separator), '&' (handled apart),
 # '$', '{', '}' (dialplan variable expansion), quotes, ';', '|', '(' or ')'.
 _RESOURCE_RE = re.compile(r"^[A-Za-z0-9_.+@:/#*-]{1,100}$")
@@ -62,7 +67,21 @@ def normalize_interface(text: str) -> str:
     parts = []
     for part in value.split("&"):
         tech, slash, resource = part.partition("/")
+        if tech.strip().lower() in RETIRED_TECHNOLOGIES:
+            raise InvalidConfig(
+                N_(
+                    "Asterisk 22 cannot dial {value}: use PJSIP/<endpoint> (desk phone or "
+                    "browser softphone) or Local/<extension>@<context>."
+                ),
+                field="interface",
+                value=value,
+            )
         canonical = _TECH_BY_LOWER.get(tech.lower())
+        if canonical == "Local" and "@" not in resource:
+            raise InvalidConfig(
+                N_("A Local phone is written Local/<extension>@<context>, e.g. Local/201@agents."),
+                field="interface",
+            )
         if (
             not slash
             or canonical is None

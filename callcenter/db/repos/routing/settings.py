@@ -78,6 +78,14 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
         0,
         60,
     ),
+    SettingSpec(
+        "survey_after_call",
+        N_("After-call survey (1 = on, 0 = off)"),
+        N_("When the agent hangs up, the caller is asked to score the call from 1 to 5."),
+        0,
+        0,
+        1,
+    ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTING_SPECS}
 
@@ -92,6 +100,7 @@ class SystemSettings:
     max_wait_seconds: int = 300
     page_grace_seconds: int = 30
     sticky_agent_seconds: int = 10
+    survey_after_call: int = 0
 
 
 async def load_system_settings(session: AsyncSession) -> SystemSettings:

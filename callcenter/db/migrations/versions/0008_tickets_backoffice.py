@@ -11,8 +11,8 @@ SQLite: ``tickets`` and ``departments`` are never rebuilt (a batch "move and cop
 with foreign keys on, that deletes every ticket's events and unlinks its calls): only
 ADD COLUMN, CREATE INDEX and, going down, native DROP COLUMN (SQLite 3.35+) touch it.
 
-Revision ID: 0009
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -23,8 +23,8 @@ from alembic import op
 
 import callcenter.db.base
 
-revision: str = "0009"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
