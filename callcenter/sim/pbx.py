@@ -1,7 +1,7 @@
 """The simulated Asterisk: channels, bridges, the dialplan interpreter and its applications.
 
 Events are raised with the names, order and headers of a real Asterisk 22
-(``/work/shared/asterisk/traces`` is the reference; the conformance tests in
+(the traces in ``tests/sim/reference`` are the reference; the conformance tests in
 ``tests/sim`` compare against it). Time comes from the injected clock, so a
 :class:`~callcenter.clock.ScaledClock` runs a day of calls in minutes.
 """

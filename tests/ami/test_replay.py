@@ -1,7 +1,7 @@
 """Replay the real Asterisk traces through the call tracker.
 
 The expected records below were written by reading each trace by hand (see
-/work/shared/asterisk/traces/README.md and the Timestamp: lines quoted in the
+tests/sim/reference/TRACES.md and the Timestamp: lines quoted in the
 comments); nothing here is computed by the tracker under test.
 """
 
