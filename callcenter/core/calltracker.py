@@ -29,6 +29,7 @@ from typing import Any
 from callcenter.clock import Clock, SystemClock
 from callcenter.core import call_events as ev
 from callcenter.core.bus import EventBus
+from callcenter.core.phones import caller_id_number
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class CallTracker:
         channel = _Channel(uid, name, linkedid, state, context, exten)
         call = self._calls.get(linkedid)
         if call is None:
+            number = caller_id_number(number)
             record = ev.CallRecord(
                 linkedid=linkedid,
                 started_at=at - timedelta(seconds=seconds),
@@ -319,7 +321,7 @@ class CallTracker:
     def _on_newcallerid(self, e: Mapping[str, Any], at: datetime) -> None:
         found = self._channel_call(_value(e, "Uniqueid"))
         if found and found[0].role == "caller":
-            found[1].record.caller_number = _value(e, "CallerIDNum")
+            found[1].record.caller_number = caller_id_number(_value(e, "CallerIDNum"))
             found[1].record.caller_name = _value(e, "CallerIDName")
 
     def _on_newstate(self, e: Mapping[str, Any], at: datetime) -> None:
