@@ -871,10 +871,10 @@ class CallTracker:
             if start is None or end is None:
                 continue
             ours_s = (end - start).total_seconds()
-            theirs = sum(durations)
+            chain_s = sum(durations)
             slack = 1.0 + len(durations)  # each Duration is truncated to whole seconds
-            if theirs > ours_s + slack or (settled and theirs < ours_s - slack):
-                self._mismatch(call, "duration", "duration", str(theirs), f"{ours_s:.1f}", at)
+            if chain_s > ours_s + slack or (settled and chain_s < ours_s - slack):
+                self._mismatch(call, "duration", "duration", str(chain_s), f"{ours_s:.1f}", at)
 
     def _mismatch(
         self, call: _Call, key: str, name: str, theirs: str, ours: str, at: datetime
