@@ -86,7 +86,7 @@ async def seed_demo_routing(session: AsyncSession) -> None:
 
     if await session.scalar(select(func.count()).select_from(Hotline)):
         return
-    group = AgentGroup(code="care", name="Chăm sóc khách hàng")
+    group = AgentGroup(code="care", name="Chăm sóc khách hàng", strategy="fewest_calls")
     session.add(group)
     await session.flush()
     agents = (

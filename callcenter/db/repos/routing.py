@@ -545,7 +545,7 @@ async def _all(session: AsyncSession, model: type[RowT], order_by: Any) -> list[
 class GroupInput:
     code: str
     name: str
-    strategy: str = "least_recent"
+    strategy: str = "fewest_calls"
     ring_timeout_seconds: int = 15
     max_wait_seconds: int = 300
     overflow_action: str = "callback"
