@@ -1,6 +1,6 @@
 """AMI events per second through the guarded parser and the call tracker, on one core.
 
-Input: the real Asterisk traces (every call scenario), their raw wire bytes
+Input: the real Asterisk traces in tests/sim/reference/ (every call scenario), their raw wire bytes
 repeated ``--repeat`` times with the Uniqueid/Linkedid prefix changed per
 repetition, so every repetition is a new set of calls (not ignored as already
 ended). Bytes are fed in 4 KiB reads, as a socket would deliver them, into

@@ -1,6 +1,7 @@
 """``callcenter demo``: the whole system on one machine with sample data and live calls.
 
-Uses a SQLite file under ``--data-dir`` (created if missing), loads reference and
+Uses a SQLite file under ``--data-dir`` (created if missing; any other configured
+database is refused, since the demo logins share a published password), loads reference and
 sample data once, gives the demo users passwords, then starts the PBX simulator
 (AMI + FastAGI on loopback, the production dialplan, simulated phones for the
 demo agents) and the daemon wired to it. A call arrives every few seconds from a
@@ -24,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.clock import Clock, ScaledClock, SystemClock
-from callcenter.config import Settings
+from callcenter.config import ConfigError, Settings
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import CustomerPhone, User
 from callcenter.localtime import local_date
@@ -85,7 +86,7 @@ async def seed_demo_routing(session: AsyncSession) -> None:
 
     if await session.scalar(select(func.count()).select_from(Hotline)):
         return
-    group = AgentGroup(code="care", name="Chăm sóc khách hàng")
+    group = AgentGroup(code="care", name="Chăm sóc khách hàng", strategy="fewest_calls")
     session.add(group)
     await session.flush()
     agents = (
@@ -145,14 +146,24 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def demo_settings(settings: Settings, port: int, data_dir: str) -> Settings:
+    """The demo's settings: its own SQLite file under ``data_dir``, loopback HTTP.
+
+    A database set in the environment or a config file is refused, not used: the demo
+    gives its users a published password, which must never reach a real database.
+    """
+    if settings.database.url != Settings.model_fields["database"].default.url:
+        raise ConfigError(
+            "callcenter demo uses only its own database under --data-dir and will not put"
+            " its published demo logins in the one configured (CALLCENTER_DATABASE__URL or"
+            " the config file's [database] url): unset it to run the demo"
+        )
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "recordings").mkdir(exist_ok=True)
     updates: dict[str, object] = {"recordings_dir": (folder / "recordings").resolve()}
-    if settings.database.url == Settings.model_fields["database"].default.url:
-        updates["database"] = settings.database.model_copy(
-            update={"url": f"sqlite+aiosqlite:///{(folder / 'callcenter.db').resolve()}"}
-        )
+    updates["database"] = settings.database.model_copy(
+        update={"url": f"sqlite+aiosqlite:///{(folder / 'callcenter.db').resolve()}"}
+    )
     updates["http"] = settings.http.model_copy(update={"port": port, "host": "127.0.0.1"})
     return settings.model_copy(update=updates)
 
@@ -168,13 +179,14 @@ async def run_demo(
     time_scale: float = 1.0,
 ) -> None:
     """``time_scale`` > 1 runs the daemon and the simulator on one ScaledClock (tests)."""
+    settings = demo_settings(settings, port, data_dir)  # first: a refusal is all it prints
+
     from pydantic import SecretStr
 
     from callcenter.daemon import prepare_database, serve
     from callcenter.sim.runner import Simulator, SimulatorOptions
     from callcenter.sim.scenario import Scenario
 
-    settings = demo_settings(settings, port, data_dir)
     await prepare_database(settings)
     await seed_database(settings, demo=True)
 

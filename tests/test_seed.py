@@ -86,3 +86,22 @@ async def test_demo_and_tests_open_public_holidays_but_keep_the_admins_days(
     assert rows[cultural_day] is False and rows[date(2026, 9, 2)] is True
     overrides = [(day, closed, "") for day, closed in rows.items()]
     assert OfficeHours.build([], overrides).check(at_ten).open
+
+
+async def test_new_groups_and_the_demo_share_calls_evenly_by_default(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """Fair by default: a group created without a strategy, and the demo's, count calls."""
+    from callcenter.db.models.routing import AgentGroup
+    from callcenter.db.repos.routing import GroupInput, save_group
+    from callcenter.demo import seed_demo_routing
+
+    async with session_factory() as session, session.begin():
+        session.add(AgentGroup(code="plain", name="Plain"))
+        await save_group(session, GroupInput(code="form", name="From the console"))
+        await seed_demo_routing(session)
+    async with session_factory() as session:
+        strategies = dict(
+            (await session.execute(select(AgentGroup.code, AgentGroup.strategy))).all()
+        )
+    assert strategies == {"plain": "fewest_calls", "form": "fewest_calls", "care": "fewest_calls"}

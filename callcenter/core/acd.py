@@ -76,7 +76,7 @@ class AcdSettings:
 @dataclass
 class GroupConfig:
     code: str
-    strategy: Strategy = Strategy.LEAST_RECENT
+    strategy: Strategy = Strategy.FEWEST_CALLS
     ring_timeout: float = 15.0
     max_wait: float = 300.0
     overflow_action: str = "callback"

@@ -29,6 +29,7 @@ from typing import Any
 from callcenter.clock import Clock, SystemClock
 from callcenter.core import call_events as ev
 from callcenter.core.bus import EventBus
+from callcenter.core.phones import caller_id_number
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ Emit = Callable[[str, Any], None]
 NORMAL_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31, 127})
 _CHANNEL_SUFFIX = re.compile(r"^(?P<base>.+)-[0-9a-fA-F]{8}(?:;[12])?$")
 _UNKNOWN = ("<unknown>", "<null>")
+#: Asterisk's CDR engine dispatches a channel's records from its own thread when the channel
+#: ends, so they may reach AMI just after the last Hangup; this much later they are all in.
+CDR_SETTLE = timedelta(seconds=5)
 _DIAL_OUTCOMES = {
     "ANSWER": "answered",
     "NOANSWER": "noanswer",
@@ -116,6 +120,9 @@ class _Call:
     hold_since: datetime | None = None
     bridge_place: dict[str, tuple[str, str]] = field(default_factory=dict)
     cdrs: list[dict[str, str]] = field(default_factory=list)
+    #: caller-side channel (the caller, its Local partner) → [created, hung up]: the span
+    #: each one's chain of CDRs must add up to
+    spans: dict[str, list[datetime | None]] = field(default_factory=dict)
     originate_failed: bool = False
     caller_cause: str = ""
     flagged: set[str] = field(default_factory=set)
@@ -148,6 +155,8 @@ class CallTracker:
         self._recent: OrderedDict[str, _Call] = OrderedDict()
         self._recent_uids: OrderedDict[str, str] = OrderedDict()
         self._recent_limit = recent_limit
+        #: ended calls whose CDRs may still arrive → when they are settled (oldest first)
+        self._unsettled: OrderedDict[str, datetime] = OrderedDict()
         self._pending_originates: OrderedDict[str, tuple[str, bool, str, datetime]] = OrderedDict()
         self._outbound_actions: dict[str, None] = {}  # insertion order: oldest first
         self._handlers: dict[str, Callable[[Mapping[str, Any], datetime], None]] = {
@@ -217,6 +226,13 @@ class CallTracker:
                 name,
                 {k: event.get(k) for k in ("Channel", "Uniqueid", "Linkedid", "DestChannel")},
             )
+        while self._unsettled:
+            linkedid, settled_at = next(iter(self._unsettled.items()))
+            if at < settled_at:
+                break
+            del self._unsettled[linkedid]
+            if linkedid in self._recent:
+                self._reconcile(self._recent[linkedid], settled=True)
 
     def feed_all(self, events: Iterable[Mapping[str, Any]]) -> None:
         for event in events:
@@ -257,6 +273,7 @@ class CallTracker:
         channel = _Channel(uid, name, linkedid, state, context, exten)
         call = self._calls.get(linkedid)
         if call is None:
+            number = caller_id_number(number)
             record = ev.CallRecord(
                 linkedid=linkedid,
                 started_at=at - timedelta(seconds=seconds),
@@ -291,6 +308,8 @@ class CallTracker:
                 channel.attempt = partner.attempt
             elif channel.role == "caller":
                 partner.role = "caller_partner"
+        if channel.role in ("caller", "caller_partner") and seconds == 0.0:
+            call.spans[uid] = [at, None]  # a channel found by a resync has no known start
         return channel
 
     def _on_newchannel(self, e: Mapping[str, Any], at: datetime) -> None:
@@ -319,7 +338,7 @@ class CallTracker:
     def _on_newcallerid(self, e: Mapping[str, Any], at: datetime) -> None:
         found = self._channel_call(_value(e, "Uniqueid"))
         if found and found[0].role == "caller":
-            found[1].record.caller_number = _value(e, "CallerIDNum")
+            found[1].record.caller_number = caller_id_number(_value(e, "CallerIDNum"))
             found[1].record.caller_name = _value(e, "CallerIDName")
 
     def _on_newstate(self, e: Mapping[str, Any], at: datetime) -> None:
@@ -525,6 +544,8 @@ class CallTracker:
 
     def _channel_gone(self, channel: _Channel, call: _Call, at: datetime, cause: str) -> None:
         self._end_hold(call, channel.uniqueid, at, channel.name)
+        if channel.uniqueid in call.spans:
+            call.spans[channel.uniqueid][1] = at
         attempt = channel.attempt
         if attempt is not None:
             if attempt.outcome == "ringing":
@@ -574,6 +595,10 @@ class CallTracker:
         while len(self._recent_uids) > self._recent_limit * 8:
             self._recent_uids.popitem(last=False)
         self._reconcile(call)
+        if not estimated:
+            self._unsettled[record.linkedid] = at + CDR_SETTLE
+            while len(self._unsettled) > self._recent_limit:
+                self._unsettled.popitem(last=False)
         self._emit(ev.CALL_ENDED, ev.CallEnded(record.linkedid, at, record.snapshot()))
 
     # ------------------------------------------------------------------ hold / park
@@ -809,13 +834,19 @@ class CallTracker:
             call.cdrs.append(cdr)
             self._reconcile(call)
 
-    def _reconcile(self, call: _Call) -> None:
-        """Compare Asterisk's CDRs with the record; each disagreeing field is reported once."""
+    def _reconcile(self, call: _Call, *, settled: bool = False) -> None:
+        """Compare Asterisk's CDRs with the record; each disagreeing field is reported once.
+
+        Per leg, as each CDR comes: a dialled agent's answered or not. Per caller-side
+        channel, the durations of its chain of CDRs (one per Dial attempt, then one for
+        what followed) against the channel's life: a chain longer than the life is wrong
+        at once; a shorter one may still be arriving (a call re-routed after no answer has
+        several), so it is reported only once ``settled`` (``CDR_SETTLE`` after the end).
+        """
         record = call.record
         at = record.ended_at or self._last_ts or self._clock.now()
         attempts = {a.channel: a for a in record.attempts}
-        caller_total = 0
-        caller_segments = 0
+        chains: dict[str, list[int]] = {}
         for cdr in call.cdrs:
             attempt = attempts.get(cdr["DestinationChannel"])
             if attempt is not None and attempt.outcome != "ringing":
@@ -830,13 +861,20 @@ class CallTracker:
                         attempt.outcome,
                         at,
                     )
-            if cdr["UniqueID"] == record.linkedid:
-                caller_segments += 1
-                caller_total += int(cdr["Duration"]) if cdr["Duration"].isdigit() else 0
-        if caller_segments and record.ended_at is not None and not record.end_estimated:
-            ours_s = record.duration_seconds
-            if abs(caller_total - ours_s) > 1.0 + caller_segments:
-                self._mismatch(call, "duration", "duration", str(caller_total), f"{ours_s:.1f}", at)
+            if cdr["UniqueID"] in call.spans:
+                seconds = int(cdr["Duration"]) if cdr["Duration"].isdigit() else 0
+                chains.setdefault(cdr["UniqueID"], []).append(seconds)
+        if record.ended_at is None or record.end_estimated:
+            return
+        for uid, durations in chains.items():
+            start, end = call.spans[uid]
+            if start is None or end is None:
+                continue
+            ours_s = (end - start).total_seconds()
+            chain_s = sum(durations)
+            slack = 1.0 + len(durations)  # each Duration is truncated to whole seconds
+            if chain_s > ours_s + slack or (settled and chain_s < ours_s - slack):
+                self._mismatch(call, "duration", "duration", str(chain_s), f"{ours_s:.1f}", at)
 
     def _mismatch(
         self, call: _Call, key: str, name: str, theirs: str, ours: str, at: datetime

@@ -329,3 +329,11 @@ def e164_or_none(raw: str | int | float | None) -> str | None:
     """The E.164 form of a valid number, else None (anonymous and invalid alike)."""
     result = normalize_phone(raw)
     return result.e164 if isinstance(result, Phone) else None
+
+
+def caller_id_number(raw: str) -> str:
+    """A caller ID as call records keep it: E.164 for a valid number (``0399000999`` →
+    ``+84399000999``), else the text as the trunk sent it, so a withheld (``anonymous``) or
+    unusable one (an extension, garbage) stays what it was and is never mistaken for a number."""
+    result = normalize_phone(raw)
+    return result.e164 if isinstance(result, Phone) else raw

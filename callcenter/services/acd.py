@@ -41,7 +41,7 @@ from callcenter.core.acd import (
 )
 from callcenter.core.bus import DomainEvent, EventBus
 from callcenter.core.hours import OfficeHours
-from callcenter.core.phones import Phone, normalize_phone
+from callcenter.core.phones import Phone, caller_id_number, normalize_phone
 from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
 from callcenter.db.repos.routing import RoutingConfig, load_routing_config
@@ -169,6 +169,10 @@ class CallInfo:
     profile: asyncio.Task[acd_repo.CallerProfile] | None = None
     #: the position the caller's waiting announcement says (0: none yet)
     announced_position: int = 0
+
+    def __post_init__(self) -> None:
+        # One form everywhere (the call record, the pop, tasks, the waiting list): E.164.
+        self.caller = caller_id_number(self.caller)
 
 
 class AcdService:
@@ -358,13 +362,13 @@ class AcdService:
                 continue
             priority_text = await self.control.getvar(channel, "CC_PRIORITY") or "0"
             since = now - timedelta(seconds=_duration_seconds(item.get("Duration", "0")))
-            caller = item.get("CallerIDNum", "")
-            self.calls[call_id] = CallInfo(call_id, channel, caller, "0", group=group)
+            info = CallInfo(call_id, channel, item.get("CallerIDNum", ""), "0", group=group)
+            self.calls[call_id] = info
             self.acd.restore_waiting(
                 call_id,
                 group,
                 since=since,
-                caller=caller,
+                caller=info.caller,
                 channel=channel,
                 priority=int(priority_text) if priority_text.isdigit() else 0,
             )
@@ -562,7 +566,7 @@ class AcdService:
             self.acd.arrive(
                 call_id,
                 group,
-                caller=session.caller,
+                caller=info.caller,
                 channel=session.channel,
                 customer_id=profile.customer_id,
                 priority=profile.priority,

@@ -178,7 +178,7 @@ ENTITIES: tuple[Entity, ...] = (
         delete=routing.delete_group,
         label=lambda g: f"group:{g.code}",
         order_by=AgentGroup.code,
-        defaults={"strategy": "least_recent", "overflow_action": "callback", "active": True},
+        defaults={"strategy": "fewest_calls", "overflow_action": "callback", "active": True},
         members="group",
     ),
     Entity(

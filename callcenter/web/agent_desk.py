@@ -44,6 +44,8 @@ from callcenter.web.hub import AgentHub
 log = logging.getLogger(__name__)
 
 PREFETCH_TTL_SECONDS = 600.0
+#: Agent states that end a wrap-up (paused or logged out keep the form until its time is up).
+FREED_STATES = frozenset({"available", "ringing", "on_call"})
 
 
 class AcdView(Protocol):
@@ -82,6 +84,8 @@ class LiveCall:
     muted: bool = False
     parked_at: str = ""
     timeout_task: asyncio.Task[None] | None = None
+    #: the end of this call's wrap-up, once begun (it runs once, whoever starts it)
+    wrapup_end: asyncio.Task[int | None] | None = None
 
 
 @dataclass
@@ -295,6 +299,8 @@ class AgentDesk:
         if live.call is not None and live.call.linkedid == linkedid:
             live.call.agent_channel = agent_channel or live.call.agent_channel
             return
+        if live.call is not None and live.call.phase in ("talking", "wrapup"):
+            self._finish_wrapup(live, live.call)  # a handled call is never replaced unsaved
         info = self.calls.get(linkedid) or CallInfo()
         raw_number = data.get("caller_number")
         number = self._number(raw_number) if raw_number is not None else info.caller_number
@@ -457,18 +463,48 @@ class AgentDesk:
 
     async def _wrapup_timeout(self, user_id: int, call: LiveCall, seconds: float) -> None:
         await self.clock.sleep(seconds)
+        await self.wrapup_time_up(user_id, call.linkedid)
+
+    async def wrapup_time_up(self, user_id: int, linkedid: str) -> None:
+        """The page's wrap-up time for ``linkedid`` ran out: save, then free the agent.
+
+        The ACD's own wrap-up end falls due at the same instant; whichever comes first
+        ends the call's wrap-up (:meth:`_finish_wrapup`), the other finds it ended.
+        """
         live = self.agents.get(user_id)
-        if live is None or live.call is not call:
-            return
+        call = live.call if live is not None else None
+        if live is None or call is None or call.linkedid != linkedid or call.phase != "wrapup":
+            return  # saved by the agent, or already ended by the ACD or the next offer
+        await self._finish_wrapup(live, call)
+        if live.state == "wrapup" and live.call is None:
+            await self._end_wrapup(user_id)
+
+    def _finish_wrapup(self, live: AgentLive, call: LiveCall) -> asyncio.Task[int | None]:
+        """End ``call``'s wrap-up once, whoever gets there first (the page's timer, the ACD
+        freeing the agent, the next offer): the call leaves the desk now, so a call that
+        rings next is neither cleared nor popped twice, and its "uncategorized" ticket is
+        saved unless the agent saved one (lost work otherwise)."""
+        if call.wrapup_end is not None:
+            return call.wrapup_end
+        if live.call is call:
+            live.call = None
+        if call.timeout_task is not None and call.timeout_task is not asyncio.current_task():
+            call.timeout_task.cancel()
+        call.wrapup_end = self._spawn(
+            self._save_ended_wrapup(live.user_id, call), f"wrapup-end-{call.linkedid}"
+        )
+        return call.wrapup_end
+
+    async def _save_ended_wrapup(self, user_id: int, call: LiveCall) -> int | None:
         try:
             ticket_id = await self.save_timed_out(user_id, call)
         except ticket_repo.AlreadyWrappedUp:
-            ticket_id = None
-        live.call = None
+            ticket_id = None  # the agent saved it meanwhile
         self.hub.send_to_agent(
             user_id,
             {"type": "wrapup_timed_out", "linkedid": call.linkedid, "ticket_id": ticket_id},
         )
+        return ticket_id
 
     async def save_timed_out(self, user_id: int, call: LiveCall) -> int | None:
         now = self.clock.now()
@@ -530,6 +566,10 @@ class AgentDesk:
         live.state_since = data.get("at") or self.clock.now()
         self.hub.send_to_agent(live.user_id, self._state_message(live))
         call = live.call
+        if call is not None and call.phase == "wrapup" and live.state in FREED_STATES:
+            # The ACD ended the wrap-up (its timer, or the agent made themself available)
+            # before the page's timer: end it here, before the next call is offered.
+            self._finish_wrapup(live, call)
         if live.state == "ringing":
             self._offer_from_route_decision(live.user_id, data)
         if live.state == "wrapup" and call is not None and call.phase == "talking":

@@ -1,17 +1,14 @@
 """Fairness: 10 agents, 1,000 calls at 70–85 % occupancy, 5 seeds.
 
-``fewest_calls`` keeps every agent's answered count within ±5 % of the mean
-(seeds 1–5: worst 0, 1, 1, 5, 4 %).
+``fewest_calls`` (the default) keeps every agent's answered count within ±5 % of the
+mean, the care plans' promise (seeds 1–5: worst 0, 1, 1, 5, 4 %).
 
-``least_recent`` (Asterisk ``leastrecent``: the agent whose last call ended longest
-ago rings first) equalises *idle time*, not counts: each agent's calls form a
-renewal process (talk + wrap-up + wait in the idle line), so counts spread like
-sqrt(N) × the cycle's coefficient of variation, and an agent who drew long calls
-answers fewer. Seeds 1–5: worst 8, 9, 9, 9, 9 % (30 seeds: mean 8.2 %, max 14 %); the
-count correlates with the agent's mean talk time per call at −0.87…−0.97. It cannot
-reach ±5 % on this workload; the test asserts the measured 9 % plus one call
-(10 %) and the mechanism, and docs/architecture.md recommends ``fewest_calls``
-where equal counts are the promise.
+``least_recent`` (Asterisk ``leastrecent``) promises something else: the agent whose
+last call ended longest ago gets the next call, so the wait in the idle line is shared
+first come, first served. That is what its test asserts, offer by offer, against the
+workload's own record of when each agent's last call hung up. It does not promise equal
+counts: each agent's calls form a renewal process (talk + wrap-up + idle line), so an
+agent who drew long calls answers fewer (seeds 1–5: worst 8, 9, 9, 9, 9 % off the mean).
 """
 
 from __future__ import annotations
@@ -26,19 +23,34 @@ from tests.acd.workload import run
 SEEDS = [1, 2, 3, 4, 5]
 
 
-BOUNDS = {Strategy.FEWEST_CALLS: 0.05, Strategy.LEAST_RECENT: 0.10}
-
-
-@pytest.mark.parametrize("strategy", [Strategy.LEAST_RECENT, Strategy.FEWEST_CALLS])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_answered_calls_are_spread_evenly(strategy: Strategy, seed: int) -> None:
-    result = run(strategy, seed)
+def test_fewest_calls_spreads_answered_calls_within_5_percent(seed: int) -> None:
+    result = run(Strategy.FEWEST_CALLS, seed)
     assert sum(result.answered.values()) == 1000
     assert 0.70 <= result.occupancy <= 0.85, f"occupancy {result.occupancy:.2f} out of range"
     mean = 100.0
     worst = max(abs(count - mean) / mean for count in result.answered.values())
     assert len(result.answered) == 10
-    assert worst <= BOUNDS[strategy], f"{strategy} seed {seed}: {sorted(result.answered.values())}"
+    assert worst <= 0.05, f"seed {seed}: {sorted(result.answered.values())}"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_least_recent_gives_every_call_to_the_longest_idle_free_agent(seed: int) -> None:
+    """Its promise, offer by offer: nobody free since earlier is passed over."""
+    result = run(Strategy.LEAST_RECENT, seed)
+    assert sum(result.answered.values()) == 1000
+    assert 0.70 <= result.occupancy <= 0.85, f"occupancy {result.occupancy:.2f} out of range"
+    assert len(result.offers) == 1000  # every call was offered once (no ring was missed)
+    passed_over = [(chosen, longest) for chosen, longest in result.offers if chosen != longest]
+    assert passed_over == []
+    # Only each agent's first call is chosen by the login clock; the rest by hang-up times.
+    assert sum(1 for chosen, _ in result.offers if chosen > 0) == 1000 - 10
+
+
+def test_fewest_calls_would_pass_over_the_longest_idle_agent() -> None:
+    """The check above can fail: the default strategy, counting calls, does pass people over."""
+    result = run(Strategy.FEWEST_CALLS, 1)
+    assert any(chosen != longest for chosen, longest in result.offers)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -172,7 +172,27 @@ async def test_priority_first_and_fifo_within_a_priority(make_rig: Any) -> None:
         await rig.sleep(3)
     await rig.until(lambda: len(rig.service.acd.waiting("care")) == 3, 30)
     order = [w.caller for w in rig.service.acd.waiting("care")]
-    assert order == ["0912000099", "0912000041", "0912000042"]
+    assert order == ["+84912000099", "+84912000041", "+84912000042"]  # E.164, as stored
+
+
+async def test_an_old_form_number_reaches_its_sticky_agent_and_the_pop_in_e164(
+    make_rig: Any,
+) -> None:
+    """The trunk sends a pre-2018 mobile number: routing, the pop and tasks see +8438…."""
+    rig = await make_rig(
+        [phone("101"), phone("102"), phone("103")],
+        tickets={"+84383456789": "agent2"},
+        ring_timeout=30,
+        sticky=25,
+    )
+    await rig.login("agent1", "agent2", "agent3")
+    await rig.pbx.place_call(HOTLINE, "01683456789")
+    await rig.until(lambda: rig.service.ringing_offer(rig.agents["agent2"]) is not None, 60)
+    offer = rig.service.ringing_offer(rig.agents["agent2"])
+    assert offer is not None and offer.caller_number == "+84383456789"
+    assert rig.service.acd.calls[offer.call_id].caller == "+84383456789"
+    await rig.until(lambda: rig.agent_state("agent2") == "on_call", 60)
+    assert rig.dialed() == ["102"]  # the ticket owner, found from the old form
 
 
 async def test_sticky_rings_the_ticket_owner_first(make_rig: Any) -> None:

@@ -32,6 +32,10 @@ class Result:
     )  # (priority, call) in dispatch order
     enqueue_order: dict[str, int] = field(default_factory=dict)
     talk_by_agent: Counter[int] = field(default_factory=Counter)  # seconds talked per agent
+    #: every offer: (the chosen agent's idle-since, the earliest idle-since among the free
+    #: agents it was chosen from), seconds from the start, kept by the workload itself
+    #: (when each agent's last answered call hung up; login for none)
+    offers: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def occupancy(self) -> float:
@@ -67,6 +71,14 @@ def run(
         heapq.heappush(events, (t, next(seq), "arrive", f"c{n}"))
     priority = {f"c{n}": int(rng.random() < vip_share) for n in range(calls)}
     waiting_since: set[str] = set()
+    idle_since = dict.fromkeys(range(agents), 0.0)  # all logged in at the start
+    agent_of: dict[str, int] = {}
+
+    def record_offers(free: set[int], dials: list[Dial]) -> None:
+        for dial in dials:
+            chosen = dial.agent_ids[0]
+            result.offers.append((idle_since[chosen], min(idle_since[a] for a in free)))
+            free.discard(chosen)
 
     def ring(dial: Dial, now: float) -> None:
         heapq.heappush(events, (now + rng.uniform(1, 4), next(seq), "answer", dial.call_id))
@@ -76,14 +88,17 @@ def run(
         clock.set(START + timedelta(seconds=now))
         if kind == "arrive":
             acd.arrive(call_id, "care", priority=priority[call_id])
+            free = {agent.id for agent in acd.free_agents("care")}
             decision = acd.route(call_id)
             if isinstance(decision, Dial):
+                record_offers(free, [decision])
                 ring(decision, now)
             else:
                 waiting_since.add(call_id)
                 result.enqueue_order[call_id] = len(result.enqueue_order)
         elif kind == "answer":
             agent_id = acd.calls[call_id].ringing[0]
+            agent_of[call_id] = agent_id
             acd.answered(call_id, agent_id)
             result.answered[agent_id] += 1
             talk = rng.gammavariate(shape, mean_talk / shape)
@@ -92,10 +107,14 @@ def run(
             heapq.heappush(events, (now + talk, next(seq), "hangup", call_id))
         elif kind == "hangup":
             acd.call_ended(call_id)
+            idle_since[agent_of[call_id]] = now
             heapq.heappush(events, (now + wrapup, next(seq), "tick", call_id))
         else:
             acd.tick()
-        for dial in acd.dispatch():
+        free = {agent.id for agent in acd.free_agents("care")}
+        dials = acd.dispatch()
+        record_offers(free, dials)
+        for dial in dials:
             result.dequeued.append((priority[dial.call_id], dial.call_id))
             waiting_since.discard(dial.call_id)
             ring(dial, now)

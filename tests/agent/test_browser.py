@@ -33,7 +33,11 @@ from tests.conftest import MigratedTemplates
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "agent-screenpop.png"
+#: Test output goes to the ignored ``test-artifacts/``; copy it to ``docs/screenshots/``
+#: by hand to refresh the documentation (a test run leaves the checkout clean).
+SCREENSHOT = (
+    Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "agent-screenpop.png"
+)
 XSS = "<img src=x onerror=alert(1)>"
 
 

@@ -122,6 +122,7 @@ async def test_pop_while_ringing_then_answer_hang_up_and_save(stack: Stack) -> N
         assert [v["model"] for v in pop["customer"]["vehicles"]] == ["Ollin 350", "Auman C160"]
         assert pop["history"]["open_tickets"][0]["subject"] == "Bảo hành: xe kêu to"
         assert pop["call"]["hotline"] == "19006868"
+        assert pop["call"]["caller_number"] == "+84912345678"  # the trunk sent 0912345678
         linkedid = pop["call"]["linkedid"]
 
         stack.answer(phone)
@@ -152,6 +153,7 @@ async def test_pop_while_ringing_then_answer_hang_up_and_save(stack: Stack) -> N
             assert call is not None
             assert call.agent_id == stack.agents["lan"] and call.answered_at is not None
             assert call.customer_id == stack.world.customer_id
+            assert call.caller_number == "+84912345678"
             ticket = await session.get(Ticket, saved["ticket_id"])
             assert ticket is not None and ticket.call_id == call.id
             assert (ticket.status, ticket.priority, ticket.department_id) == (

@@ -107,7 +107,7 @@ async def test_simulator_outage_resync(tmp_path: Path) -> None:
         assert gone.ended_at is not None
         assert abs((gone.ended_at - ended_at).total_seconds()) < 1.0
         late = record(started)
-        assert late.caller_number == "0911000004" and late.answered_at is not None
+        assert late.caller_number == "+84911000004" and late.answered_at is not None
         assert late.agent_interface == "PJSIP/103"
 
         for chan in [c for c in sim.pbx.channels.values() if c.uniqueid == c.linkedid]:

@@ -1,7 +1,7 @@
 """Replay the real Asterisk traces through the call tracker.
 
 The expected records below were written by reading each trace by hand (see
-/work/shared/asterisk/traces/README.md and the Timestamp: lines quoted in the
+tests/sim/reference/TRACES.md and the Timestamp: lines quoted in the
 comments); nothing here is computed by the tracker under test.
 """
 
@@ -438,4 +438,57 @@ def test_cdr_that_disagrees_is_reported() -> None:
     mismatches = [p for name, p in published if name == ev.CDR_MISMATCH]
     assert [(m.field, m.asterisk_value, m.tracker_value) for m in mismatches] == [
         ("answered", "ANSWERED", "caller_gone")
+    ]
+
+
+def _cdrs_after_the_hangups(trace: str) -> list[Any]:
+    """The trace with its Cdr events moved after every other event: Asterisk's CDR engine
+    raises them from its own thread, so they may reach AMI after the call's last Hangup."""
+    stream = [dict(m) for m in events(trace)]
+    return [m for m in stream if m["Event"] != "Cdr"] + [m for m in stream if m["Event"] == "Cdr"]
+
+
+def _later(stream: list[Any], seconds: float) -> dict[str, str]:
+    """Any later event (here a stray Newstate) that moves Asterisk's clock on."""
+    last = max(float(m["Timestamp"]) for m in stream if "Timestamp" in m)
+    return {"Event": "Newstate", "Timestamp": f"{last + seconds:.6f}", "Uniqueid": "none"}
+
+
+def test_a_rerouted_call_is_compared_with_all_its_cdrs() -> None:
+    """Re-routed after no answer, the dialplan channel has one CDR per Dial attempt
+    (6 s NO ANSWER to 299, 22 s ANSWERED to 301, then 0 s): its first alone is not a mismatch."""
+    stream = _cdrs_after_the_hangups("b-noanswer-reroute")
+    chain = [m for m in stream if m["Event"] == "Cdr" and m["UniqueID"] == "1795436123.41"]
+    assert [m["Duration"] for m in chain] == ["6", "22", "0"]  # as Asterisk sent them
+    published: list[tuple[str, Any]] = []
+    tracker = CallTracker(lambda name, payload: published.append((name, payload)))
+    for message in stream:
+        tracker.feed(message)
+        assert [p for name, p in published if name == ev.CDR_MISMATCH] == [], message
+    tracker.feed(_later(stream, 10))  # settled: every CDR is in and they agree
+    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
+    assert [name for name, _p in published].count(ev.CALL_ENDED) == 1
+
+
+def test_a_cdr_chain_that_disagrees_on_duration_is_reported() -> None:
+    # Longer than the channel lived: wrong whatever may still come, reported at once.
+    stream = _cdrs_after_the_hangups("b-noanswer-reroute")
+    for message in stream:
+        if message["Event"] == "Cdr" and message["UniqueID"] == "1795436123.40":
+            message["Duration"] = "60"
+    _ended, published, _tracker = replay(stream)
+    assert [(m.field, m.asterisk_value) for name, m in published if name == ev.CDR_MISMATCH] == [
+        ("duration", "60")
+    ]
+    # Shorter: more records could still be on their way, so only once they are settled.
+    stream = _cdrs_after_the_hangups("b-noanswer-reroute")
+    for message in stream:
+        if message.get("DestinationChannel") == "Local/301@sim-agent-00000010;1":
+            message["Duration"] = "2"
+    _ended, published, tracker = replay(stream)
+    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
+    tracker.feed(_later(stream, 10))
+    mismatches = [m for name, m in published if name == ev.CDR_MISMATCH]
+    assert [(m.field, m.asterisk_value, m.tracker_value) for m in mismatches] == [
+        ("duration", "8", "28.8")
     ]

@@ -237,3 +237,56 @@ def test_phone_attended_transfer_adopts_the_consultation_target() -> None:
     assert call.hold_seconds == pytest.approx(20.2 - 8)  # held until 101's leg left
     consult = records["3.1"]  # the consultation itself is an internal call that ended at 20.1
     assert consult.ended_at is not None and consult.ended_at.timestamp() == pytest.approx(T0 + 20.1)
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("0399000999", "+84399000999"),  # national, as the trunk sends it
+        ("84399000999", "+84399000999"),  # country code without the plus
+        ("+84399000999", "+84399000999"),
+        ("0084399000999", "+84399000999"),  # international call prefix
+        ("02438234567", "+842438234567"),  # Hà Nội landline
+        ("01683456789", "+84383456789"),  # pre-2018 mobile prefix 0168 → 038
+        ("+15551230001", "+15551230001"),  # a foreign caller
+        ("anonymous", "anonymous"),  # withheld: kept as sent, never a number
+        ("", ""),
+        ("101", "101"),  # an internal extension: not a customer's number
+        ("abc#12", "abc#12"),  # garbage: kept as sent
+    ],
+)
+def test_the_caller_number_is_kept_in_e164(sent: str, kept: str) -> None:
+    """The record, the published facts and a later caller ID update all carry one form."""
+    stream = answered_call([])
+    stream[0] = {**stream[0], "CallerIDNum": sent}
+    out = run(stream)
+    started = [p for name, p in out if name == ev.CALL_STARTED]
+    offered = [p for name, p in out if name == ev.CALL_OFFERED]
+    answered = [p for name, p in out if name == ev.CALL_ANSWERED]
+    assert [p.caller_number for p in (*started, *offered, *answered)] == [kept] * 3
+    assert ended(out).caller_number == kept
+
+    # Caller ID set after the channel exists (CALLERID(num) in the dialplan): same form.
+    late = answered_call([])
+    late.insert(1, e("NewCallerid", 0.5, **CALLER, CallerIDNum=sent, CallerIDName="B"))
+    assert ended(run(late)).caller_number == kept
+
+
+def test_a_resynced_caller_keeps_the_e164_number() -> None:
+    from datetime import UTC, datetime
+
+    from callcenter.core.calltracker import AsteriskSnapshot, ChannelSnapshot
+
+    tracker = CallTracker()
+    tracker.resync(
+        AsteriskSnapshot(
+            datetime.fromtimestamp(T0, UTC),
+            [
+                ChannelSnapshot(
+                    "9.1", "9.1", "PJSIP/trunk-00000009", "Up", caller_number="0912345678"
+                )
+            ],
+        )
+    )
+    record = tracker.get("9.1")
+    assert record is not None and record.caller_number == "+84912345678"

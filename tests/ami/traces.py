@@ -1,4 +1,4 @@
-"""Read the recorded Asterisk traces in ``/work/shared/asterisk/traces`` (test data helper).
+"""Read the real Asterisk traces committed in ``tests/sim/reference/`` (test data helper).
 
 Each received block in a ``*.txt`` trace is preceded by ``# t=...`` comment
 lines; the actions that were sent appear as ``# >>`` comments. Removing the
@@ -7,14 +7,14 @@ comment lines gives the raw bytes Asterisk sent, CRLF kept.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from panoramisk.message import Message
 
 from callcenter.ami.framing import FrameSplitter, parse_frame
 
-TRACES = Path(os.environ.get("CALLCENTER_TRACES", "/work/shared/asterisk/traces"))
+#: The repository's copy of the traces (how they were recorded: ``TRACES.md`` there).
+TRACES = Path(__file__).resolve().parent.parent / "sim" / "reference"
 
 
 def trace_path(name: str) -> Path:

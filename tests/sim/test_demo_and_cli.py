@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -205,3 +206,32 @@ def test_callers_mix_known_unknown_anonymous_and_repeat_with_the_seed() -> None:
     rng = random.Random(1)
     gaps = [arrival_gap(Scenario(arrival_per_minute=6), rng) for _ in range(2000)]
     assert 9.0 < sum(gaps) / len(gaps) < 11.0  # 6 calls a minute: one every ~10 s
+
+
+@pytest.mark.parametrize("source", ["environment", "config file"])
+def test_demo_refuses_a_configured_database(tmp_path: Path, source: str) -> None:
+    """The demo's published password must never land in a real database: one line, exit 2."""
+    target = tmp_path / "production.db"
+    url = f"sqlite+aiosqlite:///{target}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    command = [sys.executable, "-m", "callcenter.cli"]
+    if source == "environment":
+        env["CALLCENTER_DATABASE__URL"] = url
+    else:
+        config = tmp_path / "callcenter.toml"
+        config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+        command += ["--config", str(config)]
+    data_dir = tmp_path / "demo"
+    result = subprocess.run(
+        [*command, "demo", "--port", str(_port()), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "demo" in lines[0] and "CALLCENTER_DATABASE__URL" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not target.exists()  # nothing was created in the configured database
+    assert not data_dir.exists()  # and the demo did not start either

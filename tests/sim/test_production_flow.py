@@ -110,7 +110,7 @@ async def test_answered_call_gives_an_answered_record_and_a_recording(
     record = await answered_rig.until_ended(linkedid)
     assert record.disposition == "answered"
     assert record.agent_interface == "PJSIP/101"
-    assert record.caller_number == "0912345678"
+    assert record.caller_number == "+84912345678"  # the trunk sent 0912345678
     assert [a.outcome for a in record.attempts] == ["answered"]
     assert record.recording_path.endswith(f"{linkedid}.wav")
     assert record.hangup_by == "agent"

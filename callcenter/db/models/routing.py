@@ -25,7 +25,9 @@ class AgentGroup(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     strategy: Mapped[str] = mapped_column(
-        String(24), default="least_recent", doc="least_recent, fewest_calls, round_robin, ring_all"
+        String(24),
+        default="fewest_calls",  # fair by default: the care plans divide calls evenly (counts)
+        doc="fewest_calls, least_recent, round_robin, ring_all",
     )
     ring_timeout_seconds: Mapped[int] = mapped_column(default=15)
     max_wait_seconds: Mapped[int] = mapped_column(default=300)

@@ -28,7 +28,7 @@ from callcenter.db.repos.routing.common import (
 class GroupInput:
     code: str
     name: str
-    strategy: str = "least_recent"
+    strategy: str = "fewest_calls"
     ring_timeout_seconds: int = 15
     max_wait_seconds: int = 300
     overflow_action: str = "callback"
