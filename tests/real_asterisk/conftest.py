@@ -1,0 +1,118 @@
+"""The real-Asterisk tier: a private Asterisk 22 per test module, the daemon per test.
+
+Without an Asterisk binary (``ASTERISK_BIN`` or ``asterisk`` on PATH) the whole folder
+is skipped with one line, except under ``CI=true``, where the tier must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.real_asterisk.asterisk import Asterisk, Ports, find_asterisk, make_root
+
+BINARY = find_asterisk()
+if BINARY is None:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(
+            "CI=true but no Asterisk binary (ASTERISK_BIN or asterisk on PATH): the real-"
+            "Asterisk tier must run in CI (.ci/run installs ../shared/asterisk/dist)"
+        )
+    pytest.skip(
+        "real-Asterisk tier skipped: no asterisk binary (set ASTERISK_BIN or put it on PATH)",
+        allow_module_level=True,
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.asterisk)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"tier_rep_{report.when}", report)
+    return report
+
+
+def failed(node: pytest.Item) -> bool:
+    return any(
+        getattr(node, f"tier_rep_{when}", None) is not None
+        and getattr(node, f"tier_rep_{when}").failed
+        for when in ("setup", "call")
+    )
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.real_asterisk.media import build_sounds
+
+    cache = tmp_path_factory.mktemp("tier-media")
+    build_sounds(cache)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def pbx(media_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Asterisk]:
+    from tests.real_asterisk.media import install_media
+
+    assert BINARY is not None
+    root = make_root()
+    instance = Asterisk(BINARY, root, Ports(), root / "recordings")
+    instance.prepare()
+    install_media(media_cache, instance.sounds, instance.moh)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        artifacts = tmp_path_factory.mktemp("asterisk-logs")
+        if instance.log_file.exists():
+            shutil.copy(instance.log_file, artifacts / "asterisk-full.log")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def tier(
+    pbx: Asterisk, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator["Tier"]:  # noqa: F821
+    from tests.real_asterisk.ami import AmiClient
+    from tests.real_asterisk.asterisk import TIER_AMI_SECRET, TIER_AMI_USER
+    from tests.real_asterisk.daemon import AGENTS, Daemon, seed
+    from tests.real_asterisk.tier import Tier
+
+    marker = request.node.get_closest_marker("tier_seed")
+    seed_args = dict(marker.kwargs) if marker else {}
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
+    seeded = await seed(db_url, **seed_args)
+    for ext in AGENTS.values():
+        pbx.set_agent(ext)
+    for leftover in pbx.recordings.iterdir():
+        leftover.unlink()
+    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
+    await ami.connect()
+    daemon = Daemon(tmp_path, pbx.ports, db_url, pbx.recordings)
+    world = Tier(pbx, ami, daemon, seeded)
+    log_mark = pbx.log_file.stat().st_size if pbx.log_file.exists() else 0
+    try:
+        await daemon.start()
+        yield world
+    finally:
+        await world.close()
+        pbx.cli("channel request hangup all")
+        daemon.stop()
+        await ami.close()
+        if failed(request.node):
+            print(daemon.tail(80))
+            with open(pbx.log_file, errors="replace") as log:
+                log.seek(log_mark)
+                lines = log.read().splitlines()
+            print(f"--- Asterisk log of this test ({pbx.log_file}), last 80 lines")
+            print("\n".join(lines[-80:]))

@@ -1,0 +1,96 @@
+"""A dozen customers over the SIP trunk and a dozen through a Local channel, three agents,
+``fewest_calls``: what users rely on, checked on a real Asterisk running the project's
+dialplan with the daemon unchanged.
+
+Per call: exactly one call record with the caller's number in E.164, answered by an
+agent, its recording written and linked, the agent's pop before the answer (and only
+once), one ticket from the wrap-up; no abandon and no callback task; the calls spread
+within ±1 of the mean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from tests.real_asterisk.tier import Tier, caller_number, e164
+
+CALLS = 12
+SPACING = 1.2  # seconds between customers: agents are busy, some callers wait
+
+
+async def _run_batch(tier: Tier, place: str, first: int) -> None:
+    await tier.open_pages()
+    numbers = [caller_number(first + n) for n in range(CALLS)]
+    for number in numbers:
+        await getattr(tier, place)(number)
+        await asyncio.sleep(SPACING)
+    calls = await tier.wait_calls_ended(CALLS, within=150)
+    problems = _check(tier, calls, numbers)
+    tickets = await tier.tickets()
+    tasks = await tier.tasks()
+
+    by_call = Counter(t.call_id for t in tickets)
+    for call in calls:
+        if by_call.get(call.id, 0) != 1:
+            problems.append(f"{call.caller_number}: {by_call.get(call.id, 0)} tickets, not 1")
+    if tasks:
+        problems.append(
+            f"callback tasks for served callers: {[(t.phone, t.origin) for t in tasks]}"
+        )
+    for page in tier.pages.values():
+        problems += [f"{page.username}: {e}" for e in page.errors]
+    counts = Counter(tier.agent_name(c.agent_id) for c in calls if c.disposition == "answered")
+    mean = CALLS / len(tier.pages)
+    if any(abs(counts.get(name, 0) - mean) > 1 for name in tier.pages):
+        problems.append(f"calls per agent {dict(counts)} not within ±1 of {mean:g}")
+    assert not problems, "\n".join(problems)
+
+
+def _check(tier: Tier, calls: list, numbers: list[str]) -> list[str]:
+    problems = []
+    for number in numbers:
+        mine = [c for c in calls if c.caller_number.endswith(number[1:])]
+        if len(mine) != 1:
+            problems.append(f"{number}: {len(mine)} call records, not 1")
+            continue
+        call = mine[0]
+        if call.caller_number != e164(number):
+            problems.append(
+                f"{number}: caller number stored as {call.caller_number!r}, not E.164 "
+                f"{e164(number)!r} (issue 11 item 1)"
+            )
+        if call.disposition != "answered" or call.agent_id is None:
+            problems.append(
+                f"{number}: disposition {call.disposition!r}, agent {call.agent_id} "
+                f"(attempts {[(a.interface, a.outcome) for a in call.attempts]})"
+            )
+            continue
+        if not tier.recording_exists(call):
+            problems.append(f"{number}: recording {call.recording_path!r} missing or empty")
+        page = tier.pages[tier.agent_name(call.agent_id)]
+        popped = page.pops.get(call.linkedid)
+        if popped is None:
+            problems.append(f"{number}: no pop on {page.username}'s page")
+        elif call.answered_at is None or popped >= call.answered_at.timestamp():
+            problems.append(f"{number}: pop at {popped} not before the answer {call.answered_at}")
+        if page.pop_count.get(call.linkedid, 0) > 1:
+            problems.append(f"{number}: popped {page.pop_count[call.linkedid]} times")
+    extra = [
+        c.caller_number for c in calls if not any(c.caller_number.endswith(n[1:]) for n in numbers)
+    ]
+    if extra:
+        problems.append(f"call records nobody made: {extra}")
+    return problems
+
+
+@pytest.mark.tier_seed(strategy="fewest_calls")
+async def test_a_dozen_calls_over_the_sip_trunk(tier: Tier) -> None:
+    await _run_batch(tier, "call_sip", 100)
+
+
+@pytest.mark.tier_seed(strategy="fewest_calls")
+async def test_a_dozen_calls_through_a_local_channel(tier: Tier) -> None:
+    await _run_batch(tier, "call_local", 200)

@@ -1,0 +1,189 @@
+"""One scenario's world: the private Asterisk, the daemon against it, agents' pages,
+customers' calls, and the database the daemon wrote.
+
+Customers call in two ways, as in production:
+- over SIP: ``Originate PJSIP/<DID>@tier-provider`` — this Asterisk sends an INVITE to
+  its own UDP port, where the project's trunk endpoint (identified by IP) takes it into
+  ``[from-trunk]``; the originated leg is the customer's phone (``[tier-caller]``);
+- through a Local channel: ``Originate Local/<DID>@from-trunk`` (call forwarding,
+  internal routing), whose ``;1`` half is the customer.
+Each call gets its own caller number (``03990009NN``, national format as trunks send
+it) and a caller name with HTML in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from callcenter.db.engine import make_engine, sessionmaker
+from callcenter.db.models import Call, Task, Ticket
+from tests.real_asterisk.ami import AmiClient
+from tests.real_asterisk.asterisk import PROVIDER, Asterisk
+from tests.real_asterisk.daemon import AGENTS, HOTLINE, Daemon, Seeded
+from tests.real_asterisk.page import Page
+
+HTML_NAME = '<b>Khách</b> & "Co"'
+
+
+def caller_number(n: int) -> str:
+    return f"039900{n:04d}"
+
+
+def e164(national: str) -> str:
+    return "+84" + national[1:]
+
+
+@dataclass
+class Tier:
+    pbx: Asterisk
+    ami: AmiClient
+    daemon: Daemon
+    seeded: Seeded
+    pages: dict[str, Page] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ agents
+    async def open_pages(self, *names: str, available: bool = True) -> None:
+        for name in names or tuple(AGENTS):
+            page = Page(self.daemon.base_url, name, self.seeded.category_id)
+            await page.open()
+            self.pages[name] = page
+            if available:
+                await page.available()
+                await asyncio.sleep(0.05)  # distinct login times: a stable order
+
+    def agent_name(self, agent_id: int | None) -> str:
+        for name, ident in self.seeded.agents.items():
+            if ident == agent_id:
+                return name
+        return f"<none:{agent_id}>"
+
+    # ------------------------------------------------------------------ customers
+    async def call_sip(
+        self,
+        number: str,
+        *,
+        name: str = HTML_NAME,
+        did: str = HOTLINE,
+        patience: float = 90,
+        digits: str = "",
+        digits_after: float = 0,
+    ) -> dict[str, str]:
+        reply = await self.ami.originate(
+            f"PJSIP/{did}@{PROVIDER}",
+            context="tier-caller",
+            caller_id=f'"{name}" <{number}>',
+            variables=self._caller_vars(patience, digits, digits_after),
+        )
+        assert reply.get("Response") == "Success", reply
+        return reply
+
+    async def call_local(
+        self,
+        number: str,
+        *,
+        name: str = HTML_NAME,
+        did: str = HOTLINE,
+        patience: float = 90,
+        digits: str = "",
+        digits_after: float = 0,
+    ) -> dict[str, str]:
+        reply = await self.ami.originate(
+            f"Local/{did}@from-trunk",
+            context="tier-caller",
+            caller_id=f'"{name}" <{number}>',
+            variables=self._caller_vars(patience, digits, digits_after),
+        )
+        assert reply.get("Response") == "Success", reply
+        return reply
+
+    @staticmethod
+    def _caller_vars(patience: float, digits: str, digits_after: float) -> dict[str, str]:
+        return {
+            "TIER_PATIENCE": str(patience),
+            "TIER_DIGITS": digits,
+            "TIER_DIGITS_AFTER": str(digits_after),
+        }
+
+    # ------------------------------------------------------------------ database
+    async def _query(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        engine = make_engine(self.daemon.db_url)
+        try:
+            async with sessionmaker(engine)() as session:
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    async def calls(self) -> list[Call]:
+        async def run(session: Any) -> list[Call]:
+            rows = await session.scalars(
+                select(Call).options(selectinload(Call.attempts)).order_by(Call.id)
+            )
+            return list(rows.all())
+
+        result: list[Call] = await self._query(run)
+        return result
+
+    async def tickets(self) -> list[Ticket]:
+        async def run(session: Any) -> list[Ticket]:
+            return list((await session.scalars(select(Ticket).order_by(Ticket.id))).all())
+
+        result: list[Ticket] = await self._query(run)
+        return result
+
+    async def tasks(self) -> list[Task]:
+        async def run(session: Any) -> list[Task]:
+            return list((await session.scalars(select(Task).order_by(Task.id))).all())
+
+        result: list[Task] = await self._query(run)
+        return result
+
+    async def wait_calls_ended(self, count: int, within: float = 120.0) -> list[Call]:
+        """Wait until ``count`` call records have ended and every page saved its wrap-ups."""
+        deadline = time.monotonic() + within
+        calls: list[Call] = []
+        while time.monotonic() < deadline:
+            calls = await self.calls()
+            ended = [c for c in calls if c.disposition != "active"]
+            saving = any(status == 0 for p in self.pages.values() for status in p.saved.values())
+            if len(ended) >= count and not saving and not self.live_channels():
+                return calls
+            await asyncio.sleep(0.5)
+        raise AssertionError(
+            f"within {within}s only {len([c for c in calls if c.disposition != 'active'])} of "
+            f"{count} calls ended; records: "
+            f"{[(c.caller_number, c.disposition) for c in calls]}; "
+            f"channels: {self.live_channels()}"
+        )
+
+    def live_channels(self) -> list[str]:
+        out = self.pbx.cli("core show channels concise")
+        return [line.split("!")[0] for line in out.splitlines() if "!" in line]
+
+    async def until(
+        self, predicate: Callable[[], bool], within: float = 30.0, what: str = ""
+    ) -> None:
+        deadline = time.monotonic() + within
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {within}s: {what}")
+            await asyncio.sleep(0.05)
+
+    def recording_exists(self, call: Call) -> bool:
+        if not call.recording_path:
+            return False
+        path = Path(call.recording_path)
+        if not path.is_absolute():
+            path = self.daemon.recordings / path
+        return path.is_file() and path.stat().st_size > 44
+
+    async def close(self) -> None:
+        for page in self.pages.values():
+            await page.close()
