@@ -101,6 +101,14 @@ exten => s,1,NoOp(tier customer ${CALLERID(num)} patience ${TIER_PATIENCE})
  same => n(wait),Wait(${TIER_PATIENCE})
  same => n,Hangup()
 
+; Call forwarding: the customer's exchange forwards the call to the hotline through
+; a Local channel, so the hotline's dialplan runs on a channel two hops from the
+; caller (the call's Linkedid is the customer's channel, not the Local pair's).
+[tier-forward]
+exten => _X.,1,NoOp(forwarding ${CALLERID(num)} to ${EXTEN})
+ same => n,Dial(Local/${EXTEN}@from-trunk)
+ same => n,Hangup()
+
 ; An outside number reached through the trunk (external transfer, click-to-call):
 ; the provider sends it back in, and this "outside phone" answers and talks.
 [tier-outside]

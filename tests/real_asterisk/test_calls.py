@@ -21,13 +21,13 @@ CALLS = 12
 SPACING = 1.2  # seconds between customers: agents are busy, some callers wait
 
 
-async def _run_batch(tier: Tier, place: str, first: int) -> None:
+async def _run_batch(tier: Tier, place: str, first: int, count: int = CALLS) -> None:
     await tier.open_pages()
-    numbers = [caller_number(first + n) for n in range(CALLS)]
+    numbers = [caller_number(first + n) for n in range(count)]
     for number in numbers:
         await getattr(tier, place)(number)
         await asyncio.sleep(SPACING)
-    calls = await tier.wait_calls_ended(CALLS, within=150)
+    calls = await tier.wait_calls_ended(count, within=150)
     problems = _check(tier, calls, numbers)
     tickets = await tier.tickets()
     tasks = await tier.tasks()
@@ -43,7 +43,7 @@ async def _run_batch(tier: Tier, place: str, first: int) -> None:
     for page in tier.pages.values():
         problems += [f"{page.username}: {e}" for e in page.errors]
     counts = Counter(tier.agent_name(c.agent_id) for c in calls if c.disposition == "answered")
-    mean = CALLS / len(tier.pages)
+    mean = len(numbers) / len(tier.pages)
     if any(abs(counts.get(name, 0) - mean) > 1 for name in tier.pages):
         problems.append(f"calls per agent {dict(counts)} not within ±1 of {mean:g}")
     assert not problems, "\n".join(problems)
@@ -63,9 +63,15 @@ def _check(tier: Tier, calls: list, numbers: list[str]) -> list[str]:
                 f"{e164(number)!r} (issue 11 item 1)"
             )
         if call.disposition != "answered" or call.agent_id is None:
+            attempts = [(a.interface, a.outcome) for a in call.attempts]
+            hint = (
+                " (issue 11 item 4: the Local channel into the dialplan is taken for an agent)"
+                if any("@from-trunk" in interface for interface, _ in attempts)
+                else ""
+            )
             problems.append(
-                f"{number}: disposition {call.disposition!r}, agent {call.agent_id} "
-                f"(attempts {[(a.interface, a.outcome) for a in call.attempts]})"
+                f"{number}: disposition {call.disposition!r}, agent {call.agent_id}, "
+                f"attempts {attempts}{hint}"
             )
             continue
         if not tier.recording_exists(call):
@@ -94,3 +100,8 @@ async def test_a_dozen_calls_over_the_sip_trunk(tier: Tier) -> None:
 @pytest.mark.tier_seed(strategy="fewest_calls")
 async def test_a_dozen_calls_through_a_local_channel(tier: Tier) -> None:
     await _run_batch(tier, "call_local", 200)
+
+
+@pytest.mark.tier_seed(strategy="fewest_calls")
+async def test_forwarded_calls_through_a_local_channel(tier: Tier) -> None:
+    await _run_batch(tier, "call_forwarded", 300, count=6)

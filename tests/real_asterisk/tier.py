@@ -5,8 +5,9 @@ Customers call in two ways, as in production:
 - over SIP: ``Originate PJSIP/<DID>@tier-provider`` — this Asterisk sends an INVITE to
   its own UDP port, where the project's trunk endpoint (identified by IP) takes it into
   ``[from-trunk]``; the originated leg is the customer's phone (``[tier-caller]``);
-- through a Local channel: ``Originate Local/<DID>@from-trunk`` (call forwarding,
-  internal routing), whose ``;1`` half is the customer.
+- through a Local channel: ``Originate Local/<DID>@from-trunk`` (internal routing, a
+  Local-channel trunk), whose ``;1`` half is the customer; or forwarded: the customer's
+  channel dials ``Local/<DID>@from-trunk`` (``[tier-forward]``), two hops away.
 Each call gets its own caller number (``03990009NN``, national format as trunks send
 it) and a caller name with HTML in it.
 """
@@ -100,6 +101,19 @@ class Tier:
             context="tier-caller",
             caller_id=f'"{name}" <{number}>',
             variables=self._caller_vars(patience, digits, digits_after),
+        )
+        assert reply.get("Response") == "Success", reply
+        return reply
+
+    async def call_forwarded(
+        self, number: str, *, name: str = HTML_NAME, did: str = HOTLINE, patience: float = 90
+    ) -> dict[str, str]:
+        """The customer's call forwarded to the hotline through a Local channel."""
+        reply = await self.ami.originate(
+            f"Local/{did}@tier-forward",
+            context="tier-caller",
+            caller_id=f'"{name}" <{number}>',
+            variables=self._caller_vars(patience, "", 0),
         )
         assert reply.get("Response") == "Success", reply
         return reply
