@@ -11,16 +11,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
+from datetime import time as dt_time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from sqlalchemy import select
 
+from callcenter.config import load_settings
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
     AgentGroup,
+    BusinessHours,
     AgentGroupMember,
     Category,
     Hotline,
@@ -37,6 +41,10 @@ MENU_HOTLINE = "19001080"  # menu: 1 sales, 2 care
 #: agent username → extension; the phone is Local/<ext>@tier-agents
 AGENTS = {"an": "101", "binh": "102", "chi": "103"}
 SESSION_SECRET = "tier-session-secret-" + "x" * 20
+
+
+def local_now() -> datetime:
+    return SystemClock().now().astimezone(load_settings(None).tz)
 
 
 def agent_interface(ext: str) -> str:
@@ -57,6 +65,7 @@ async def seed(
     max_wait: int = 120,
     wrapup: int = 2,
     overflow_action: str = "callback",
+    closed_now: bool = False,
 ) -> Seeded:
     """Three agents (an, binh, chi) in group care; chi alone in sales; two hotlines."""
     await migrate.upgrade_async(db_url)
@@ -109,6 +118,13 @@ async def seed(
                 ]
             )
             session.add(SystemSetting(key="wrapup_seconds", value=wrapup))
+            if closed_now:
+                # Open one minute a day, far from now: the centre is closed for this test.
+                hour = 3 if local_now().hour not in (2, 3, 4) else 15
+                session.add_all(
+                    BusinessHours(weekday=day, opens=dt_time(hour, 0), closes=dt_time(hour, 1))
+                    for day in range(7)
+                )
             await open_on_public_holidays(session, local_date(SystemClock().now()))
             category_id = await session.scalar(select(Category.id).order_by(Category.id).limit(1))
             assert category_id is not None

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from tests.real_asterisk.tier import Tier, caller_number, e164
+from tests.real_asterisk.tier import Tier, caller_number, check_answered
 
 CALLS = 12
 SPACING = 1.2  # seconds between customers: agents are busy, some callers wait
@@ -28,7 +28,7 @@ async def _run_batch(tier: Tier, place: str, first: int, count: int = CALLS) -> 
         await getattr(tier, place)(number)
         await asyncio.sleep(SPACING)
     calls = await tier.wait_calls_ended(count, within=150)
-    problems = _check(tier, calls, numbers)
+    problems = check_answered(tier, calls, numbers)
     tickets = await tier.tickets()
     tasks = await tier.tasks()
 
@@ -47,49 +47,6 @@ async def _run_batch(tier: Tier, place: str, first: int, count: int = CALLS) -> 
     if any(abs(counts.get(name, 0) - mean) > 1 for name in tier.pages):
         problems.append(f"calls per agent {dict(counts)} not within ±1 of {mean:g}")
     assert not problems, "\n".join(problems)
-
-
-def _check(tier: Tier, calls: list, numbers: list[str]) -> list[str]:
-    problems = []
-    for number in numbers:
-        mine = [c for c in calls if c.caller_number.endswith(number[1:])]
-        if len(mine) != 1:
-            problems.append(f"{number}: {len(mine)} call records, not 1")
-            continue
-        call = mine[0]
-        if call.caller_number != e164(number):
-            problems.append(
-                f"{number}: caller number stored as {call.caller_number!r}, not E.164 "
-                f"{e164(number)!r} (issue 11 item 1)"
-            )
-        if call.disposition != "answered" or call.agent_id is None:
-            attempts = [(a.interface, a.outcome) for a in call.attempts]
-            hint = (
-                " (issue 11 item 4: the Local channel into the dialplan is taken for an agent)"
-                if any("@from-trunk" in interface for interface, _ in attempts)
-                else ""
-            )
-            problems.append(
-                f"{number}: disposition {call.disposition!r}, agent {call.agent_id}, "
-                f"attempts {attempts}{hint}"
-            )
-            continue
-        if not tier.recording_exists(call):
-            problems.append(f"{number}: recording {call.recording_path!r} missing or empty")
-        page = tier.pages[tier.agent_name(call.agent_id)]
-        popped = page.pops.get(call.linkedid)
-        if popped is None:
-            problems.append(f"{number}: no pop on {page.username}'s page")
-        elif call.answered_at is None or popped >= call.answered_at.timestamp():
-            problems.append(f"{number}: pop at {popped} not before the answer {call.answered_at}")
-        if page.pop_count.get(call.linkedid, 0) > 1:
-            problems.append(f"{number}: popped {page.pop_count[call.linkedid]} times")
-    extra = [
-        c.caller_number for c in calls if not any(c.caller_number.endswith(n[1:]) for n in numbers)
-    ]
-    if extra:
-        problems.append(f"call records nobody made: {extra}")
-    return problems
 
 
 @pytest.mark.tier_seed(strategy="fewest_calls")

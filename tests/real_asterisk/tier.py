@@ -201,3 +201,49 @@ class Tier:
     async def close(self) -> None:
         for page in self.pages.values():
             await page.close()
+
+
+def check_answered(tier: Tier, calls: list[Call], numbers: list[str]) -> list[str]:
+    """What users rely on for calls that an agent answered: one record each (E.164
+    caller), the agent set, the recording on disk, one pop on the agent's page before
+    the answer, and no record that no one made. Returns the problems found."""
+    problems = []
+    for number in numbers:
+        mine = [c for c in calls if c.caller_number.endswith(number[1:])]
+        if len(mine) != 1:
+            problems.append(f"{number}: {len(mine)} call records, not 1")
+            continue
+        call = mine[0]
+        if call.caller_number != e164(number):
+            problems.append(
+                f"{number}: caller number stored as {call.caller_number!r}, not E.164 "
+                f"{e164(number)!r} (issue 11 item 1)"
+            )
+        if call.disposition != "answered" or call.agent_id is None:
+            attempts = [(a.interface, a.outcome) for a in call.attempts]
+            hint = (
+                " (issue 11 item 4: the Local channel into the dialplan is taken for an agent)"
+                if any("@from-trunk" in interface for interface, _ in attempts)
+                else ""
+            )
+            problems.append(
+                f"{number}: disposition {call.disposition!r}, agent {call.agent_id}, "
+                f"attempts {attempts}{hint}"
+            )
+            continue
+        if not tier.recording_exists(call):
+            problems.append(f"{number}: recording {call.recording_path!r} missing or empty")
+        page = tier.pages[tier.agent_name(call.agent_id)]
+        popped = page.pops.get(call.linkedid)
+        if popped is None:
+            problems.append(f"{number}: no pop on {page.username}'s page")
+        elif call.answered_at is None or popped >= call.answered_at.timestamp():
+            problems.append(f"{number}: pop at {popped} not before the answer {call.answered_at}")
+        if page.pop_count.get(call.linkedid, 0) > 1:
+            problems.append(f"{number}: popped {page.pop_count[call.linkedid]} times")
+    extra = [
+        c.caller_number for c in calls if not any(c.caller_number.endswith(n[1:]) for n in numbers)
+    ]
+    if extra:
+        problems.append(f"call records nobody made: {extra}")
+    return problems
