@@ -112,7 +112,7 @@ async def tier(
         await world.close()
         pbx.cli("channel request hangup all")
         daemon.stop()
-        await ami.close()
+        await world.ami.close()
         if failed(request.node):
             print(daemon.tail(80))
             with open(pbx.log_file, errors="replace") as log:

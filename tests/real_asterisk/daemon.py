@@ -204,13 +204,13 @@ class Daemon:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"daemon not ready within {within}s ({last}):\n{self.tail()}")
 
-    def stop(self, *, kill: bool = False) -> None:
+    def stop(self, *, kill: bool = False, timeout: float = 15) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)

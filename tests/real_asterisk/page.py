@@ -74,7 +74,7 @@ class Page:
                 linkedid = str(data["call"]["linkedid"])
                 self.pops.setdefault(linkedid, now)
                 self.pop_count[linkedid] = self.pop_count.get(linkedid, 0) + 1
-            elif kind == "call" and data.get("call") and data["call"].get("phase") == "wrapup":
+            elif kind in ("call", "sync") and (data.get("call") or {}).get("phase") == "wrapup":
                 linkedid = str(data["call"]["linkedid"])
                 if self.save_wrapups and linkedid not in self.saved:
                     self.saved[linkedid] = 0
@@ -84,10 +84,16 @@ class Page:
 
     async def _save(self, linkedid: str) -> None:
         await asyncio.sleep(self.wrapup_delay)
-        status, body = await self.post(
-            f"/api/agent/calls/{linkedid}/wrapup",
-            {"outcome": "new_ticket", "category_id": self.category_id, "notes": "tier"},
-        )
+        try:
+            status, body = await self.post(
+                f"/api/agent/calls/{linkedid}/wrapup",
+                {"outcome": "new_ticket", "category_id": self.category_id, "notes": "tier"},
+            )
+        except aiohttp.ClientError as exc:
+            # The daemon went away (a restart): the page offers the form again on reconnect.
+            self.saved.pop(linkedid, None)
+            self.errors.append(f"wrap-up of {linkedid}: {exc!r} (retried on reconnect)")
+            return
         self.saved[linkedid] = status
         if status != 200:
             self.errors.append(f"wrap-up of {linkedid}: {status} {body}")

@@ -135,7 +135,24 @@ class Tier:
         finally:
             await engine.dispose()
 
+    def provider_linkedids(self) -> set[str]:
+        """Linkedids of the simulated provider's own legs (``PJSIP/tier-provider-…``).
+
+        In production that leg lives on the provider's PBX and the daemon never sees it;
+        here the AMI event filter hides its events, but a resync's list replies
+        (CoreShowChannels, Status), which no filter touches, still show it: the daemon
+        then records it as a call. Those records belong to the test rig, not to users.
+        """
+        return {
+            e.get("Linkedid", "") or e.get("Uniqueid", "")
+            for e in self.ami.events
+            if e.get("Event") == "Newchannel"
+            and e.get("Channel", "").startswith(f"PJSIP/{PROVIDER}-")
+        }
+
     async def calls(self) -> list[Call]:
+        """The daemon's call records, without the simulated provider's own legs."""
+
         async def run(session: Any) -> list[Call]:
             rows = await session.scalars(
                 select(Call).options(selectinload(Call.attempts)).order_by(Call.id)
@@ -143,7 +160,8 @@ class Tier:
             return list(rows.all())
 
         result: list[Call] = await self._query(run)
-        return result
+        rig = self.provider_linkedids()
+        return [call for call in result if call.linkedid not in rig]
 
     async def tickets(self) -> list[Ticket]:
         async def run(session: Any) -> list[Ticket]:
@@ -198,6 +216,11 @@ class Tier:
             path = self.daemon.recordings / path
         return path.is_file() and path.stat().st_size > 44
 
+    async def reconnect_ami(self) -> None:
+        """A new harness AMI session (after an Asterisk restart)."""
+        self.ami = AmiClient(self.ami.host, self.ami.port, self.ami.username, self.ami.secret)
+        await self.ami.connect()
+
     async def close(self) -> None:
         for page in self.pages.values():
             await page.close()
@@ -211,7 +234,15 @@ def check_answered(tier: Tier, calls: list[Call], numbers: list[str]) -> list[st
     for number in numbers:
         mine = [c for c in calls if c.caller_number.endswith(number[1:])]
         if len(mine) != 1:
-            problems.append(f"{number}: {len(mine)} call records, not 1")
+            problems.append(
+                f"{number}: {len(mine)} call records, not 1: "
+                + "; ".join(
+                    f"linkedid {c.linkedid} {c.direction} {c.disposition} agent "
+                    f"{tier.agent_name(c.agent_id)} estimated={c.end_estimated} attempts "
+                    f"{[(a.interface, a.outcome) for a in c.attempts]}"
+                    for c in mine
+                )
+            )
             continue
         call = mine[0]
         if call.caller_number != e164(number):
