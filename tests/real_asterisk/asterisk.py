@@ -29,6 +29,9 @@ DAEMON_AMI_SECRET = "tier-daemon-secret"
 #: The caller-side endpoint: dialling PJSIP/<DID>@tier-provider sends an INVITE from
 #: 127.0.0.1 to the instance's own UDP port, where the trunk endpoint takes it.
 PROVIDER = "tier-provider"
+#: Outside numbers (external transfers, click-to-call) start with this; [from-trunk]
+#: gets one appended line sending them to the outside phone ([tier-outside]).
+OUTSIDE_PREFIX = "0988"
 
 
 def find_asterisk() -> Path | None:
@@ -108,6 +111,11 @@ exten => s,1,NoOp(tier customer ${CALLERID(num)} patience ${TIER_PATIENCE})
 exten => _X.,1,NoOp(forwarding ${CALLERID(num)} to ${EXTEN})
  same => n,Dial(Local/${EXTEN}@from-trunk)
  same => n,Hangup()
+
+; The provider network routes outside numbers (prefix OUTSIDE_PREFIX, never a hotline)
+; to an outside phone; the project's own lines of [from-trunk] are untouched.
+[from-trunk]
+exten => _0988XXXXXX,1,Goto(tier-outside,${EXTEN},1)
 
 ; An outside number reached through the trunk (external transfer, click-to-call):
 ; the provider sends it back in, and this "outside phone" answers and talks.
