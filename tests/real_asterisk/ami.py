@@ -8,6 +8,7 @@ The daemon has its own AMI link; this one logs in as the test-only user ``tier``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -32,8 +33,9 @@ class AmiClient:
     username: str
     secret: str
     events: list[Event] = field(default_factory=list)
-    #: (receive time, raw block incl. the CRLFCRLF) for the trace recorder.
-    raw: list[tuple[float, bytes]] = field(default_factory=list)
+    #: (time, kind, bytes) for the trace recorder: kind "banner", "recv" (a raw block
+    #: incl. its CRLFCRLF) or "sent" (an action we sent, secrets masked).
+    raw: list[tuple[float, str, bytes]] = field(default_factory=list)
     banner: bytes = b""
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
     _reader: asyncio.StreamReader | None = None
@@ -45,6 +47,7 @@ class AmiClient:
     async def connect(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         self.banner = await self._reader.readline()
+        self.raw.append((time.time(), "banner", self.banner))
         self._task = asyncio.create_task(self._pump())
         reply = await self.action(
             {"Action": "Login", "Username": self.username, "Secret": self.secret}
@@ -65,7 +68,7 @@ class AmiClient:
             buffer += chunk
             while b"\r\n\r\n" in buffer:
                 block, buffer = buffer.split(b"\r\n\r\n", 1)
-                self.raw.append((time.time(), block + b"\r\n\r\n"))
+                self.raw.append((time.time(), "recv", block + b"\r\n\r\n"))
                 headers = parse_block(block)
                 action_id = headers.get("ActionID", "")
                 if "Response" in headers and action_id in self._pending:
@@ -77,7 +80,7 @@ class AmiClient:
                     for listener in list(self.listeners):
                         listener(headers)
 
-    async def action(self, fields: dict[str, str], timeout: float = 10.0) -> Event:
+    async def action(self, fields: dict[str, str], within: float = 10.0) -> Event:
         assert self._writer is not None
         action_id = f"tier-{next(self._ids)}"
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
@@ -85,7 +88,12 @@ class AmiClient:
         lines = [f"{key}: {value}" for key, value in fields.items()]
         lines.append(f"ActionID: {action_id}")
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        async with asyncio.timeout(timeout):
+        shown = [
+            f"{key}: ********" if key == "Secret" else f"{key}: {value}"
+            for key, value in fields.items()
+        ] + [f"ActionID: {action_id}"]
+        self.raw.append((time.time(), "sent", "\r\n".join(shown).encode()))
+        async with asyncio.timeout(within):
             return await future
 
     async def originate(
@@ -132,10 +140,8 @@ class AmiClient:
 
     async def close(self) -> None:
         if self._writer is not None:
-            try:
-                await self.action({"Action": "Logoff"}, timeout=2)
-            except (ConnectionError, TimeoutError, OSError):
-                pass
+            with contextlib.suppress(ConnectionError, TimeoutError, OSError):
+                await self.action({"Action": "Logoff"}, within=2)
             self._writer.close()
         if self._task is not None:
             self._task.cancel()

@@ -358,6 +358,20 @@ class Asterisk:
                 )
         return "\n".join(texts)
 
+    def log_size(self) -> int:
+        return self.log_file.stat().st_size if self.log_file.exists() else 0
+
+    def log_since(self, mark: int, lines: int) -> str:
+        """The last ``lines`` of Asterisk's log written after byte ``mark``."""
+        with open(self.log_file, "rb") as log:
+            log.seek(mark)
+            text = log.read().decode("utf-8", "replace").splitlines()
+        return f"--- Asterisk log ({self.log_file}), last lines\n" + "\n".join(text[-lines:])
+
+    def clear_recordings(self) -> None:
+        for leftover in self.recordings.iterdir():
+            leftover.unlink()
+
     def set_agent(
         self, ext: str, mode: str = "answer", ring: float = 1.0, talk: float = 1.0
     ) -> None:

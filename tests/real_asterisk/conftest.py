@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.real_asterisk.asterisk import Asterisk, Ports, find_asterisk, make_root
+from tests.real_asterisk.tier import Tier, open_tier
 
 BINARY = find_asterisk()
 SKIP_LINE = "real-Asterisk tier skipped: no asterisk binary (set ASTERISK_BIN or put it on PATH)"
@@ -86,37 +87,15 @@ def pbx(media_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture
 async def tier(
     pbx: Asterisk, request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator["Tier"]:  # noqa: F821
-    from tests.real_asterisk.ami import AmiClient
-    from tests.real_asterisk.asterisk import TIER_AMI_SECRET, TIER_AMI_USER
-    from tests.real_asterisk.daemon import AGENTS, Daemon, seed
-    from tests.real_asterisk.tier import Tier
-
+) -> AsyncIterator[Tier]:
     marker = request.node.get_closest_marker("tier_seed")
-    seed_args = dict(marker.kwargs) if marker else {}
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
-    seeded = await seed(db_url, **seed_args)
-    for ext in AGENTS.values():
-        pbx.set_agent(ext)
-    for leftover in pbx.recordings.iterdir():
-        leftover.unlink()
-    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
-    await ami.connect()
-    daemon = Daemon(tmp_path, pbx.ports, db_url, pbx.recordings)
-    world = Tier(pbx, ami, daemon, seeded)
-    log_mark = pbx.log_file.stat().st_size if pbx.log_file.exists() else 0
+    log_mark = pbx.log_size()
+    world: Tier | None = None
     try:
-        await daemon.start()
-        yield world
+        async with open_tier(pbx, tmp_path, dict(marker.kwargs) if marker else {}) as world:
+            yield world
     finally:
-        await world.close()
-        pbx.cli("channel request hangup all")
-        daemon.stop()
-        await world.ami.close()
         if failed(request.node):
-            print(daemon.tail(80))
-            with open(pbx.log_file, errors="replace") as log:
-                log.seek(log_mark)
-                lines = log.read().splitlines()
-            print(f"--- Asterisk log of this test ({pbx.log_file}), last 80 lines")
-            print("\n".join(lines[-80:]))
+            if world is not None:
+                print(world.daemon.tail(80))
+            print(pbx.log_since(log_mark, 80))

@@ -11,27 +11,27 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dt_time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from sqlalchemy import select
 
+from callcenter.clock import SystemClock
 from callcenter.config import load_settings
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
     AgentGroup,
-    BusinessHours,
     AgentGroupMember,
+    BusinessHours,
     Category,
     Hotline,
     SystemSetting,
 )
 from callcenter.localtime import local_date
-from callcenter.clock import SystemClock
 from callcenter.seed import open_on_public_holidays, seed_reference_data
 from tests.auth_helpers import make_user
 from tests.real_asterisk.asterisk import DAEMON_AMI_SECRET, Ports, free_port
@@ -140,6 +140,9 @@ class Daemon:
     db_url: str
     recordings: Path
     http_port: int = field(default_factory=free_port)
+    #: where the daemon's FastAGI server listens; None = the instance's CC_AGI port
+    #: (the trace recorder puts a transcribing proxy there instead).
+    agi_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -161,7 +164,7 @@ class Daemon:
                 "CALLCENTER_AMI__SECRET": DAEMON_AMI_SECRET,
                 "CALLCENTER_AMI__RECONNECT_MAX_SECONDS": "1",
                 "CALLCENTER_AGI__HOST": "127.0.0.1",
-                "CALLCENTER_AGI__PORT": str(self.ports.agi),
+                "CALLCENTER_AGI__PORT": str(self.agi_port or self.ports.agi),
                 "CALLCENTER_HTTP__HOST": "127.0.0.1",
                 "CALLCENTER_HTTP__PORT": str(self.http_port),
                 "CALLCENTER_RECORDINGS_DIR": str(self.recordings),
@@ -174,16 +177,18 @@ class Daemon:
 
     async def start(self, within: float = 30.0) -> None:
         """Start ``callcenter serve``; return once /healthz says the AMI link is up."""
-        log = open(self.log_path, "ab")  # noqa: SIM115 (handed to the child)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "callcenter.cli", "serve"],
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
+        await asyncio.to_thread(self._spawn)
         await self.wait_healthy(within)
+
+    def _spawn(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "callcenter.cli", "serve"],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     async def wait_healthy(self, within: float = 30.0, *, ami: bool = True) -> None:
         deadline = time.monotonic() + within

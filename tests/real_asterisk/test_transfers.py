@@ -115,7 +115,7 @@ async def test_attended_transfer_to_an_outside_number(tier: Tier) -> None:
 
 
 async def test_blind_transfer_to_another_agent_rings_their_phone(tier: Tier) -> None:
-    number, mark = await _transfer(tier, "agent", "102", "blind")
+    _number, mark = await _transfer(tier, "agent", "102", "blind")
     await tier.wait_calls_ended(1, within=60)
     dialed = [e.get("DialString") for e in tier.ami.events[mark:] if e.get("Event") == "DialBegin"]
     ends = [e.get("DialStatus") for e in tier.ami.events[mark:] if e.get("Event") == "DialEnd"]
@@ -128,7 +128,7 @@ async def test_blind_transfer_to_another_agent_rings_their_phone(tier: Tier) -> 
 
 
 async def test_blind_transfer_to_a_department_rings_its_members(tier: Tier) -> None:
-    number, mark = await _transfer(tier, "department", "6001", "blind")
+    _number, mark = await _transfer(tier, "department", "6001", "blind")
     await tier.wait_calls_ended(1, within=60)
     dialed = [e.get("DialString") for e in tier.ami.events[mark:] if e.get("Event") == "DialBegin"]
     ends = [e.get("DialStatus") for e in tier.ami.events[mark:] if e.get("Event") == "DialEnd"]

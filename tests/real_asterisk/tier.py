@@ -15,8 +15,9 @@ it) and a caller name with HTML in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,17 @@ from sqlalchemy.orm import selectinload
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import Call, Task, Ticket
 from tests.real_asterisk.ami import AmiClient
-from tests.real_asterisk.asterisk import OUTSIDE_PREFIX, PROVIDER, Asterisk
-from tests.real_asterisk.daemon import AGENTS, HOTLINE, Daemon, Seeded
+from tests.real_asterisk.asterisk import (
+    OUTSIDE_PREFIX,
+    PROVIDER,
+    TIER_AMI_SECRET,
+    TIER_AMI_USER,
+    Asterisk,
+)
+from tests.real_asterisk.daemon import AGENTS, HOTLINE, Daemon, Seeded, seed
 from tests.real_asterisk.page import Page
 
-HTML_NAME = '<b>Khách</b> & "Co"'
+HTML_NAME = "<b>Khách</b> & Co"
 
 
 def caller_number(n: int) -> str:
@@ -231,6 +238,35 @@ class Tier:
     async def close(self) -> None:
         for page in self.pages.values():
             await page.close()
+
+
+@contextlib.asynccontextmanager
+async def open_tier(
+    pbx: Asterisk,
+    work: Path,
+    seed_args: dict[str, Any] | None = None,
+    *,
+    daemon_agi_port: int | None = None,
+) -> AsyncIterator[Tier]:
+    """A fresh database and daemon against ``pbx``, the harness's AMI session, and every
+    agent's phone back to "answer after 1 s"; all of it closed on the way out."""
+    db_url = f"sqlite+aiosqlite:///{work / 'callcenter.db'}"
+    seeded = await seed(db_url, **(seed_args or {}))
+    for ext in AGENTS.values():
+        pbx.set_agent(ext)
+    pbx.clear_recordings()
+    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
+    await ami.connect()
+    daemon = Daemon(work, pbx.ports, db_url, pbx.recordings, agi_port=daemon_agi_port)
+    world = Tier(pbx, ami, daemon, seeded)
+    try:
+        await daemon.start()
+        yield world
+    finally:
+        await world.close()
+        pbx.cli("channel request hangup all")
+        daemon.stop()
+        await world.ami.close()
 
 
 def check_answered(tier: Tier, calls: list[Call], numbers: list[str]) -> list[str]:
