@@ -104,6 +104,14 @@ exten => s,1,NoOp(tier customer ${CALLERID(num)} patience ${TIER_PATIENCE})
  same => n(wait),Wait(${TIER_PATIENCE})
  same => n,Hangup()
 
+; Ask the daemon's FastAGI route <exten> directly with one argument (TIER_ARG), as the
+; production dialplan does, and keep AGISTATUS in the AstDB (tier/probe/<exten>).
+[tier-agi-probe]
+exten => _[a-z].,1,Answer()
+ same => n,AGI(${CC_AGI}/${EXTEN},${TIER_ARG})
+ same => n,Set(DB(tier/probe/${EXTEN})=${AGISTATUS})
+ same => n,Hangup()
+
 ; Call forwarding: the customer's exchange forwards the call to the hotline through
 ; a Local channel, so the hotline's dialplan runs on a channel two hops from the
 ; caller (the call's Linkedid is the customer's channel, not the Local pair's).

@@ -140,3 +140,56 @@ async def test_all_agents_paused_caller_gives_up(tier: Tier) -> None:
     elif tasks[0].phone != e164(number):
         problems.append(f"task phone {tasks[0].phone!r}, not E.164")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.tier_seed(max_wait=5)
+async def test_overflow_press_1_for_a_callback(tier: Tier) -> None:
+    """Everyone paused and the group's longest wait (5 s) passes: the daemon moves the caller
+    to [cc-overflow]; they press 1 and get exactly one callback task (origin overflow)."""
+    await tier.open_pages()
+    for page in tier.pages.values():
+        await page.pause()
+    number = caller_number(450)
+    mark = len(tier.ami.events)
+    await tier.call_sip(number, digits="1", digits_after=15, patience=5)
+    calls = await tier.wait_calls_ended(1, within=60)
+    problems = []
+    overflowed = [
+        e
+        for e in tier.ami.events[mark:]
+        if e.get("Event") == "Newexten" and e.get("Context") == "cc-overflow"
+    ]
+    if not overflowed:
+        problems.append("the caller never reached [cc-overflow]")
+    if len(calls) != 1:
+        problems.append(f"{len(calls)} call records, not 1")
+    tasks = [(t.origin, t.phone) for t in await tier.tasks()]
+    if tasks != [("overflow", e164(number))]:
+        problems.append(f"callback tasks {tasks}: want exactly one ('overflow', {e164(number)!r})")
+    assert not problems, "\n".join(problems)
+
+
+async def test_survey_route_is_served(tier: Tier) -> None:
+    """[cc-after-call] sends the caller's score to FastAGI ``survey``: the daemon must serve it."""
+    reply = await tier.ami.action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/survey@tier-agi-probe",
+            "Application": "Wait",
+            "Data": "3",
+            "Variable": "TIER_ARG=5",
+            "Async": "true",
+        }
+    )
+    assert reply.get("Response") == "Success", reply
+    await tier.until(
+        lambda: "tier/probe/survey" in tier.pbx.cli("database show tier probe"),
+        within=15,
+        what="the survey probe ran",
+    )
+    status = tier.pbx.cli("database get tier probe/survey")
+    unknown = [x for x in tier.daemon.log_text().splitlines() if "no FastAGI route" in x]
+    assert not unknown and "SUCCESS" in status, (
+        f"FastAGI survey: AGISTATUS {status.strip()!r}, daemon log {unknown} "
+        "(the dialplan calls a route the daemon does not register, issue 11 item 7)"
+    )
