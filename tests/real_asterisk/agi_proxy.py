@@ -72,5 +72,6 @@ class AgiProxy:
 
     async def close(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            server, self._server = self._server, None
+            server.close()
+            await server.wait_closed()

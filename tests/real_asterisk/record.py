@@ -199,6 +199,8 @@ async def record(pbx: Asterisk, work: Path, names: list[str]) -> dict[str, tuple
             async with open_tier(
                 pbx, work / name, scenario.seed, daemon_agi_port=proxy.target_port
             ) as tier:
+                if scenario.daemon_down:
+                    await proxy.close()  # nothing listens: Asterisk's connect is refused
                 await scenario.play(tier)
                 if not scenario.daemon_down:
                     await tier.wait_calls_ended(scenario.calls, within=90)
