@@ -28,8 +28,10 @@ from callcenter.db.models import (
     AgentGroupMember,
     BusinessHours,
     Category,
+    Department,
     Hotline,
     SystemSetting,
+    User,
 )
 from callcenter.localtime import local_date
 from callcenter.seed import open_on_public_holidays, seed_reference_data
@@ -84,6 +86,12 @@ async def seed(
     try:
         async with sessionmaker(engine)() as session, session.begin():
             await seed_reference_data(session)
+            # binh also works for the sales department (number 6001): a transfer to 6001
+            # should ring binh's phone once the ring groups come from the database.
+            sales_dept = await session.scalar(select(Department).where(Department.code == "sales"))
+            binh = await session.get(User, ids["binh"])
+            assert sales_dept is not None and binh is not None
+            binh.department_id = sales_dept.id
             care = AgentGroup(
                 code="care",
                 name="CSKH",

@@ -133,9 +133,9 @@ async def test_blind_transfer_to_a_department_rings_its_members(tier: Tier) -> N
     dialed = [e.get("DialString") for e in tier.ami.events[mark:] if e.get("Event") == "DialBegin"]
     ends = [e.get("DialStatus") for e in tier.ami.events[mark:] if e.get("Event") == "DialEnd"]
     steps = _steps(tier, mark)
-    assert "ANSWER" in ends, (
-        f"a transfer to department 6001 dialled {dialed} ({ends}): its ring group is the "
-        "static CC_DEPT_6001 in extensions.conf, not the department's people "
+    assert any("102@tier-agents" in (d or "") for d in dialed) and "ANSWER" in ends, (
+        f"a transfer to department 6001 (sales: binh) dialled {dialed} ({ends}): its ring "
+        "group is the static CC_DEPT_6001 in extensions.conf, not the department's people "
         f"(issue 11 item 6); steps {steps}"
     )
 
