@@ -381,7 +381,7 @@ class Asterisk:
             leftover.unlink()
 
     def set_agent(
-        self, ext: str, mode: str = "answer", ring: float = 1.0, talk: float = 1.0
+        self, ext: str, mode: str = "answer", ring: float = 1.0, talk: float = 0.5
     ) -> None:
         """How the phone Local/<ext>@tier-agents behaves on its next calls."""
         for key, value in (("mode", mode), ("ring", ring), ("talk", talk)):

@@ -65,7 +65,7 @@ async def seed(
     strategy: str = "fewest_calls",
     ring_timeout: int = 6,
     max_wait: int = 120,
-    wrapup: int = 2,
+    wrapup: int = 1,
     overflow_action: str = "callback",
     closed_now: bool = False,
 ) -> Seeded:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from callcenter import prompts_default
 
-AGENT_SPEECH = "Xin chào, tổng đài chăm sóc khách hàng xin nghe."
+AGENT_SPEECH = "Xin chào, em nghe."
 
 
 def build_sounds(cache: Path) -> Path:

@@ -18,7 +18,7 @@ import pytest
 from tests.real_asterisk.tier import Tier, caller_number, check_answered
 
 CALLS = 12
-SPACING = 1.2  # seconds between customers: agents are busy, some callers wait
+SPACING = 0.8  # seconds between customers: agents are busy, some callers wait
 
 
 async def _run_batch(tier: Tier, place: str, first: int, count: int = CALLS) -> None:
