@@ -65,7 +65,7 @@ async def _abandon_ringing(tier: Tier) -> None:
 
 async def _wait_moh_redirect(tier: Tier) -> None:
     await tier.ami.action({"Action": "Setvar", "Variable": "CC_ANNOUNCE_EVERY", "Value": "3"})
-    tier.pbx.set_agent("101", talk=8)
+    tier.pbx.set_agent("101", talk=14)
     await tier.open_pages("an")
     await tier.call_sip(caller_number(904))
     await asyncio.sleep(2)

@@ -80,7 +80,7 @@ async def test_waiting_with_music_then_redirect(tier: Tier) -> None:
     await tier.ami.action(
         {"Action": "Setvar", "Variable": "CC_ANNOUNCE_EVERY", "Value": "3"}
     )  # global: announcements every 3 s instead of 30 (time scale for the test)
-    tier.pbx.set_agent("101", talk=8)
+    tier.pbx.set_agent("101", talk=14)  # the second caller waits ~15 s: music, announcement, music
     await tier.open_pages()
     await tier.pages["binh"].pause()
     await tier.pages["chi"].pause()
@@ -102,7 +102,7 @@ async def test_waiting_with_music_then_redirect(tier: Tier) -> None:
     if events.count("MusicOnHoldStart") < 2 or "MusicOnHoldStop" not in events:
         problems.append(
             f"the waiting caller's music events {events}: want music, announcement, music "
-            "(issue 11 item 5: no hold music)"
+            "(MusicOnHold returns at once when the class has no files: issue 11 item 5)"
         )
     by_number = {c.caller_number[-9:]: c for c in calls}
     waited = by_number.get(second[1:])
