@@ -18,9 +18,8 @@ from panoramisk.message import Message
 
 from callcenter.ami.link import AmiLink
 from callcenter.ami.recorder import CallRecorder
-from callcenter.core import call_events as ev
-from callcenter.core.bus import DomainEvent
 from callcenter.core.calltracker import AsteriskSnapshot, CallTracker
+from callcenter.core.events import CallEnded, CallStarted, CdrMismatch
 from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, METRICS, SESSIONMAKER, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -66,24 +65,26 @@ def setup(app: web.Application) -> None:
     )
     app[CALL_RECORDER] = CallRecorder(tracker, app[SESSIONMAKER], bus)
 
-    def on_mismatch(event: DomainEvent) -> None:
+    def on_mismatch(event: CdrMismatch) -> None:
         log.warning(
             "CDR mismatch on call %s: %s Asterisk=%r tracker=%r",
-            event.data["linkedid"],
-            event.data["field"],
-            event.data["asterisk_value"],
-            event.data["tracker_value"],
+            event.linkedid,
+            event.field,
+            event.asterisk_value,
+            event.tracker_value,
         )
-        metrics.cdr_mismatches.labels(event.data["field"]).inc()
+        metrics.cdr_mismatches.labels(event.field).inc()
 
-    def on_call_count(event: DomainEvent) -> None:
+    def on_call_started(_event: CallStarted) -> None:
         metrics.calls_active.set(len(tracker.active_calls))
-        if event.name == ev.CALL_ENDED:
-            metrics.calls_ended.labels(event.data["record"].disposition).inc()
 
-    bus.subscribe(ev.CDR_MISMATCH, on_mismatch)
-    bus.subscribe(ev.CALL_STARTED, on_call_count)
-    bus.subscribe(ev.CALL_ENDED, on_call_count)
+    def on_call_ended(event: CallEnded) -> None:
+        metrics.calls_active.set(len(tracker.active_calls))
+        metrics.calls_ended.labels(event.record.disposition).inc()
+
+    bus.subscribe(CdrMismatch, on_mismatch)
+    bus.subscribe(CallStarted, on_call_started)
+    bus.subscribe(CallEnded, on_call_ended)
     app.cleanup_ctx.append(ami_ctx)
 
 

@@ -26,8 +26,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
+from callcenter.core.events import CallFact
 from callcenter.db.repos import calls as calls_repo
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,11 @@ class CallRecorder:
         self.max_attempts = 5
         self._failures: dict[str, int] = {}
         self._stale: tuple[set[str], datetime] | None = None
-        self._unsubscribe = bus.subscribe("*", self._on_event)
+        self._unsubscribe = bus.subscribe(CallFact, self._on_event)
 
-    def _on_event(self, event: DomainEvent) -> None:
-        linkedid = event.data.get("linkedid")
-        if event.name.startswith("call_") and isinstance(linkedid, str) and linkedid:
+    def _on_event(self, event: CallFact) -> None:
+        linkedid = event.linkedid
+        if linkedid:
             self._dirty[linkedid] = None
             self._idle.clear()
             self._wake.set()

@@ -28,11 +28,11 @@ from typing import Any
 
 from callcenter.clock import Clock, SystemClock
 from callcenter.core import call_events as ev
-from callcenter.core.bus import EventBus
+from callcenter.core.bus import DomainEvent, EventBus
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, Any], None]
+Emit = Callable[[DomainEvent], None]
 
 #: Hangup causes that mean "someone hung up" rather than "the network failed".
 NORMAL_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31, 127})
@@ -132,14 +132,9 @@ class CallTracker:
         recent_limit: int = 2000,
     ) -> None:
         if isinstance(emit, EventBus):
-            bus = emit
-
-            def publish(name: str, payload: Any) -> None:
-                bus.publish(name, **ev.payload_data(payload))
-
-            self._emit: Emit = publish
+            self._emit: Emit = emit.publish
         else:
-            self._emit = emit or (lambda name, payload: None)
+            self._emit = emit or (lambda event: None)
         self._clock = clock or SystemClock()
         self._last_ts: datetime | None = None
         self._channels: dict[str, _Channel] = {}
@@ -272,7 +267,6 @@ class CallTracker:
             if pending is not None:
                 self._apply_originate(call, *pending)
             self._emit(
-                ev.CALL_STARTED,
                 ev.CallStarted(
                     linkedid, record.started_at, number, caller_name, record.dialed_number, name
                 ),
@@ -335,7 +329,7 @@ class CallTracker:
         if found and path and found[1].record.recording_path != path:
             record = found[1].record
             record.recording_path = path
-            self._emit(ev.CALL_RECORDING, ev.CallRecording(record.linkedid, at, path))
+            self._emit(ev.CallRecording(record.linkedid, at, path))
 
     # ------------------------------------------------------------------ offers
     def _offer(
@@ -375,7 +369,6 @@ class CallTracker:
             target = _value(e, "DialString") or _value(e, "DestExten")
             call.record.dialed_number = target.rsplit("/", 1)[-1].split("@")[0]
         self._emit(
-            ev.CALL_OFFERED,
             ev.CallOffered(
                 call.record.linkedid,
                 at,
@@ -415,7 +408,6 @@ class CallTracker:
             if not call.current_agent:
                 call.current_agent = attempt.uniqueid
             self._emit(
-                ev.CALL_ANSWERED,
                 ev.CallAnswered(
                     record.linkedid,
                     at,
@@ -430,7 +422,6 @@ class CallTracker:
         else:
             attempt.outcome, attempt.ended_at = outcome, at
         self._emit(
-            ev.CALL_OFFER_ENDED,
             ev.CallOfferEnded(
                 call.record.linkedid, at, attempt.interface, attempt.uniqueid, attempt.outcome
             ),
@@ -474,7 +465,7 @@ class CallTracker:
             position = int(_value(e, "Position") or 0)
         except ValueError:
             position = 0
-        self._emit(ev.CALL_QUEUED, ev.CallQueued(record.linkedid, at, record.queue, position))
+        self._emit(ev.CallQueued(record.linkedid, at, record.queue, position))
 
     # ------------------------------------------------------------------ hangups
     def _blame(self, channel: _Channel, call: _Call, soft: bool) -> str:
@@ -574,7 +565,7 @@ class CallTracker:
         while len(self._recent_uids) > self._recent_limit * 8:
             self._recent_uids.popitem(last=False)
         self._reconcile(call)
-        self._emit(ev.CALL_ENDED, ev.CallEnded(record.linkedid, at, record.snapshot()))
+        self._emit(ev.CallEnded(record.linkedid, at, record.snapshot()))
 
     # ------------------------------------------------------------------ hold / park
     def _start_hold(self, call: _Call, key: str, channel: str, at: datetime) -> None:
@@ -583,7 +574,7 @@ class CallTracker:
         if not call.holds:
             call.hold_since = at  # overlapping holds (both legs, hold then park) count once
         call.holds[key] = at
-        self._emit(ev.CALL_HOLD, ev.CallHold(call.record.linkedid, at, channel, True))
+        self._emit(ev.CallHold(call.record.linkedid, at, channel, True))
 
     def _end_hold(self, call: _Call, key: str, at: datetime, channel: str = "") -> None:
         started = call.holds.pop(key, None)
@@ -595,7 +586,7 @@ class CallTracker:
         if not call.holds and call.hold_since is not None:
             call.record.hold_seconds += max(0.0, (at - call.hold_since).total_seconds())
             call.hold_since = None
-        self._emit(ev.CALL_HOLD, ev.CallHold(call.record.linkedid, at, channel, False))
+        self._emit(ev.CallHold(call.record.linkedid, at, channel, False))
 
     def _on_hold(self, e: Mapping[str, Any], at: datetime) -> None:
         found = self._channel_call(_value(e, "Uniqueid"))
@@ -654,7 +645,6 @@ class CallTracker:
         call.record.transfers.append(ev.TransferRecord(kind, at, from_interface, to))
         call.current_agent = ""
         self._emit(
-            ev.CALL_TRANSFERRED,
             ev.CallTransferred(call.record.linkedid, at, kind, from_interface, to),
         )
 
@@ -732,7 +722,6 @@ class CallTracker:
             call.uniqueids.add(leg.uniqueid)
         call.record.attempts.append(attempt)
         self._emit(
-            ev.CALL_OFFERED,
             ev.CallOffered(call.record.linkedid, at, interface, channel.name, channel.uniqueid,
                            "", call.record.caller_number, call.record.caller_channel),
         )  # fmt: skip
@@ -769,7 +758,6 @@ class CallTracker:
         else:
             self._outbound_actions.pop(action_id, None)  # failed before any channel existed
         self._emit(
-            ev.ORIGINATE_RESULT,
             ev.OriginateResult(action_id, uid, linkedid, success, reason, at),
         )
 
@@ -778,7 +766,6 @@ class CallTracker:
         device = _value(e, "Device")
         if device:
             self._emit(
-                ev.AGENT_DEVICE_STATE,
                 ev.AgentDeviceState(device, _value(e, "State"), at, "DeviceStateChange"),
             )
 
@@ -786,7 +773,6 @@ class CallTracker:
         endpoint = _value(e, "EndpointName") or _value(e, "AOR")
         if endpoint:
             self._emit(
-                ev.AGENT_DEVICE_STATE,
                 ev.AgentDeviceState(
                     f"PJSIP/{endpoint}", _value(e, "ContactStatus"), at, "ContactStatus"
                 ),
@@ -844,7 +830,7 @@ class CallTracker:
         if key in call.flagged:
             return
         call.flagged.add(key)
-        self._emit(ev.CDR_MISMATCH, ev.CdrMismatch(call.record.linkedid, name, theirs, ours, at))
+        self._emit(ev.CdrMismatch(call.record.linkedid, name, theirs, ours, at))
 
     # ------------------------------------------------------------------ resynchronisation
     def resync(self, snapshot: AsteriskSnapshot) -> None:

@@ -38,7 +38,17 @@ from callcenter.core.acd import (
     Strategy,
     Wait,
 )
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
+from callcenter.core.events import (
+    AgentDeviceState,
+    AgentStateChanged,
+    CallAnswered,
+    CallbackTaskCreated,
+    CallEnded,
+    CallTransferred,
+    ConfigChanged,
+    QueueChanged,
+)
 from callcenter.core.hours import OfficeHours
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.repos import acd as acd_repo
@@ -53,12 +63,6 @@ DIAL_CONTEXT = "cc-dial"
 OVERFLOW_CONTEXT = "cc-overflow"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 FALLBACK_QUEUE = "cc-fallback"
-
-# Bus events this service publishes (documented in docs/architecture.md).
-AGENT_STATE_CHANGED = "agent_state_changed"
-QUEUE_CHANGED = "queue_changed"
-CALLBACK_TASK_CREATED = "callback_task_created"
-CONFIG_CHANGED = "config_changed"
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
@@ -195,11 +199,11 @@ class AcdService:
         self._resync_pending = True
         await self._resync_with_asterisk()
         self._unsubscribe = [
-            self.bus.subscribe(CONFIG_CHANGED, lambda _e: self._spawn(self.reload())),
-            self.bus.subscribe("call_answered", self._on_call_answered),
-            self.bus.subscribe("call_ended", self._on_call_ended),
-            self.bus.subscribe("call_transferred", self._on_call_transferred),
-            self.bus.subscribe("agent_device_state", self._on_device_state),
+            self.bus.subscribe(ConfigChanged, self._on_config_changed),
+            self.bus.subscribe(CallAnswered, self._on_call_answered),
+            self.bus.subscribe(CallEnded, self._on_call_ended),
+            self.bus.subscribe(CallTransferred, self._on_call_transferred),
+            self.bus.subscribe(AgentDeviceState, self._on_device_state),
         ]
         self._tasks = [
             asyncio.create_task(self._write_states(), name="acd-state-writer"),
@@ -597,23 +601,26 @@ class AcdService:
         await session.set_variables({"CC_CALLBACK": "yes" if created else "no"})
 
     # ------------------------------------------------------------------ bus (from the AMI tracker)
-    def _on_call_answered(self, event: DomainEvent) -> None:
-        call_id = self._call_for(event.data)
-        agent_id = self.agent_at_phone(str(event.data.get("interface", "")))
+    def _on_config_changed(self, _event: ConfigChanged) -> None:
+        self._spawn(self.reload())
+
+    def _on_call_answered(self, event: CallAnswered) -> None:
+        call_id = self._call_for(event.linkedid)
+        agent_id = self.agent_at_phone(event.interface)
         if call_id is not None and agent_id is not None:
             self.acd.answered(call_id, agent_id)
             self._kick()
 
-    def _on_call_ended(self, event: DomainEvent) -> None:
-        call_id = self._call_for(event.data)
+    def _on_call_ended(self, event: CallEnded) -> None:
+        call_id = self._call_for(event.linkedid, event.record.caller_channel)
         if call_id is not None:
             self._ended(call_id)
 
-    def _on_call_transferred(self, event: DomainEvent) -> None:
+    def _on_call_transferred(self, event: CallTransferred) -> None:
         """The agent passed the caller on (blind or attended): their part ends, wrap-up
         starts, and the ACD lets go of the call, which lives on in the dialplan."""
-        call_id = self._call_for(event.data)
-        agent_id = self.agent_at_phone(str(event.data.get("from_interface", "")))
+        call_id = self._call_for(event.linkedid)
+        agent_id = self.agent_at_phone(event.from_interface)
         call = self.acd.calls.get(call_id) if call_id is not None else None
         if call is None or agent_id is None or call.agent_id != agent_id:
             return
@@ -621,17 +628,17 @@ class AcdService:
             "agent %s passed call %s on (%s to %s)",
             agent_id,
             call.id,
-            event.data.get("kind", ""),
-            event.data.get("to", ""),
+            event.kind,
+            event.to,
         )
         self._ended(call.id)
 
-    def _on_device_state(self, event: DomainEvent) -> None:
-        device = str(event.data.get("device", ""))
+    def _on_device_state(self, event: AgentDeviceState) -> None:
+        device = event.device
         if device and "/" not in device:
             device = f"PJSIP/{device}"  # ContactStatus names the endpoint only
-        state = str(event.data.get("state", "")).upper()
-        if event.data.get("source") == "ContactStatus":
+        state = event.state.upper()
+        if event.source == "ContactStatus":
             registered = state not in ("UNREACHABLE", "REMOVED", "NONQUALIFIED")
             self.acd.phone_status(device, registered=registered)
         else:
@@ -644,12 +651,9 @@ class AcdService:
             )
         self._kick()
 
-    def _call_for(self, data: dict[str, Any]) -> str | None:
-        linkedid = str(data.get("linkedid", ""))
+    def _call_for(self, linkedid: str, channel: str = "") -> str | None:
         if linkedid in self.acd.calls or linkedid in self.calls:
             return linkedid
-        record = data.get("record")
-        channel = getattr(record, "caller_channel", "") or str(data.get("channel", ""))
         for info in self.calls.values():
             if channel and info.channel == channel:
                 return info.call_id
@@ -710,7 +714,7 @@ class AcdService:
             )
             task_id = task.id
         self.bus.publish(
-            CALLBACK_TASK_CREATED, task_id=task_id, phone=number, origin=origin, group=info.group
+            CallbackTaskCreated(task_id=task_id, phone=number, origin=origin, group=info.group)
         )
         return True
 
@@ -768,13 +772,14 @@ class AcdService:
     def _on_state_change(self, change: StateChange) -> None:
         self._changes.put_nowait(change)
         self.bus.publish(
-            AGENT_STATE_CHANGED,
-            agent_id=change.agent_id,
-            state=str(change.state),
-            previous=str(change.previous),
-            reason=change.reason,
-            interface=change.interface,
-            at=change.at,
+            AgentStateChanged(
+                agent_id=change.agent_id,
+                state=str(change.state),
+                previous=str(change.previous),
+                reason=change.reason,
+                interface=change.interface,
+                at=change.at,
+            )
         )
 
     async def _write_states(self) -> None:
@@ -836,7 +841,7 @@ class AcdService:
         for dial in offers:
             await self._deliver(dial)
         await self._announce_positions()
-        self.bus.publish(QUEUE_CHANGED, groups=self.acd.queue_counters())
+        self.bus.publish(QueueChanged(groups=self.acd.queue_counters()))
 
     async def _deliver(self, dial: Dial) -> None:
         """Move a waiting caller to the chosen agent: Setvar the decision, then Redirect."""

@@ -27,7 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
 from callcenter.clock import Clock
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
+from callcenter.core.events import (
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallOffered,
+    CallOfferEnded,
+    CallStarted,
+    QueueChanged,
+)
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.screenpop import EMPTY_HISTORY, CallerHistory, CallOffer, build_pop
@@ -148,16 +157,15 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ lifecycle
     def subscribe(self, bus: EventBus) -> None:
-        for name, handler in (
-            ("call_started", self._on_call_started),
-            ("call_offered", self._on_call_offered),
-            ("call_answered", self._on_call_answered),
-            ("call_offer_ended", self._on_call_offer_ended),
-            ("call_ended", self._on_call_ended),
-            ("agent_state_changed", self._on_agent_state_changed),
-            ("queue_changed", self._on_queue_counters),
-        ):
-            self._unsubscribe.append(bus.subscribe(name, handler))
+        self._unsubscribe += [
+            bus.subscribe(CallStarted, self._on_call_started),
+            bus.subscribe(CallOffered, self._on_call_offered),
+            bus.subscribe(CallAnswered, self._on_call_answered),
+            bus.subscribe(CallOfferEnded, self._on_call_offer_ended),
+            bus.subscribe(CallEnded, self._on_call_ended),
+            bus.subscribe(AgentStateChanged, self._on_agent_state_changed),
+            bus.subscribe(QueueChanged, self._on_queue_counters),
+        ]
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -241,13 +249,9 @@ class AgentDesk:
         if interface:
             self.interfaces[interface.lower()] = user_id
 
-    def _agent_id(self, data: dict[str, Any]) -> int | None:
-        agent_id = data.get("agent_id")
-        if agent_id is not None:
-            user_id = int(agent_id)
-            self.learn_interface(str(data.get("interface") or ""), user_id)
-            return user_id
-        interface = str(data.get("interface") or "").lower()
+    def _agent_id(self, interface: str) -> int | None:
+        """The agent at the phone ``interface`` (an agent's configured or logged-in phone)."""
+        interface = interface.lower()
         if not interface:
             return None
         known = self.interfaces.get(interface)
@@ -263,30 +267,38 @@ class AgentDesk:
             for interface, user_id in (await agent_ids_by_interface(session)).items():
                 self.interfaces.setdefault(interface.lower(), user_id)
 
-    def _on_call_started(self, event: DomainEvent) -> None:
+    def _on_call_started(self, event: CallStarted) -> None:
         """A call entered the PBX: remember who calls and start loading their history."""
-        data = event.data
-        linkedid = str(data.get("linkedid") or "")
+        linkedid = event.linkedid
         if not linkedid:
             return
-        number = self._number(data.get("caller_number"))
+        number = self._number(event.caller_number)
         self.calls[linkedid] = CallInfo(
             caller_number=number,
-            caller_name=str(data.get("caller_name") or ""),
-            dialed_number=str(data.get("dialed_number") or ""),
-            caller_channel=str(data.get("channel") or ""),
+            caller_name=event.caller_name,
+            dialed_number=event.dialed_number,
+            caller_channel=event.channel,
             started=time.monotonic(),
         )
-        self.prefetch(linkedid, number, data.get("customer_id"))
+        self.prefetch(linkedid, number)
 
-    def _on_call_offered(self, event: DomainEvent) -> None:
+    def _on_call_offered(self, event: CallOffered) -> None:
         """The call rings an agent's phone: pop it on that agent's page, history included."""
-        data = event.data
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
-        if agent_id is None or not linkedid:
+        agent_id = self._agent_id(event.interface)
+        if agent_id is None or not event.linkedid:
             return
-        self.offer(linkedid, agent_id, data)
+        self.offer(
+            event.linkedid,
+            agent_id,
+            {
+                "at": event.at,
+                "interface": event.interface,
+                "agent_channel": event.channel,
+                "queue": event.queue,
+                "caller_number": event.caller_number,
+                "caller_channel": event.caller_channel,
+            },
+        )
 
     def offer(self, linkedid: str, agent_id: int, data: dict[str, Any]) -> None:
         """Pop ``linkedid`` on ``agent_id``'s page (once per offer; later news only updates)."""
@@ -340,9 +352,8 @@ class AgentDesk:
             message["route_started"] = route_started
         self.hub.send_to_agent(offer.agent_id, message)
 
-    def _live_call(self, data: dict[str, Any]) -> tuple[AgentLive, LiveCall] | None:
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
+    def _live_call(self, linkedid: str, interface: str) -> tuple[AgentLive, LiveCall] | None:
+        agent_id = self._agent_id(interface)
         if agent_id is None:
             return None
         live = self.agents.get(agent_id)
@@ -350,18 +361,17 @@ class AgentDesk:
             return None
         return live, live.call
 
-    def _on_call_answered(self, event: DomainEvent) -> None:
-        data = event.data
-        found = self._live_call(data)
+    def _on_call_answered(self, event: CallAnswered) -> None:
+        found = self._live_call(event.linkedid, event.interface)
         if found is None:
-            found = self._adopt_answered(data)
+            found = self._adopt_answered(event)
         if found is None:
             return
         live, call = found
         call.phase = "talking"
-        call.answered_at = data.get("at") or self.clock.now()
-        call.agent_channel = str(data.get("agent_channel") or call.agent_channel)
-        call.caller_channel = str(data.get("caller_channel") or call.caller_channel)
+        call.answered_at = event.at or self.clock.now()
+        call.agent_channel = event.agent_channel or call.agent_channel
+        call.caller_channel = event.caller_channel or call.caller_channel
         today = localtime.local_date(self.clock.now(), self.zone)
         if live.calls_day != today:
             live.calls_day, live.calls_today = today, 0
@@ -371,18 +381,25 @@ class AgentDesk:
         live.counters_sent = self._counters_key(counters)
         self.hub.send_to_agent(live.user_id, counters)
 
-    def _adopt_answered(self, data: dict[str, Any]) -> tuple[AgentLive, LiveCall] | None:
+    def _adopt_answered(self, event: CallAnswered) -> tuple[AgentLive, LiveCall] | None:
         """An answered call we never offered: after a daemon restart (the tracker's resync
         reports calls already talking) or a call the fallback queue gave the agent. Pop it
         now so the agent's page shows the call it is on."""
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or "")
+        agent_id = self._agent_id(event.interface)
+        linkedid = event.linkedid
         if agent_id is None or not linkedid:
             return None
         live = self.agent(agent_id)
         if live.call is not None and live.call.phase != "ringing":
             return None  # busy with (the wrap-up of) another call
-        data = {**data, **self._channels_from_tracker(linkedid, str(data.get("interface") or ""))}
+        data: dict[str, Any] = {
+            "at": event.at,
+            "interface": event.interface,
+            "caller_number": event.caller_number,
+            "agent_channel": event.agent_channel,
+            "caller_channel": event.caller_channel,
+            **self._channels_from_tracker(linkedid, event.interface),
+        }
         self.offer(linkedid, agent_id, data)
         assert live.call is not None
         return live, live.call
@@ -404,9 +421,9 @@ class AgentDesk:
                 found["agent_channel"] = attempt.channel
         return found
 
-    def _on_call_offer_ended(self, event: DomainEvent) -> None:
+    def _on_call_offer_ended(self, event: CallOfferEnded) -> None:
         """The phone stopped ringing without this agent answering: clear the pop."""
-        found = self._live_call(event.data)
+        found = self._live_call(event.linkedid, event.interface)
         if found is None or found[1].phase != "ringing":
             return
         live, call = found
@@ -416,13 +433,12 @@ class AgentDesk:
             {
                 "type": "offer_ended",
                 "linkedid": call.linkedid,
-                "outcome": event.data.get("outcome", ""),
+                "outcome": event.outcome,
             },
         )
 
-    def _on_call_ended(self, event: DomainEvent) -> None:
-        data = event.data
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
+    def _on_call_ended(self, event: CallEnded) -> None:
+        linkedid = event.linkedid
         self.calls.pop(linkedid, None)
         entry = self._prefetch.pop(linkedid, None)
         if entry is not None and not entry.task.done():
@@ -437,7 +453,7 @@ class AgentDesk:
                     live.user_id, {"type": "offer_ended", "linkedid": linkedid, "outcome": "gone"}
                 )
             elif call.phase == "talking":
-                self._begin_wrapup(live, call, data.get("at") or self.clock.now())
+                self._begin_wrapup(live, call, event.at or self.clock.now())
 
     def _begin_wrapup(self, live: AgentLive, call: LiveCall, at: datetime) -> None:
         call.phase = "wrapup"
@@ -518,25 +534,21 @@ class AgentDesk:
         except Exception as exc:  # AcdError: the wrap-up already ended (timer or agent)
             log.info("end of wrap-up for agent %s: %s", user_id, exc)
 
-    def _on_agent_state_changed(self, event: DomainEvent) -> None:
-        data = event.data
-        agent_id = data.get("agent_id")
-        if agent_id is None:
-            return
-        live = self.agent(int(agent_id))
-        self.learn_interface(str(data.get("interface") or ""), live.user_id)
-        live.state = str(data.get("state") or "")
-        live.reason = str(data.get("reason") or "")
-        live.state_since = data.get("at") or self.clock.now()
+    def _on_agent_state_changed(self, event: AgentStateChanged) -> None:
+        live = self.agent(event.agent_id)
+        self.learn_interface(event.interface, live.user_id)
+        live.state = event.state
+        live.reason = event.reason
+        live.state_since = event.at or self.clock.now()
         self.hub.send_to_agent(live.user_id, self._state_message(live))
         call = live.call
         if live.state == "ringing":
-            self._offer_from_route_decision(live.user_id, data)
+            self._offer_from_route_decision(live.user_id, event)
         if live.state == "wrapup" and call is not None and call.phase == "talking":
             # The agent's leg ended (the caller may go on to the survey): wrap-up starts now.
             self._begin_wrapup(live, call, live.state_since)
 
-    def _offer_from_route_decision(self, agent_id: int, data: dict[str, Any]) -> None:
+    def _offer_from_route_decision(self, agent_id: int, event: AgentStateChanged) -> None:
         """The ACD just picked this agent (inside the FastAGI route request): pop now.
 
         This is the earliest moment the agent is known, before Asterisk even
@@ -547,22 +559,21 @@ class AgentDesk:
         if ringing is None:
             return
         offer: dict[str, Any] = {
-            "at": data.get("at"),
+            "at": event.at,
             "caller_number": ringing.caller_number,
             "customer_id": ringing.customer_id,
             "caller_channel": ringing.caller_channel,
             "dialed_number": ringing.hotline,
             "group": ringing.group,
             "ring_timeout": ringing.ring_timeout,
-            "interface": str(data.get("interface") or ""),
+            "interface": event.interface,
             "agent_channel": "",
         }
         self.offer(ringing.call_id, agent_id, offer)
 
-    def _on_queue_counters(self, event: DomainEvent) -> None:
-        counters = event.data.get("groups") or {}
-        self.queue_counters = {str(k): dict(v) for k, v in counters.items()}
-        self.queue_counters_at = event.data.get("at") or self.clock.now()
+    def _on_queue_counters(self, event: QueueChanged) -> None:
+        self.queue_counters = {str(k): dict(v) for k, v in event.groups.items()}
+        self.queue_counters_at = event.at or self.clock.now()
         # The ACD publishes after every change; most leave an agent's counters as they
         # were. Send only what changed, so 300 pages do not get 300 copies per event.
         now = self.clock.now()

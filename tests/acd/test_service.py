@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.agi.server import FastAgiServer
 from callcenter.clock import ManualClock
 from callcenter.core.acd import AgentState
-from callcenter.core.bus import EventBus
+from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.events import AgentStateChanged, ConfigChanged, QueueChanged
 from callcenter.db.models import (
     AgentGroup,
     AgentGroupMember,
@@ -37,6 +38,7 @@ from callcenter.db.models import (
 from callcenter.prompts import menu_prompt_code
 from callcenter.services.acd import AcdService
 from tests.agi.peer import FakeChannel, run_session
+from tests.events import answered, ended
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hanoi
 HOTLINE = "19006868"
@@ -131,7 +133,7 @@ async def rig(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     clock = ManualClock(START)
     bus = EventBus()
     events: list[Any] = []
-    bus.subscribe("*", events.append)
+    bus.subscribe(DomainEvent, events.append)
     control = RecordingControl()
     service = AcdService(clock=clock, bus=bus, sessions=session_factory, control=control)
     server = FastAgiServer(command_timeout=2.0)
@@ -261,16 +263,14 @@ async def test_ring_timeout_next_agent_then_auto_pause_and_state_log(
     assert [r.state for r in rows] == ["available", "ringing", "available", "ringing", "paused"]
     assert all(r.ended_at is not None for r in rows[:-1]) and rows[-1].ended_at is None
     assert rows[1].ended_at == rows[2].started_at  # contiguous: start and end of each state
-    assert any(
-        e.name == "agent_state_changed" and e.data["reason"] == "missed_calls" for e in rig.events
-    )
+    assert any(isinstance(e, AgentStateChanged) and e.reason == "missed_calls" for e in rig.events)
 
 
 async def test_waiting_caller_is_redirected_when_an_agent_frees_up(rig: Any) -> None:
     await rig.service.login(rig.ids["agent3"])  # the only sales agent
     dial = await rig.agi("route", {"CC_GROUP": "sales"}, uniqueid="w1.1", channel="PJSIP/trunk-1")
     assert dial.variables["CC_AGENT_CHANNEL"] == "PJSIP/103"
-    rig.bus.publish("call_answered", linkedid="w1.1", interface="PJSIP/103")
+    rig.bus.publish(answered("w1.1", "PJSIP/103"))
     wait = await rig.agi("route", {"CC_GROUP": "sales"}, uniqueid="w2.1", channel="PJSIP/trunk-2")
     assert (wait.variables["CC_ACTION"], wait.variables["CC_POSITION"]) == ("wait", "1")
     await rig.agi("after-call", uniqueid="w1.1")
@@ -282,7 +282,7 @@ async def test_waiting_caller_is_redirected_when_an_agent_frees_up(rig: Any) -> 
     ]
     assert moved[-1] == ("redirect", "PJSIP/trunk-2", "cc-dial", "s", 1)
     assert ("setvar", "PJSIP/trunk-2", "CC_AGENT_CHANNEL", "PJSIP/103") in moved
-    assert any(e.name == "queue_changed" for e in rig.events)
+    assert any(isinstance(e, QueueChanged) for e in rig.events)
 
 
 async def test_abandon_while_waiting_becomes_a_callback_task_except_anonymous(
@@ -292,7 +292,7 @@ async def test_abandon_while_waiting_becomes_a_callback_task_except_anonymous(
     await rig.agi("route", {"CC_GROUP": "care"}, uniqueid="a2.1", caller="anonymous")
     assert len(rig.service.acd.waiting("care")) == 2
     rig.clock.set(rig.clock.now() + timedelta(seconds=40))
-    rig.bus.publish("call_ended", linkedid="a1.1")
+    rig.bus.publish(ended("a1.1"))
     await rig.agi("hangup", uniqueid="a2.1")
     await settle(rig.service)
     async with session_factory() as session:
@@ -412,7 +412,7 @@ async def test_config_changed_reloads_strategy_and_members(rig: Any, session_fac
                 AgentGroupMember.user_id == rig.ids["agent1"],
             )
         )
-    rig.bus.publish("config_changed", area="groups")
+    rig.bus.publish(ConfigChanged(area="groups"))
     for _ in range(100):
         if rig.service.acd.groups["care"].strategy == "round_robin":
             break
@@ -430,7 +430,7 @@ async def test_position_announcements_follow_the_queue(rig: Any) -> None:
     )
     assert first.variables["CC_WAIT_PROMPT_CALL"].endswith("digits/1")
     assert second.variables["CC_WAIT_PROMPT_CALL"].endswith("digits/2")
-    rig.bus.publish("call_answered", linkedid="q0.1", interface="PJSIP/103")
+    rig.bus.publish(answered("q0.1", "PJSIP/103"))
     await rig.agi("after-call", uniqueid="q0.1")
     await rig.clock.advance(16)
     await settle(rig.service)
