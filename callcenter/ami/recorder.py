@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
 from callcenter.core.events import CallFact
+from callcenter.core.interfaces import interface_key
 from callcenter.db.repos import calls as calls_repo
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class CallRecorder:
             self._agents_at = time.monotonic()
         if self.phones_in_use is None:
             return self._agents
-        live = {calls_repo.interface_key(k): v for k, v in self.phones_in_use().items()}
+        live = {interface_key(k): v for k, v in self.phones_in_use().items()}
         return {**self._agents, **live}
 
     async def _save_batch(self, linkedids: list[str]) -> None:

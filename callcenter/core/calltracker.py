@@ -19,7 +19,6 @@ seen, or the injected clock before any.
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 from callcenter.clock import Clock, SystemClock
 from callcenter.core import call_events as ev
 from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.interfaces import interface_of, local_partner_name
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ Emit = Callable[[DomainEvent], None]
 
 #: Hangup causes that mean "someone hung up" rather than "the network failed".
 NORMAL_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31, 127})
-_CHANNEL_SUFFIX = re.compile(r"^(?P<base>.+)-[0-9a-fA-F]{8}(?:;[12])?$")
 _UNKNOWN = ("<unknown>", "<null>")
 _DIAL_OUTCOMES = {
     "ANSWER": "answered",
@@ -45,19 +44,6 @@ _DIAL_OUTCOMES = {
     "CONGESTION": "failed",
     "CHANUNAVAIL": "failed",
 }
-
-
-def interface_of(channel_name: str) -> str:
-    """``PJSIP/101-0000002a`` → ``PJSIP/101``; ``Local/201@agents-0000001f;1`` → ``Local/201@agents``."""
-    match = _CHANNEL_SUFFIX.match(channel_name)
-    return match.group("base") if match else channel_name
-
-
-def local_partner_name(channel_name: str) -> str:
-    """The other half of a Local channel pair, or "" for any other technology."""
-    if channel_name.startswith("Local/") and channel_name[-2:] in (";1", ";2"):
-        return channel_name[:-1] + ("2" if channel_name.endswith("1") else "1")
-    return ""
 
 
 def _value(event: Mapping[str, Any], key: str) -> str:

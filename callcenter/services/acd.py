@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +49,7 @@ from callcenter.core.events import (
     QueueChanged,
 )
 from callcenter.core.hours import OfficeHours
+from callcenter.core.interfaces import interface_key
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
@@ -64,7 +64,6 @@ OVERFLOW_CONTEXT = "cc-overflow"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 FALLBACK_QUEUE = "cc-fallback"
 
-_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
 
 
@@ -660,12 +659,13 @@ class AcdService:
         return None
 
     def agent_at_phone(self, interface: str) -> int | None:
-        """Who takes calls on ``interface`` now (a channel name's ``-0000002a`` suffix is ignored)."""
+        """Who takes calls on ``interface`` now: a phone, dial string or any of its channels
+        (``DIALEDPEERNAME``, a Local channel's ``;1``/``;2`` half), by :func:`interface_key`."""
         if not interface:
             return None
-        wanted = {interface.lower(), _CHANNEL_SUFFIX.sub("", interface).lower()}
+        wanted = interface_key(interface)
         for agent in self.acd.agents.values():
-            if agent.channel.lower() in wanted:
+            if agent.channel and interface_key(agent.channel) == wanted:
                 return agent.id
         return None
 

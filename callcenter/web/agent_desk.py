@@ -37,6 +37,7 @@ from callcenter.core.events import (
     CallStarted,
     QueueChanged,
 )
+from callcenter.core.interfaces import interface_key
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.screenpop import EMPTY_HISTORY, CallerHistory, CallOffer, build_pop
@@ -247,11 +248,11 @@ class AgentDesk:
     def learn_interface(self, interface: str, user_id: int) -> None:
         """Remember which agent sits at a phone (configured, or picked at login)."""
         if interface:
-            self.interfaces[interface.lower()] = user_id
+            self.interfaces[interface_key(interface)] = user_id
 
     def _agent_id(self, interface: str) -> int | None:
         """The agent at the phone ``interface`` (an agent's configured or logged-in phone)."""
-        interface = interface.lower()
+        interface = interface_key(interface)
         if not interface:
             return None
         known = self.interfaces.get(interface)
@@ -265,7 +266,7 @@ class AgentDesk:
         """Who sits at which phone, from the users' configured phones (before any event)."""
         async with self.sessions() as session:
             for interface, user_id in (await agent_ids_by_interface(session)).items():
-                self.interfaces.setdefault(interface.lower(), user_id)
+                self.interfaces.setdefault(interface_key(interface), user_id)
 
     def _on_call_started(self, event: CallStarted) -> None:
         """A call entered the PBX: remember who calls and start loading their history."""
@@ -417,7 +418,8 @@ class AgentDesk:
         if record.dialed_number:
             found["dialed_number"] = record.dialed_number
         for attempt in record.attempts:
-            if attempt.interface.lower() == interface.lower() and attempt.outcome == "answered":
+            answered = attempt.outcome == "answered"
+            if answered and interface_key(attempt.interface) == interface_key(interface):
                 found["agent_channel"] = attempt.channel
         return found
 
@@ -671,7 +673,7 @@ class AgentDesk:
         async with self.sessions() as session:
             user = await session.get(User, user_id)
             if user is not None and user.interface:
-                self.interfaces.setdefault(user.interface.lower(), user_id)
+                self.interfaces.setdefault(interface_key(user.interface), user_id)
             live.groups = frozenset(
                 await session.scalars(
                     select(AgentGroup.code)
