@@ -176,6 +176,12 @@ class CallTracker:
     def channel_count(self) -> int:
         return len(self._channels)
 
+    def linkedid_of(self, uniqueid: str) -> str | None:
+        """The call (``Linkedid``) a live channel belongs to: FastAGI names the channel that
+        runs the dialplan (a Local channel's ``;2`` half), AMI events name the call."""
+        channel = self._channels.get(uniqueid)
+        return channel.linkedid if channel is not None else None
+
     def expect_originate(self, action_id: str) -> None:
         """Mark the call an Originate with this ActionID will create as outbound."""
         self._outbound_actions[action_id] = None
@@ -297,10 +303,21 @@ class CallTracker:
         return (channel, call) if call else None
 
     def _on_newcallerid(self, e: Mapping[str, Any], at: datetime) -> None:
+        """The caller ID set after the call started (a call entering through a Local channel
+        gets it after both halves exist): keep it and say so, so a pop already built with
+        an empty number is refreshed before the answer."""
         found = self._channel_call(_value(e, "Uniqueid"))
-        if found and found[0].role == "caller":
-            found[1].record.caller_number = _value(e, "CallerIDNum")
-            found[1].record.caller_name = _value(e, "CallerIDName")
+        if not found or found[0].role not in ("caller", "caller_partner"):
+            return
+        channel, call = found
+        record = call.record
+        number, name = _value(e, "CallerIDNum"), _value(e, "CallerIDName")
+        if channel.role == "caller_partner" and (record.caller_number or not number):
+            return  # the caller's own half has the caller ID already
+        if (number, name) == (record.caller_number, record.caller_name):
+            return
+        record.caller_number, record.caller_name = number, name
+        self._emit(ev.CallerIdChanged(record.linkedid, at, number, name, channel.name))
 
     def _on_newstate(self, e: Mapping[str, Any], at: datetime) -> None:
         channel = self._channels.get(_value(e, "Uniqueid"))

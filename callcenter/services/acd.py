@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -44,12 +44,13 @@ from callcenter.core.events import (
     CallAnswered,
     CallbackTaskCreated,
     CallEnded,
+    CallOffered,
     CallTransferred,
     ConfigChanged,
     QueueChanged,
 )
 from callcenter.core.hours import OfficeHours
-from callcenter.core.interfaces import interface_key
+from callcenter.core.interfaces import interface_key, local_partner_name
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
@@ -146,6 +147,10 @@ class RingingOffer:
     hotline: str
     group: str
     ring_timeout: float | None
+    #: the call's Asterisk ``Linkedid`` (AMI events and call records use it; ``call_id`` is
+    #: the FastAGI channel's uniqueid, which differs for a call entering through a Local channel)
+    linkedid: str = ""
+    caller_name: str = ""
 
 
 @dataclass
@@ -163,6 +168,9 @@ class CallInfo:
     profile: asyncio.Task[acd_repo.CallerProfile] | None = None
     #: the position the caller's waiting announcement says (0: none yet)
     announced_position: int = 0
+    #: the call's Linkedid when it differs from ``call_id`` (entry through a Local channel)
+    linkedid: str = ""
+    caller_name: str = ""
 
 
 class AcdService:
@@ -190,6 +198,10 @@ class AcdService:
         self._unsubscribe: list[Any] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._resync_pending = False
+        #: uniqueid → Linkedid of a live channel (the AMI call tracker's ``linkedid_of``)
+        self.linkedid_of: Callable[[str], str | None] | None = None
+        #: Linkedid → call_id, for calls whose FastAGI channel is not the call's first one
+        self._by_linkedid: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -199,6 +211,7 @@ class AcdService:
         await self._resync_with_asterisk()
         self._unsubscribe = [
             self.bus.subscribe(ConfigChanged, self._on_config_changed),
+            self.bus.subscribe(CallOffered, self._on_call_offered),
             self.bus.subscribe(CallAnswered, self._on_call_answered),
             self.bus.subscribe(CallEnded, self._on_call_ended),
             self.bus.subscribe(CallTransferred, self._on_call_transferred),
@@ -346,7 +359,8 @@ class AcdService:
             priority_text = await self.control.getvar(channel, "CC_PRIORITY") or "0"
             since = now - timedelta(seconds=_duration_seconds(item.get("Duration", "0")))
             caller = item.get("CallerIDNum", "")
-            self.calls[call_id] = CallInfo(call_id, channel, caller, "0", group=group)
+            info = self.calls[call_id] = CallInfo(call_id, channel, caller, "0", group=group)
+            self._link(info, item.get("Linkedid", ""))
             self.acd.restore_waiting(
                 call_id,
                 group,
@@ -427,6 +441,8 @@ class AcdService:
             hotline=info.hotline if info else "",
             group=call.group,
             ring_timeout=group.ring_timeout if group else None,
+            linkedid=(info.linkedid if info else "") or call.id,
+            caller_name="" if withheld or info is None else info.caller_name,
         )
 
     @property
@@ -464,6 +480,7 @@ class AcdService:
             group=hotline.group_code or "",
         )
         self.calls[info.call_id] = info
+        self._link(info, caller_name=session.env.get("agi_calleridname", ""))
         info.profile = asyncio.get_running_loop().create_task(self._caller_profile(session.caller))
         decision = self.hours[hotline.number].check(self.clock.now())
         if not decision.open:
@@ -520,6 +537,7 @@ class AcdService:
             )
             info.group = group
             self.calls[call_id] = info
+            self._link(info, caller_name=session.env.get("agi_calleridname", ""))
             if info.profile is None:
                 info.profile = asyncio.get_running_loop().create_task(
                     self._caller_profile(session.caller)
@@ -603,8 +621,13 @@ class AcdService:
     def _on_config_changed(self, _event: ConfigChanged) -> None:
         self._spawn(self.reload())
 
+    def _on_call_offered(self, event: CallOffered) -> None:
+        """Only learns which call this is: a Local-channel entry whose Linkedid the tracker
+        did not know yet at the route request is matched by its caller channel here."""
+        self._call_for(event.linkedid, event.caller_channel)
+
     def _on_call_answered(self, event: CallAnswered) -> None:
-        call_id = self._call_for(event.linkedid)
+        call_id = self._call_for(event.linkedid, event.caller_channel)
         agent_id = self.agent_at_phone(event.interface)
         if call_id is not None and agent_id is not None:
             self.acd.answered(call_id, agent_id)
@@ -650,11 +673,32 @@ class AcdService:
             )
         self._kick()
 
+    def _link(self, info: CallInfo, linkedid: str = "", caller_name: str = "") -> None:
+        """Remember the call's Linkedid next to its FastAGI uniqueid (they differ when the
+        call entered through a Local channel: FastAGI runs on the ``;2`` half)."""
+        if caller_name and caller_name.lower() not in ANONYMOUS_NAMES:
+            info.caller_name = caller_name
+        if not linkedid and self.linkedid_of is not None:
+            linkedid = self.linkedid_of(info.call_id) or ""
+        if linkedid and linkedid != info.call_id:
+            info.linkedid = linkedid
+            self._by_linkedid[linkedid] = info.call_id
+
     def _call_for(self, linkedid: str, channel: str = "") -> str | None:
+        """Our call for an AMI fact: by Linkedid, else by the caller's channel or its Local
+        partner (the half FastAGI ran on)."""
         if linkedid in self.acd.calls or linkedid in self.calls:
             return linkedid
+        known = self._by_linkedid.get(linkedid)
+        if known is not None:
+            return known
+        if not channel:
+            return None
+        names = {channel, local_partner_name(channel)} - {""}
         for info in self.calls.values():
-            if channel and info.channel == channel:
+            if info.channel in names:
+                if linkedid:
+                    self._link(info, linkedid)
                 return info.call_id
         return None
 
@@ -673,6 +717,8 @@ class AcdService:
     def _ended(self, call_id: str) -> None:
         gone = self.acd.call_ended(call_id)
         info = self.calls.pop(call_id, None)
+        if info is not None and info.linkedid:
+            self._by_linkedid.pop(info.linkedid, None)
         if gone is not None and info is not None:
             self._spawn(self._abandoned(gone, info))
         self._kick()

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter.agi.plugin import AGI_SERVER
-from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER
+from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER, CALL_TRACKER
 from callcenter.services.acd import AcdService, CallControl
 from callcenter.services.ami_control import AmiCallControl
 from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER, SETTINGS
@@ -38,6 +38,8 @@ def setup(app: web.Application) -> None:
         if control is None and AMI_LINK in app:
             control = AmiCallControl(app[AMI_LINK])
         service.control = control
+        if CALL_TRACKER in app:  # FastAGI names a channel, AMI the call: the tracker links them
+            service.linkedid_of = app[CALL_TRACKER].linkedid_of
         if CALL_RECORDER in app:  # calls are credited to who sat at the phone, not its owner
             app[CALL_RECORDER].phones_in_use = service.phones_in_use
         await service.start()

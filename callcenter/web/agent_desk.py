@@ -15,6 +15,7 @@ when the wrap-up time runs out before the agent saves.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from callcenter.core.events import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallerIdChanged,
     CallOffered,
     CallOfferEnded,
     CallStarted,
@@ -92,6 +94,8 @@ class LiveCall:
     muted: bool = False
     parked_at: str = ""
     timeout_task: asyncio.Task[None] | None = None
+    #: what the pop was built from (refreshed when the caller ID becomes known)
+    offer: CallOffer | None = None
 
 
 @dataclass
@@ -123,6 +127,7 @@ class CallInfo:
 class _Prefetch:
     task: asyncio.Task[tuple[int | None, CallerHistory]]
     started: float = field(default_factory=time.monotonic)
+    number: str | None = None  # whose history it loads
 
 
 class AgentDesk:
@@ -160,6 +165,7 @@ class AgentDesk:
     def subscribe(self, bus: EventBus) -> None:
         self._unsubscribe += [
             bus.subscribe(CallStarted, self._on_call_started),
+            bus.subscribe(CallerIdChanged, self._on_caller_id_changed),
             bus.subscribe(CallOffered, self._on_call_offered),
             bus.subscribe(CallAnswered, self._on_call_answered),
             bus.subscribe(CallOfferEnded, self._on_call_offer_ended),
@@ -218,7 +224,7 @@ class AgentDesk:
             return
         self._expire_prefetches()
         task = asyncio.ensure_future(self._load_history(caller_number, customer_id))
-        self._prefetch[linkedid] = _Prefetch(task)
+        self._prefetch[linkedid] = _Prefetch(task, number=caller_number)
 
     def _expire_prefetches(self) -> None:
         limit = time.monotonic() - PREFETCH_TTL_SECONDS
@@ -231,6 +237,8 @@ class AgentDesk:
         self, linkedid: str, number: str | None, customer_id: int | None
     ) -> tuple[int | None, CallerHistory]:
         entry = self._prefetch.get(linkedid)
+        if entry is not None and entry.number is None and number is not None:
+            entry = None  # loaded before the caller ID was known: it found nobody
         if entry is not None:
             try:
                 return await asyncio.shield(entry.task)
@@ -283,6 +291,36 @@ class AgentDesk:
         )
         self.prefetch(linkedid, number)
 
+    def _on_caller_id_changed(self, event: CallerIdChanged) -> None:
+        """The caller ID became known after the call started (entry through a Local
+        channel): load the right history, and rebuild a pop already shown without it."""
+        number = self._number(event.caller_number)
+        info = self.calls.get(event.linkedid)
+        if info is not None:
+            if number != info.caller_number:
+                entry = self._prefetch.pop(event.linkedid, None)
+                if entry is not None:
+                    entry.task.cancel()
+                self.prefetch(event.linkedid, number)
+            info.caller_number, info.caller_name = number, event.caller_name
+        for live in self.agents.values():
+            call = live.call
+            if call is None or call.linkedid != event.linkedid or call.offer is None:
+                continue
+            if call.phase != "ringing" and call.pop:
+                continue  # answered: the agent already works with what was shown
+            old = call.offer
+            fresh = dataclasses.replace(
+                old,
+                caller_number=number or old.caller_number,
+                caller_name=event.caller_name or old.caller_name,
+            )
+            if fresh == old:
+                continue
+            call.offer = fresh
+            keep = None if fresh.caller_number != old.caller_number else call.customer_id
+            self._spawn(self._send_pop(fresh, keep, None), f"pop-refresh-{event.linkedid}")
+
     def _on_call_offered(self, event: CallOffered) -> None:
         """The call rings an agent's phone: pop it on that agent's page, history included."""
         agent_id = self._agent_id(event.interface)
@@ -329,6 +367,7 @@ class AgentDesk:
             offered_at=offered_at,
             caller_channel=str(data.get("caller_channel") or info.caller_channel),
             agent_channel=agent_channel,
+            offer=offer,
         )
         self._spawn(
             self._send_pop(offer, data.get("customer_id"), data.get("route_started")),
@@ -571,7 +610,11 @@ class AgentDesk:
             "interface": event.interface,
             "agent_channel": "",
         }
-        self.offer(ringing.call_id, agent_id, offer)
+        if ringing.caller_name:
+            offer["caller_name"] = ringing.caller_name
+        # The call's Linkedid, as AMI events and the call record name it (not the FastAGI
+        # channel's uniqueid, which differs when the call entered through a Local channel).
+        self.offer(ringing.linkedid or ringing.call_id, agent_id, offer)
 
     def _on_queue_counters(self, event: QueueChanged) -> None:
         self.queue_counters = {str(k): dict(v) for k, v in event.groups.items()}
