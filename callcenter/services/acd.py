@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +38,7 @@ from callcenter.core.acd import (
     Wait,
 )
 from callcenter.core.bus import EventBus
+from callcenter.core.call_control import CallControl
 from callcenter.core.events import (
     AgentDeviceState,
     AgentStateChanged,
@@ -66,24 +67,6 @@ VOICEMAIL_CONTEXT = "cc-voicemail"
 FALLBACK_QUEUE = "cc-fallback"
 
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
-
-
-class CallControl(Protocol):
-    """The AMI actions the ACD needs; the AMI adapter implements it, tests record it."""
-
-    async def setvar(self, channel: str, variable: str, value: str) -> None: ...
-
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
-
-    async def queue_pause(
-        self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
-    ) -> None: ...
-
-    async def channels(self) -> list[dict[str, str]]:
-        """CoreShowChannels items (Channel, Uniqueid, Linkedid, Context, CallerIDNum, Duration)."""
-        ...
-
-    async def getvar(self, channel: str, variable: str) -> str | None: ...
 
 
 def is_withheld(presentation: str) -> bool:

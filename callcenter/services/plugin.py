@@ -3,9 +3,12 @@
 ``setup(app)`` builds the service and registers its routes on the FastAGI
 server (``callcenter.agi.plugin`` must be set up first); the context loads the
 configuration, restores agents and waiting callers, and stops cleanly.
-AMI actions (Redirect/Setvar/QueuePause/CoreShowChannels) go through
-``app[CALL_CONTROL]`` when set, else through the AMI link (``ami.plugin``, set
-up before this plugin); without either the service still routes new calls.
+Every action on a call — the ACD's Redirect/Setvar/QueuePause and the agent
+page's hang-up, transfer, park, mute and click-to-call — goes through the one
+call-control port ``app[CALL_CONTROL]`` (``core.call_control.CallControl``): set
+by a test or embedder, else the AMI adapter's over the link (``ami.plugin``, set
+up before this plugin). Without either the service still routes new calls and
+the page answers 503 to call controls.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from callcenter.agi.plugin import AGI_SERVER
+from callcenter.ami.control import AmiCallControl
 from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER, CALL_TRACKER
-from callcenter.services.acd import AcdService, CallControl
-from callcenter.services.ami_control import AmiCallControl
+from callcenter.core.call_control import CallControl
+from callcenter.services.acd import AcdService
 from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER, SETTINGS
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
@@ -32,12 +36,11 @@ def setup(app: web.Application) -> None:
     app[ACD_SERVICE] = service
     if AGI_SERVER in app:
         service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
+    if CALL_CONTROL not in app and AMI_LINK in app:
+        app[CALL_CONTROL] = AmiCallControl(app[AMI_LINK])
 
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
-        control = app.get(CALL_CONTROL)
-        if control is None and AMI_LINK in app:
-            control = AmiCallControl(app[AMI_LINK])
-        service.control = control
+        service.control = app.get(CALL_CONTROL)
         if CALL_TRACKER in app:  # FastAGI names a channel, AMI the call: the tracker links them
             service.linkedid_of = app[CALL_TRACKER].linkedid_of
         if CALL_RECORDER in app:  # calls are credited to who sat at the phone, not its owner

@@ -1,14 +1,13 @@
 """The ACD service through real FastAGI sessions and a real database (SQLite and PostgreSQL).
 
 The dialplan's steps are played by an Asterisk-like FastAGI peer; AMI actions
-are recorded at the adapter edge (``RecordingControl``), never faked inside the service.
+are recorded at the port (``tests.fakes.RecordingCallControl``), never faked inside the service.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -39,35 +38,10 @@ from callcenter.prompts import menu_prompt_code
 from callcenter.services.acd import AcdService
 from tests.agi.peer import FakeChannel, run_session
 from tests.events import answered, ended
+from tests.fakes import RecordingCallControl
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hanoi
 HOTLINE = "19006868"
-
-
-@dataclass
-class RecordingControl:
-    """Records the AMI actions the service asks for; answers CoreShowChannels from a list."""
-
-    actions: list[tuple[Any, ...]] = field(default_factory=list)
-    live_channels: list[dict[str, str]] = field(default_factory=list)
-    variables: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    async def setvar(self, channel: str, variable: str, value: str) -> None:
-        self.actions.append(("setvar", channel, variable, value))
-
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
-        self.actions.append(("redirect", channel, context, exten, priority))
-
-    async def queue_pause(
-        self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
-    ) -> None:
-        self.actions.append(("queue_pause", interface, paused, queue, reason))
-
-    async def channels(self) -> list[dict[str, str]]:
-        return self.live_channels
-
-    async def getvar(self, channel: str, variable: str) -> str | None:
-        return self.variables.get((channel, variable))
 
 
 async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -134,7 +108,7 @@ async def rig(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     bus = EventBus()
     events: list[Any] = []
     bus.subscribe(DomainEvent, events.append)
-    control = RecordingControl()
+    control = RecordingCallControl()
     service = AcdService(clock=clock, bus=bus, sessions=session_factory, control=control)
     server = FastAgiServer(command_timeout=2.0)
     service.register_routes(server, 1.0)
@@ -329,7 +303,7 @@ async def test_sticky_rings_the_ticket_agent_for_a_few_seconds(rig: Any) -> None
 async def test_restart_rebuilds_the_waiting_list_in_order(rig: Any, session_factory: Any) -> None:
     await login_all(rig)
     await rig.service.stop()
-    control = RecordingControl(
+    control = RecordingCallControl(
         live_channels=[
             {
                 "Channel": "PJSIP/trunk-b",
