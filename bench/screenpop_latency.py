@@ -500,7 +500,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     # ... and how far the call recorder lags behind the calls it writes.
     started: dict[str, float] = {}
     first_saved: dict[str, float] = {}
-    recorder = app[ami_plugin.CALL_RECORDER]
+    recorder = app[acd_plugin.CALL_RECORDER]
     if per_call:  # as before batching: one call per transaction
         recorder._batch_size, recorder._coalesce_seconds = 1, 0.0
     saves = 0

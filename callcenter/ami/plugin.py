@@ -1,9 +1,11 @@
-"""Wire the AMI link into the daemon: tracker, bus, metrics, health and call records.
+"""Wire the AMI link into the daemon: tracker, bus, metrics and health.
 
 ``setup(app)`` is passed to ``create_app(..., extra_plugins=[...])``. The link
 runs in a ``cleanup_ctx`` for as long as the daemon serves; other adapters
-reach it through ``app[AMI_LINK]`` (actions: originate, redirect, setvar, …)
-and the live calls through ``app[CALL_TRACKER]``.
+act on calls through the services' call-control port (``ami.control`` over
+``app[AMI_LINK]``) and read the live calls through ``app[CALL_TRACKER]``. The
+tracker publishes typed call facts on the bus; persisting them is the call-records
+service's job (``services.call_records``), not this adapter's.
 """
 
 from __future__ import annotations
@@ -17,16 +19,14 @@ from aiohttp import web
 from panoramisk.message import Message
 
 from callcenter.ami.link import AmiLink
-from callcenter.ami.recorder import CallRecorder
 from callcenter.core.calltracker import AsteriskSnapshot, CallTracker
 from callcenter.core.events import CallEnded, CallStarted, CdrMismatch
-from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, METRICS, SESSIONMAKER, SETTINGS
+from callcenter.web.keys import AMI_STATUS, BUS, CLOCK, METRICS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 CALL_TRACKER = web.AppKey("call_tracker", CallTracker)
-CALL_RECORDER = web.AppKey("call_recorder", CallRecorder)
 
 
 def setup(app: web.Application) -> None:
@@ -48,7 +48,6 @@ def setup(app: web.Application) -> None:
     def on_resync(snapshot: AsteriskSnapshot) -> None:
         tracker.resync(snapshot)
         metrics.calls_active.set(len(tracker.active_calls))
-        app[CALL_RECORDER].close_stale(set(tracker.active_calls), snapshot.at)
 
     app[CALL_TRACKER] = tracker
     app[AMI_LINK] = AmiLink(
@@ -63,7 +62,6 @@ def setup(app: web.Application) -> None:
         clock=app[CLOCK],
         backoff_max=settings.reconnect_max_seconds,
     )
-    app[CALL_RECORDER] = CallRecorder(tracker, app[SESSIONMAKER], bus)
 
     def on_mismatch(event: CdrMismatch) -> None:
         log.warning(
@@ -89,21 +87,13 @@ def setup(app: web.Application) -> None:
 
 
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the link and the record writer while the daemon serves."""
+    """Run the link while the daemon serves."""
     app[AMI_STATUS].detail = "connecting"
-    tasks = [
-        asyncio.create_task(app[AMI_LINK].run(), name="ami-link"),
-        asyncio.create_task(app[CALL_RECORDER].run(), name="call-recorder"),
-    ]
+    task = asyncio.create_task(app[AMI_LINK].run(), name="ami-link")
     yield
-    tasks[0].cancel()
+    task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
-        await tasks[0]
-    with contextlib.suppress(asyncio.TimeoutError, Exception):
-        await app[CALL_RECORDER].flush(wait_seconds=3.0)
-    tasks[1].cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await tasks[1]
+        await task
     app[METRICS].ami_connected.set(0)
     app[AMI_STATUS].connected = False
     app[AMI_STATUS].detail = "stopped"

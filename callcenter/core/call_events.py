@@ -210,6 +210,15 @@ class CallEnded(CallFact):
 
 
 @dataclass(frozen=True, slots=True)
+class CallsResynced(DomainEvent):
+    """After a (re)connect the tracker matches Asterisk again: ``live`` are the calls
+    Asterisk still has; a stored call not among them ended while we were away."""
+
+    live: frozenset[str]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AgentDeviceState(DomainEvent):
     """A phone's state: DeviceStateChange (NOT_INUSE, INUSE, RINGING, UNAVAILABLE, ...)
     or a PJSIP contact's reachability (ContactStatus: Reachable, Unreachable, Removed)."""

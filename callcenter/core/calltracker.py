@@ -928,3 +928,4 @@ class CallTracker:
             found = self._channel_call(uid)
             if found and not found[1].record.queue:
                 found[1].record.queue = queue
+        self._emit(ev.CallsResynced(frozenset(self._calls), at))

@@ -13,22 +13,46 @@ the page answers 503 to call controls.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from callcenter.agi.plugin import AGI_SERVER
 from callcenter.ami.control import AmiCallControl
-from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER, CALL_TRACKER
+from callcenter.ami.plugin import AMI_LINK, CALL_TRACKER
 from callcenter.core.call_control import CallControl
 from callcenter.services.acd import AcdService
+from callcenter.services.call_records import CallRecorder
 from callcenter.web.keys import BUS, CLOCK, SESSIONMAKER, SETTINGS
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
 CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]
+CALL_RECORDER = web.AppKey("call_recorder", CallRecorder)
+
+
+def setup_call_records(app: web.Application) -> None:
+    """Persist the call tracker's records (``ami.plugin`` set up first) while the daemon
+    serves. It subscribes at once, so facts published before the writer starts are kept."""
+    if CALL_RECORDER in app or CALL_TRACKER not in app:
+        return
+    recorder = app[CALL_RECORDER] = CallRecorder(app[CALL_TRACKER], app[SESSIONMAKER], app[BUS])
+
+    async def records_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(recorder.run(), name="call-recorder")
+        yield
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await recorder.flush(wait_seconds=3.0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    app.cleanup_ctx.append(records_ctx)
 
 
 def setup(app: web.Application) -> None:
+    setup_call_records(app)
     settings = app[SETTINGS]
     service = AcdService(
         clock=app[CLOCK], bus=app[BUS], sessions=app[SESSIONMAKER], settings_zone=settings.tz

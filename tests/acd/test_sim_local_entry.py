@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call
+from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim import dialplan as dp
 from callcenter.web.agent import AGENT_DESK
 from tests.acd.sim_rig import HOTLINE, phone

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket, User
 from callcenter.db.repos import users
+from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim.channels import UP
 from callcenter.web.keys import SESSIONMAKER
 from tests.agent.stack import Stack, build_stack

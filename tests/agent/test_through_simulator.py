@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket
+from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim.channels import UP
 from callcenter.web.keys import SESSIONMAKER
 from tests.agent.stack import Stack, build_stack

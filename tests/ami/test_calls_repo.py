@@ -105,8 +105,8 @@ async def test_a_record_the_database_refuses_does_not_block_the_others(
     import asyncio
     from datetime import datetime
 
-    from callcenter.ami.recorder import CallRecorder
     from callcenter.core.bus import EventBus
+    from callcenter.services.call_records import CallRecorder
 
     bus = EventBus()
     tracker = CallTracker(bus)

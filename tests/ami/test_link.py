@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from callcenter.ami.link import AmiActionError, AmiLink, AmiNotConnected
-from callcenter.ami.recorder import CallRecorder
 from callcenter.core import call_events as ev
 from callcenter.core.bus import DomainEvent, EventBus
 from callcenter.core.calltracker import CallTracker
 from callcenter.db.models.calls import Call, CallAttempt
 from callcenter.db.repos import calls as calls_repo
+from callcenter.services.call_records import CallRecorder
 from tests.ami.peer import AmiPeer, parse_block
 from tests.ami.traces import blocks
 

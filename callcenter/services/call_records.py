@@ -1,4 +1,10 @@
-"""Write the tracker's call records to the database as the calls progress.
+"""Call records as a service: write the tracker's call records to the database as the
+calls progress.
+
+The call tracker (pure, fed by the AMI adapter) publishes typed call facts; this
+service subscribes to them (``CallFact``, and ``CallsResynced`` to close calls that
+ended while the link was down) and persists the records. The AMI adapter only
+speaks AMI; nothing here knows AMI.
 
 Why a queue of call ids instead of writing in the bus handler: bus handlers
 run synchronously inside the tracker's event processing; writes are async and
@@ -28,7 +34,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
-from callcenter.core.events import CallFact
+from callcenter.core.events import CallFact, CallsResynced
 from callcenter.core.interfaces import interface_key
 from callcenter.db.repos import calls as calls_repo
 
@@ -67,7 +73,11 @@ class CallRecorder:
         self.max_attempts = 5
         self._failures: dict[str, int] = {}
         self._stale: tuple[set[str], datetime] | None = None
-        self._unsubscribe = bus.subscribe(CallFact, self._on_event)
+        unsubscribers = [
+            bus.subscribe(CallFact, self._on_event),
+            bus.subscribe(CallsResynced, self._on_resynced),
+        ]
+        self._unsubscribe = lambda: [unsubscribe() for unsubscribe in unsubscribers]
 
     def _on_event(self, event: CallFact) -> None:
         linkedid = event.linkedid
@@ -167,6 +177,9 @@ class CallRecorder:
             await calls_repo.save_call(session, record.snapshot(), await self._agents_of(session))
             await session.commit()
         self.saved += 1
+
+    def _on_resynced(self, event: CallsResynced) -> None:
+        self.close_stale(set(event.live), event.at)
 
     def close_stale(self, live: set[str], at: datetime) -> None:
         """After a resync: close stored calls still marked active that Asterisk no longer has
