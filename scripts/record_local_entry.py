@@ -146,12 +146,24 @@ async def ami_record(port: int, out: list[bytes], done: asyncio.Event) -> None:
     writer.close()
 
 
-async def main(target: Path) -> None:
+async def record(ami_port: int, agi_port: int) -> tuple[list[bytes], list[str]]:
+    transcript: list[str] = []
+    server = await agi_server(agi_port, transcript)
+    blocks: list[bytes] = []
+    done = asyncio.Event()
+    recorder = asyncio.create_task(ami_record(ami_port, blocks, done))
+    await asyncio.sleep(14)  # ring 1.5 s, talk until the forwarder hangs up at 8 s
+    done.set()
+    await recorder
+    server.close()
+    return blocks, transcript
+
+
+def main(target: Path) -> None:
     ami_port, agi_port, sip_port = free_port(), free_port(), free_port()
+    binary = os.environ.get("ASTERISK_BIN", "asterisk")
     with tempfile.TemporaryDirectory(prefix="cc-asterisk-") as folder:
-        tmp = Path(folder)
-        conf = prepare(tmp, ami_port, agi_port, sip_port)
-        binary = os.environ.get("ASTERISK_BIN", "asterisk")
+        conf = prepare(Path(folder), ami_port, agi_port, sip_port)
         proc = subprocess.Popen([binary, "-C", str(conf), "-f", "-n"], stdout=subprocess.DEVNULL)
         try:
             for _ in range(100):  # the console socket appears a moment after start
@@ -162,19 +174,7 @@ async def main(target: Path) -> None:
                 time.sleep(0.2)
             else:
                 raise SystemExit("Asterisk did not boot")
-            transcript: list[str] = []
-            server = await agi_server(agi_port, transcript)
-            blocks: list[bytes] = []
-            done = asyncio.Event()
-            recorder = asyncio.create_task(ami_record(ami_port, blocks, done))
-            await asyncio.sleep(14)  # ring 1.5 s, talk until the forwarder hangs up at 8 s
-            done.set()
-            await recorder
-            server.close()
-            target.mkdir(parents=True, exist_ok=True)
-            (target / "local-entry.txt").write_bytes(b"".join(blocks))
-            (target / "local-entry.agi.txt").write_text("\n".join(transcript) + "\n")
-            print(f"wrote {len(blocks)} AMI blocks, {len(transcript)} FastAGI lines to {target}")
+            blocks, transcript = asyncio.run(record(ami_port, agi_port))
         finally:
             proc.terminate()  # SIGTERM: Asterisk shuts down at once
             try:
@@ -182,7 +182,11 @@ async def main(target: Path) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "local-entry.txt").write_bytes(b"".join(blocks))
+    (target / "local-entry.agi.txt").write_text("\n".join(transcript) + "\n")
+    print(f"wrote {len(blocks)} AMI blocks, {len(transcript)} FastAGI lines to {target}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/acd/reference")))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/acd/reference"))
