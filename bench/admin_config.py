@@ -29,6 +29,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.config import load_settings
+from callcenter.core.events import ConfigChanged
 from callcenter.db import migrate
 from callcenter.db.models import (
     AgentGroup,
@@ -140,7 +141,7 @@ async def main(url: str | None, reloads: int, changes: int) -> None:
             token = re.search(r'name="csrf_token" value="([^"]+)"', page)
             assert token
             seen: list[object] = []
-            app[BUS].subscribe("config_changed", seen.append)
+            app[BUS].subscribe(ConfigChanged, seen.append)
             change_times: list[float] = []
             cpu_started = time.process_time()
             for n in range(changes):

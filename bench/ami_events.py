@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from callcenter.ami.protocol import GuardedAMIProtocol
-from callcenter.core.bus import EventBus
+from callcenter.core.bus import DomainEvent, EventBus
 from callcenter.core.calltracker import CallTracker
 from tests.ami.traces import raw_bytes
 
@@ -67,7 +67,7 @@ def main() -> None:
     stream = build_stream(args.repeat)
     bus = EventBus()
     published = [0]
-    bus.subscribe("*", lambda event: published.__setitem__(0, published[0] + 1))
+    bus.subscribe(DomainEvent, lambda event: published.__setitem__(0, published[0] + 1))
     tracker = CallTracker(bus)
     sink = _Sink(tracker)
     protocol = GuardedAMIProtocol(sink)  # type: ignore[arg-type]

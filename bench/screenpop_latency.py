@@ -47,6 +47,7 @@ from callcenter.ami import plugin as ami_plugin
 from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
 from callcenter.clock import SystemClock
 from callcenter.config import load_settings
+from callcenter.core.events import AgentStateChanged, CallStarted
 from callcenter.daemon import freeze_startup_heap
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
@@ -490,24 +491,24 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     decided: list[tuple[str, float]] = []
 
     def on_state(event: Any) -> None:
-        if event.data.get("state") == "ringing":
-            agent = service.acd.agents.get(event.data.get("agent_id"))
+        if event.state == "ringing":
+            agent = service.acd.agents.get(event.agent_id)
             if agent is not None and agent.call_id:
                 decided.append((agent.call_id, time.monotonic()))
 
-    app[BUS].subscribe("agent_state_changed", on_state)
+    app[BUS].subscribe(AgentStateChanged, on_state)
     # ... and how far the call recorder lags behind the calls it writes.
     started: dict[str, float] = {}
     first_saved: dict[str, float] = {}
-    recorder = app[ami_plugin.CALL_RECORDER]
+    recorder = app[acd_plugin.CALL_RECORDER]
     if per_call:  # as before batching: one call per transaction
         recorder._batch_size, recorder._coalesce_seconds = 1, 0.0
     saves = 0
 
     def on_started(event: Any) -> None:
-        started.setdefault(event.data["linkedid"], time.monotonic())
+        started.setdefault(event.linkedid, time.monotonic())
 
-    app[BUS].subscribe("call_started", on_started)
+    app[BUS].subscribe(CallStarted, on_started)
     save, save_batch = recorder._save, recorder._save_batch
 
     async def timed_save(linkedid: str) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.core.bus import EventBus
+from callcenter.core.call_control import CallControl
+from callcenter.core.calltracker import CallTracker
 from callcenter.metrics import Metrics
 
 
@@ -39,3 +41,8 @@ AMI_STATUS = web.AppKey("ami_status", LinkStatus)
 #: Stop the daemon with a one-line reason (a supervised task that cannot go on). Set by
 #: ``daemon.serve`` only: an app built by a test has no daemon to stop, so read it with ``get``.
 SHUTDOWN: web.AppKey[Callable[[str], None]] = web.AppKey("shutdown")
+#: The live calls as the AMI adapter tracks them (the ``ami`` plugin sets it).
+CALL_TRACKER = web.AppKey("call_tracker", CallTracker)
+#: The one call-control port: set by a test or embedder, else the ``ami`` plugin sets its
+#: implementation over the AMI link. The ACD, the agent page and listen-in all use it.
+CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]

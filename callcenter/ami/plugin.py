@@ -1,10 +1,11 @@
-"""Wire the AMI link into the daemon: tracker, bus, metrics, health and call records.
+"""Wire the AMI link into the daemon: tracker, bus, metrics and health.
 
 ``PLUGIN`` ("ami") is passed to ``create_app(..., extra_plugins=[...])``. The link
-and the record writer run as supervised tasks (``callcenter.tasks``) in a
-``cleanup_ctx`` for as long as the daemon serves; other adapters reach the link
-through ``app[AMI_LINK]`` (actions: originate, redirect, setvar, …) and the live
-calls through ``app[CALL_TRACKER]``.
+runs as a supervised task (``callcenter.tasks``) in a ``cleanup_ctx`` for as long as
+the daemon serves; other adapters act on calls through the services' call-control
+port (``ami.control`` over ``app[AMI_LINK]``) and read the live calls through
+``app[CALL_TRACKER]``. The tracker publishes typed call facts on the bus; persisting
+them is the call-records service's job (``services.call_records``), not this adapter's.
 """
 
 from __future__ import annotations
@@ -16,19 +17,25 @@ from aiohttp import web
 from panoramisk.message import Message
 
 from callcenter import tasks
+from callcenter.ami.control import AmiCallControl
 from callcenter.ami.link import AmiLink
-from callcenter.ami.recorder import CallRecorder
-from callcenter.core import call_events as ev
-from callcenter.core.bus import DomainEvent
 from callcenter.core.calltracker import AsteriskSnapshot, CallTracker
+from callcenter.core.events import CallEnded, CallStarted, CdrMismatch
 from callcenter.plugins import Plugin
-from callcenter.registry import AMI_STATUS, BUS, CLOCK, METRICS, SESSIONMAKER, SETTINGS, SHUTDOWN
+from callcenter.registry import (
+    AMI_STATUS,
+    BUS,
+    CALL_CONTROL,
+    CALL_TRACKER,
+    CLOCK,
+    METRICS,
+    SETTINGS,
+    SHUTDOWN,
+)
 
 log = logging.getLogger(__name__)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
-CALL_TRACKER = web.AppKey("call_tracker", CallTracker)
-CALL_RECORDER = web.AppKey("call_recorder", CallRecorder)
 
 
 def setup(app: web.Application) -> None:
@@ -50,7 +57,6 @@ def setup(app: web.Application) -> None:
     def on_resync(snapshot: AsteriskSnapshot) -> None:
         tracker.resync(snapshot)
         metrics.calls_active.set(len(tracker.active_calls))
-        app[CALL_RECORDER].close_stale(set(tracker.active_calls), snapshot.at)
 
     app[CALL_TRACKER] = tracker
     app[AMI_LINK] = AmiLink(
@@ -65,44 +71,38 @@ def setup(app: web.Application) -> None:
         clock=app[CLOCK],
         backoff_max=settings.reconnect_max_seconds,
     )
-    app[CALL_RECORDER] = CallRecorder(tracker, app[SESSIONMAKER], bus)
+    if CALL_CONTROL not in app:  # a test or embedder may bring its own port
+        app[CALL_CONTROL] = AmiCallControl(app[AMI_LINK])
 
-    def on_mismatch(event: DomainEvent) -> None:
+    def on_mismatch(event: CdrMismatch) -> None:
         log.warning(
             "CDR mismatch on call %s: %s Asterisk=%r tracker=%r",
-            event.data["linkedid"],
-            event.data["field"],
-            event.data["asterisk_value"],
-            event.data["tracker_value"],
+            event.linkedid,
+            event.field,
+            event.asterisk_value,
+            event.tracker_value,
         )
-        metrics.cdr_mismatches.labels(event.data["field"]).inc()
+        metrics.cdr_mismatches.labels(event.field).inc()
 
-    def on_call_count(event: DomainEvent) -> None:
+    def on_call_started(_event: CallStarted) -> None:
         metrics.calls_active.set(len(tracker.active_calls))
-        if event.name == ev.CALL_ENDED:
-            metrics.calls_ended.labels(event.data["record"].disposition).inc()
 
-    bus.subscribe(ev.CDR_MISMATCH, on_mismatch)
-    bus.subscribe(ev.CALL_STARTED, on_call_count)
-    bus.subscribe(ev.CALL_ENDED, on_call_count)
+    def on_call_ended(event: CallEnded) -> None:
+        metrics.calls_active.set(len(tracker.active_calls))
+        metrics.calls_ended.labels(event.record.disposition).inc()
+
+    bus.subscribe(CdrMismatch, on_mismatch)
+    bus.subscribe(CallStarted, on_call_started)
+    bus.subscribe(CallEnded, on_call_ended)
     app.cleanup_ctx.append(ami_ctx)
 
 
 async def ami_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run the link and the record writer while the daemon serves."""
+    """Run the link while the daemon serves."""
     app[AMI_STATUS].detail = "connecting"
-    shutdown = app.get(SHUTDOWN)
-    recorder = tasks.supervise("call-recorder", app[CALL_RECORDER].run, on_fatal=shutdown)
-    link = tasks.supervise("ami-link", app[AMI_LINK].run, on_fatal=shutdown)
+    link = tasks.supervise("ami-link", app[AMI_LINK].run, on_fatal=app.get(SHUTDOWN))
     yield
-    await tasks.stop(link)  # no new events: the records below are the last ones
-    try:
-        await app[CALL_RECORDER].flush(wait_seconds=3.0)
-    except TimeoutError:
-        log.error("call records not all written within 3 s of shutdown")
-    except Exception:
-        log.exception("writing the last call records failed at shutdown")
-    await tasks.stop(recorder)
+    await tasks.stop(link)
     app[METRICS].ami_connected.set(0)
     app[AMI_STATUS].connected = False
     app[AMI_STATUS].detail = "stopped"

@@ -24,6 +24,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from callcenter.clock import Clock
+from callcenter.core.interfaces import interface_key
 from callcenter.localtime import DEFAULT_ZONE, local_date
 
 
@@ -298,7 +299,7 @@ class Acd:
         """Device news from AMI (ContactStatus / DeviceStateChange) for one phone."""
         touched: list[int] = []
         for agent in self.agents.values():
-            if agent.channel.lower() == interface.lower():
+            if agent.channel and interface_key(agent.channel) == interface_key(interface):
                 if registered is not None:
                     agent.phone_registered = registered
                 if busy is not None:

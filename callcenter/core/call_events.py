@@ -1,10 +1,10 @@
-"""Domain events the call tracker publishes on the :class:`~callcenter.core.bus.EventBus`.
+"""Call records and the typed facts the call tracker publishes on the
+:class:`~callcenter.core.bus.EventBus` (re-exported with every other domain
+event by :mod:`callcenter.core.events`).
 
-Other parts (ACD, wallboard, database writer, agent page) subscribe to these
-names instead of reading AMI. Each event's ``data`` holds the payload's fields
-flattened (``event.data["linkedid"]``) and the payload object itself under
-``"payload"`` for typed consumers. All instants are aware UTC taken from
-Asterisk's ``Timestamp:`` header, never from arrival time.
+Other parts (ACD, wallboard, call-record writer, agent page) subscribe to these
+types instead of reading AMI. All instants are aware UTC taken from Asterisk's
+``Timestamp:`` header, never from arrival time.
 """
 
 from __future__ import annotations
@@ -12,35 +12,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-CALL_STARTED = "call_started"
-CALL_QUEUED = "call_queued"
-CALL_OFFERED = "call_offered"
-CALL_OFFER_ENDED = "call_offer_ended"
-CALL_ANSWERED = "call_answered"
-CALL_HOLD = "call_hold"
-CALL_TRANSFERRED = "call_transferred"
-CALL_RECORDING = "call_recording"
-CALL_ENDED = "call_ended"
-AGENT_DEVICE_STATE = "agent_device_state"
-ORIGINATE_RESULT = "originate_result"
-CDR_MISMATCH = "cdr_mismatch"
+from callcenter.core.bus import DomainEvent
 
-ALL_EVENTS = (
-    CALL_STARTED,
-    CALL_QUEUED,
-    CALL_OFFERED,
-    CALL_OFFER_ENDED,
-    CALL_ANSWERED,
-    CALL_HOLD,
-    CALL_TRANSFERRED,
-    CALL_RECORDING,
-    CALL_ENDED,
-    AGENT_DEVICE_STATE,
-    ORIGINATE_RESULT,
-    CDR_MISMATCH,
-)
+
+class CallFact(DomainEvent):
+    """A fact about one call (one Asterisk ``Linkedid``): subscribe to this base class to
+    hear about every call change (the call-record writer does)."""
+
+    __slots__ = ()
+    linkedid: str
+
 
 #: Final outcomes of one offer to an agent ("ringing" while it is still open).
 ATTEMPT_OUTCOMES = (
@@ -134,7 +116,7 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class CallStarted:
+class CallStarted(CallFact):
     linkedid: str
     at: datetime
     caller_number: str
@@ -144,7 +126,19 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class CallQueued:
+class CallerIdChanged(CallFact):
+    """The caller's number or name became known or changed after the call started (a Local
+    channel's ``;2`` half gets the caller ID set by the dialplan, a ``NewCallerid`` event)."""
+
+    linkedid: str
+    at: datetime
+    caller_number: str
+    caller_name: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(CallFact):
     linkedid: str
     at: datetime
     queue: str
@@ -152,7 +146,7 @@ class CallQueued:
 
 
 @dataclass(frozen=True, slots=True)
-class CallOffered:
+class CallOffered(CallFact):
     linkedid: str
     at: datetime
     interface: str
@@ -164,7 +158,7 @@ class CallOffered:
 
 
 @dataclass(frozen=True, slots=True)
-class CallOfferEnded:
+class CallOfferEnded(CallFact):
     linkedid: str
     at: datetime
     interface: str
@@ -173,7 +167,7 @@ class CallOfferEnded:
 
 
 @dataclass(frozen=True, slots=True)
-class CallAnswered:
+class CallAnswered(CallFact):
     linkedid: str
     at: datetime
     interface: str
@@ -185,7 +179,7 @@ class CallAnswered:
 
 
 @dataclass(frozen=True, slots=True)
-class CallHold:
+class CallHold(CallFact):
     linkedid: str
     at: datetime
     channel: str
@@ -193,7 +187,7 @@ class CallHold:
 
 
 @dataclass(frozen=True, slots=True)
-class CallTransferred:
+class CallTransferred(CallFact):
     linkedid: str
     at: datetime
     kind: str
@@ -202,21 +196,30 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
-class CallRecording:
+class CallRecording(CallFact):
     linkedid: str
     at: datetime
     path: str
 
 
 @dataclass(frozen=True, slots=True)
-class CallEnded:
+class CallEnded(CallFact):
     linkedid: str
     at: datetime
     record: CallRecord
 
 
 @dataclass(frozen=True, slots=True)
-class AgentDeviceState:
+class CallsResynced(DomainEvent):
+    """After a (re)connect the tracker matches Asterisk again: ``live`` are the calls
+    Asterisk still has; a stored call not among them ended while we were away."""
+
+    live: frozenset[str]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDeviceState(DomainEvent):
     """A phone's state: DeviceStateChange (NOT_INUSE, INUSE, RINGING, UNAVAILABLE, ...)
     or a PJSIP contact's reachability (ContactStatus: Reachable, Unreachable, Removed)."""
 
@@ -227,7 +230,7 @@ class AgentDeviceState:
 
 
 @dataclass(frozen=True, slots=True)
-class OriginateResult:
+class OriginateResult(DomainEvent):
     action_id: str
     uniqueid: str
     linkedid: str
@@ -237,16 +240,9 @@ class OriginateResult:
 
 
 @dataclass(frozen=True, slots=True)
-class CdrMismatch:
+class CdrMismatch(DomainEvent):
     linkedid: str
     field: str
     asterisk_value: str
     tracker_value: str
     at: datetime
-
-
-def payload_data(payload: Any) -> dict[str, Any]:
-    """The bus ``data`` for a payload: its fields, plus the object under ``"payload"``."""
-    data = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
-    data["payload"] = payload
-    return data

@@ -19,7 +19,6 @@ seen, or the injected clock before any.
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,16 +27,16 @@ from typing import Any
 
 from callcenter.clock import Clock, SystemClock
 from callcenter.core import call_events as ev
-from callcenter.core.bus import EventBus
+from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.interfaces import interface_of, local_partner_name
 from callcenter.core.phones import caller_id_number
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[str, Any], None]
+Emit = Callable[[DomainEvent], None]
 
 #: Hangup causes that mean "someone hung up" rather than "the network failed".
 NORMAL_CAUSES = frozenset({0, 16, 17, 18, 19, 21, 31, 127})
-_CHANNEL_SUFFIX = re.compile(r"^(?P<base>.+)-[0-9a-fA-F]{8}(?:;[12])?$")
 _UNKNOWN = ("<unknown>", "<null>")
 #: Asterisk's CDR engine dispatches a channel's records from its own thread when the channel
 #: ends, so they may reach AMI just after the last Hangup; this much later they are all in.
@@ -49,19 +48,6 @@ _DIAL_OUTCOMES = {
     "CONGESTION": "failed",
     "CHANUNAVAIL": "failed",
 }
-
-
-def interface_of(channel_name: str) -> str:
-    """``PJSIP/101-0000002a`` → ``PJSIP/101``; ``Local/201@agents-0000001f;1`` → ``Local/201@agents``."""
-    match = _CHANNEL_SUFFIX.match(channel_name)
-    return match.group("base") if match else channel_name
-
-
-def local_partner_name(channel_name: str) -> str:
-    """The other half of a Local channel pair, or "" for any other technology."""
-    if channel_name.startswith("Local/") and channel_name[-2:] in (";1", ";2"):
-        return channel_name[:-1] + ("2" if channel_name.endswith("1") else "1")
-    return ""
 
 
 def _value(event: Mapping[str, Any], key: str) -> str:
@@ -139,14 +125,9 @@ class CallTracker:
         recent_limit: int = 2000,
     ) -> None:
         if isinstance(emit, EventBus):
-            bus = emit
-
-            def publish(name: str, payload: Any) -> None:
-                bus.publish(name, **ev.payload_data(payload))
-
-            self._emit: Emit = publish
+            self._emit: Emit = emit.publish
         else:
-            self._emit = emit or (lambda name, payload: None)
+            self._emit = emit or (lambda event: None)
         self._clock = clock or SystemClock()
         self._last_ts: datetime | None = None
         self._channels: dict[str, _Channel] = {}
@@ -203,6 +184,12 @@ class CallTracker:
     @property
     def channel_count(self) -> int:
         return len(self._channels)
+
+    def linkedid_of(self, uniqueid: str) -> str | None:
+        """The call (``Linkedid``) a live channel belongs to: FastAGI names the channel that
+        runs the dialplan (a Local channel's ``;2`` half), AMI events name the call."""
+        channel = self._channels.get(uniqueid)
+        return channel.linkedid if channel is not None else None
 
     def expect_originate(self, action_id: str) -> None:
         """Mark the call an Originate with this ActionID will create as outbound."""
@@ -289,7 +276,6 @@ class CallTracker:
             if pending is not None:
                 self._apply_originate(call, *pending)
             self._emit(
-                ev.CALL_STARTED,
                 ev.CallStarted(
                     linkedid, record.started_at, number, caller_name, record.dialed_number, name
                 ),
@@ -336,10 +322,22 @@ class CallTracker:
         return (channel, call) if call else None
 
     def _on_newcallerid(self, e: Mapping[str, Any], at: datetime) -> None:
+        """The caller ID set after the call started (a call entering through a Local channel
+        gets it after both halves exist): keep it and say so, so a pop already built with
+        an empty number is refreshed before the answer."""
         found = self._channel_call(_value(e, "Uniqueid"))
-        if found and found[0].role == "caller":
-            found[1].record.caller_number = caller_id_number(_value(e, "CallerIDNum"))
-            found[1].record.caller_name = _value(e, "CallerIDName")
+        if not found or found[0].role not in ("caller", "caller_partner"):
+            return
+        channel, call = found
+        record = call.record
+        number = caller_id_number(_value(e, "CallerIDNum"))
+        name = _value(e, "CallerIDName")
+        if channel.role == "caller_partner" and (record.caller_number or not number):
+            return  # the caller's own half has the caller ID already
+        if (number, name) == (record.caller_number, record.caller_name):
+            return
+        record.caller_number, record.caller_name = number, name
+        self._emit(ev.CallerIdChanged(record.linkedid, at, number, name, channel.name))
 
     def _on_newstate(self, e: Mapping[str, Any], at: datetime) -> None:
         channel = self._channels.get(_value(e, "Uniqueid"))
@@ -354,7 +352,7 @@ class CallTracker:
         if found and path and found[1].record.recording_path != path:
             record = found[1].record
             record.recording_path = path
-            self._emit(ev.CALL_RECORDING, ev.CallRecording(record.linkedid, at, path))
+            self._emit(ev.CallRecording(record.linkedid, at, path))
 
     # ------------------------------------------------------------------ offers
     def _offer(
@@ -394,7 +392,6 @@ class CallTracker:
             target = _value(e, "DialString") or _value(e, "DestExten")
             call.record.dialed_number = target.rsplit("/", 1)[-1].split("@")[0]
         self._emit(
-            ev.CALL_OFFERED,
             ev.CallOffered(
                 call.record.linkedid,
                 at,
@@ -434,7 +431,6 @@ class CallTracker:
             if not call.current_agent:
                 call.current_agent = attempt.uniqueid
             self._emit(
-                ev.CALL_ANSWERED,
                 ev.CallAnswered(
                     record.linkedid,
                     at,
@@ -449,7 +445,6 @@ class CallTracker:
         else:
             attempt.outcome, attempt.ended_at = outcome, at
         self._emit(
-            ev.CALL_OFFER_ENDED,
             ev.CallOfferEnded(
                 call.record.linkedid, at, attempt.interface, attempt.uniqueid, attempt.outcome
             ),
@@ -493,7 +488,7 @@ class CallTracker:
             position = int(_value(e, "Position") or 0)
         except ValueError:
             position = 0
-        self._emit(ev.CALL_QUEUED, ev.CallQueued(record.linkedid, at, record.queue, position))
+        self._emit(ev.CallQueued(record.linkedid, at, record.queue, position))
 
     # ------------------------------------------------------------------ hangups
     def _blame(self, channel: _Channel, call: _Call, soft: bool) -> str:
@@ -599,7 +594,7 @@ class CallTracker:
             self._unsettled[record.linkedid] = at + CDR_SETTLE
             while len(self._unsettled) > self._recent_limit:
                 self._unsettled.popitem(last=False)
-        self._emit(ev.CALL_ENDED, ev.CallEnded(record.linkedid, at, record.snapshot()))
+        self._emit(ev.CallEnded(record.linkedid, at, record.snapshot()))
 
     # ------------------------------------------------------------------ hold / park
     def _start_hold(self, call: _Call, key: str, channel: str, at: datetime) -> None:
@@ -608,7 +603,7 @@ class CallTracker:
         if not call.holds:
             call.hold_since = at  # overlapping holds (both legs, hold then park) count once
         call.holds[key] = at
-        self._emit(ev.CALL_HOLD, ev.CallHold(call.record.linkedid, at, channel, True))
+        self._emit(ev.CallHold(call.record.linkedid, at, channel, True))
 
     def _end_hold(self, call: _Call, key: str, at: datetime, channel: str = "") -> None:
         started = call.holds.pop(key, None)
@@ -620,7 +615,7 @@ class CallTracker:
         if not call.holds and call.hold_since is not None:
             call.record.hold_seconds += max(0.0, (at - call.hold_since).total_seconds())
             call.hold_since = None
-        self._emit(ev.CALL_HOLD, ev.CallHold(call.record.linkedid, at, channel, False))
+        self._emit(ev.CallHold(call.record.linkedid, at, channel, False))
 
     def _on_hold(self, e: Mapping[str, Any], at: datetime) -> None:
         found = self._channel_call(_value(e, "Uniqueid"))
@@ -679,7 +674,6 @@ class CallTracker:
         call.record.transfers.append(ev.TransferRecord(kind, at, from_interface, to))
         call.current_agent = ""
         self._emit(
-            ev.CALL_TRANSFERRED,
             ev.CallTransferred(call.record.linkedid, at, kind, from_interface, to),
         )
 
@@ -757,7 +751,6 @@ class CallTracker:
             call.uniqueids.add(leg.uniqueid)
         call.record.attempts.append(attempt)
         self._emit(
-            ev.CALL_OFFERED,
             ev.CallOffered(call.record.linkedid, at, interface, channel.name, channel.uniqueid,
                            "", call.record.caller_number, call.record.caller_channel),
         )  # fmt: skip
@@ -794,7 +787,6 @@ class CallTracker:
         else:
             self._outbound_actions.pop(action_id, None)  # failed before any channel existed
         self._emit(
-            ev.ORIGINATE_RESULT,
             ev.OriginateResult(action_id, uid, linkedid, success, reason, at),
         )
 
@@ -803,7 +795,6 @@ class CallTracker:
         device = _value(e, "Device")
         if device:
             self._emit(
-                ev.AGENT_DEVICE_STATE,
                 ev.AgentDeviceState(device, _value(e, "State"), at, "DeviceStateChange"),
             )
 
@@ -811,7 +802,6 @@ class CallTracker:
         endpoint = _value(e, "EndpointName") or _value(e, "AOR")
         if endpoint:
             self._emit(
-                ev.AGENT_DEVICE_STATE,
                 ev.AgentDeviceState(
                     f"PJSIP/{endpoint}", _value(e, "ContactStatus"), at, "ContactStatus"
                 ),
@@ -882,7 +872,7 @@ class CallTracker:
         if key in call.flagged:
             return
         call.flagged.add(key)
-        self._emit(ev.CDR_MISMATCH, ev.CdrMismatch(call.record.linkedid, name, theirs, ours, at))
+        self._emit(ev.CdrMismatch(call.record.linkedid, name, theirs, ours, at))
 
     # ------------------------------------------------------------------ resynchronisation
     def resync(self, snapshot: AsteriskSnapshot) -> None:
@@ -977,3 +967,4 @@ class CallTracker:
             found = self._channel_call(uid)
             if found and not found[1].record.queue:
                 found[1].record.queue = queue
+        self._emit(ev.CallsResynced(frozenset(self._calls), at))

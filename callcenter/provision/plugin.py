@@ -17,7 +17,7 @@ from aiohttp import web
 
 from callcenter import tasks as background
 from callcenter.ami.plugin import AMI_LINK
-from callcenter.core.bus import DomainEvent
+from callcenter.core.events import ConfigChanged
 from callcenter.plugins import Plugin
 from callcenter.provision.sync import sync
 from callcenter.registry import BUS, SESSIONMAKER, SETTINGS
@@ -37,8 +37,8 @@ def setup(app: web.Application) -> None:
         settings = app[SETTINGS]
         wake = asyncio.Event()
 
-        def on_change(event: DomainEvent) -> None:
-            if str(event.data.get("area", "")) in SYNC_AREAS:
+        def on_change(event: ConfigChanged) -> None:
+            if event.area in SYNC_AREAS:
                 wake.set()
 
         async def worker() -> None:
@@ -61,7 +61,7 @@ def setup(app: web.Application) -> None:
                         ", ".join(result.reloaded) or "nothing (AMI link down)",
                     )
 
-        unsubscribe = app[BUS].subscribe("config_changed", on_change)
+        unsubscribe = app[BUS].subscribe(ConfigChanged, on_change)
         task = asyncio.create_task(worker(), name="asterisk-sync")
         yield
         unsubscribe()

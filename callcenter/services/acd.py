@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,8 +38,21 @@ from callcenter.core.acd import (
     Strategy,
     Wait,
 )
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
+from callcenter.core.call_control import CallControl
+from callcenter.core.events import (
+    AgentDeviceState,
+    AgentStateChanged,
+    CallAnswered,
+    CallbackTaskCreated,
+    CallEnded,
+    CallOffered,
+    CallTransferred,
+    ConfigChanged,
+    QueueChanged,
+)
 from callcenter.core.hours import OfficeHours
+from callcenter.core.interfaces import interface_key, local_partner_name
 from callcenter.core.phones import Phone, caller_id_number, normalize_phone
 from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
@@ -55,40 +67,7 @@ OVERFLOW_CONTEXT = "cc-overflow"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 FALLBACK_QUEUE = "cc-fallback"
 
-# Bus events this service publishes (documented in docs/architecture.md).
-AGENT_STATE_CHANGED = "agent_state_changed"
-QUEUE_CHANGED = "queue_changed"
-CALLBACK_TASK_CREATED = "callback_task_created"
-CONFIG_CHANGED = "config_changed"
-
-_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
-
-
-class CallControl(Protocol):
-    """The AMI actions the ACD needs; the AMI adapter implements it, tests record it."""
-
-    async def setvar(self, channel: str, variable: str, value: str) -> None: ...
-
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None: ...
-
-    async def queue_pause(
-        self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
-    ) -> None: ...
-
-    async def queue_add(
-        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
-    ) -> None:
-        """AMI QueueAdd (a dynamic member: an agent hot-desking at another phone)."""
-        ...
-
-    async def queue_remove(self, interface: str, *, queue: str) -> None: ...
-
-    async def channels(self) -> list[dict[str, str]]:
-        """CoreShowChannels items (Channel, Uniqueid, Linkedid, Context, CallerIDNum, Duration)."""
-        ...
-
-    async def getvar(self, channel: str, variable: str) -> str | None: ...
 
 
 def is_withheld(presentation: str) -> bool:
@@ -152,6 +131,10 @@ class RingingOffer:
     hotline: str
     group: str
     ring_timeout: float | None
+    #: the call's Asterisk ``Linkedid`` (AMI events and call records use it; ``call_id`` is
+    #: the FastAGI channel's uniqueid, which differs for a call entering through a Local channel)
+    linkedid: str = ""
+    caller_name: str = ""
 
 
 @dataclass
@@ -169,6 +152,9 @@ class CallInfo:
     profile: asyncio.Task[acd_repo.CallerProfile] | None = None
     #: the position the caller's waiting announcement says (0: none yet)
     announced_position: int = 0
+    #: the call's Linkedid when it differs from ``call_id`` (entry through a Local channel)
+    linkedid: str = ""
+    caller_name: str = ""
 
     def __post_init__(self) -> None:
         # One form everywhere (the call record, the pop, tasks, the waiting list): E.164.
@@ -202,6 +188,10 @@ class AcdService:
         self._resync_pending = False
         self._static_members: set[str] = set()
         self._usernames: dict[int, str] = {}
+        #: uniqueid → Linkedid of a live channel (the AMI call tracker's ``linkedid_of``)
+        self.linkedid_of: Callable[[str], str | None] | None = None
+        #: Linkedid → call_id, for calls whose FastAGI channel is not the call's first one
+        self._by_linkedid: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -210,11 +200,12 @@ class AcdService:
         self._resync_pending = True
         await self._resync_with_asterisk()
         self._unsubscribe = [
-            self.bus.subscribe(CONFIG_CHANGED, lambda _e: self._spawn(self.reload())),
-            self.bus.subscribe("call_answered", self._on_call_answered),
-            self.bus.subscribe("call_ended", self._on_call_ended),
-            self.bus.subscribe("call_transferred", self._on_call_transferred),
-            self.bus.subscribe("agent_device_state", self._on_device_state),
+            self.bus.subscribe(ConfigChanged, self._on_config_changed),
+            self.bus.subscribe(CallOffered, self._on_call_offered),
+            self.bus.subscribe(CallAnswered, self._on_call_answered),
+            self.bus.subscribe(CallEnded, self._on_call_ended),
+            self.bus.subscribe(CallTransferred, self._on_call_transferred),
+            self.bus.subscribe(AgentDeviceState, self._on_device_state),
         ]
         self._tasks = [  # supervised: a bug is logged with its cause and the loop restarts
             background.supervise("acd-state-writer", self._write_states),
@@ -362,8 +353,9 @@ class AcdService:
                 continue
             priority_text = await self.control.getvar(channel, "CC_PRIORITY") or "0"
             since = now - timedelta(seconds=_duration_seconds(item.get("Duration", "0")))
-            info = CallInfo(call_id, channel, item.get("CallerIDNum", ""), "0", group=group)
-            self.calls[call_id] = info
+            caller = item.get("CallerIDNum", "")
+            info = self.calls[call_id] = CallInfo(call_id, channel, caller, "0", group=group)
+            self._link(info, item.get("Linkedid", ""))
             self.acd.restore_waiting(
                 call_id,
                 group,
@@ -444,6 +436,8 @@ class AcdService:
             hotline=info.hotline if info else "",
             group=call.group,
             ring_timeout=group.ring_timeout if group else None,
+            linkedid=(info.linkedid if info else "") or call.id,
+            caller_name="" if withheld or info is None else info.caller_name,
         )
 
     @property
@@ -481,6 +475,7 @@ class AcdService:
             group=hotline.group_code or "",
         )
         self.calls[info.call_id] = info
+        self._link(info, caller_name=session.env.get("agi_calleridname", ""))
         info.profile = self._tracked(self._caller_profile(session.caller))
         decision = self.hours[hotline.number].check(self.clock.now())
         if not decision.open:
@@ -559,6 +554,7 @@ class AcdService:
             )
             info.group = group
             self.calls[call_id] = info
+            self._link(info, caller_name=session.env.get("agi_calleridname", ""))
             if info.profile is None:
                 info.profile = self._tracked(self._caller_profile(session.caller))
             profile = await info.profile
@@ -642,23 +638,31 @@ class AcdService:
         await session.set_variables({"CC_CALLBACK": "yes" if created else "no"})
 
     # ------------------------------------------------------------------ bus (from the AMI tracker)
-    def _on_call_answered(self, event: DomainEvent) -> None:
-        call_id = self._call_for(event.data)
-        agent_id = self.agent_at_phone(str(event.data.get("interface", "")))
+    def _on_config_changed(self, _event: ConfigChanged) -> None:
+        self._spawn(self.reload())
+
+    def _on_call_offered(self, event: CallOffered) -> None:
+        """Only learns which call this is: a Local-channel entry whose Linkedid the tracker
+        did not know yet at the route request is matched by its caller channel here."""
+        self._call_for(event.linkedid, event.caller_channel)
+
+    def _on_call_answered(self, event: CallAnswered) -> None:
+        call_id = self._call_for(event.linkedid, event.caller_channel)
+        agent_id = self.agent_at_phone(event.interface)
         if call_id is not None and agent_id is not None:
             self.acd.answered(call_id, agent_id)
             self._kick()
 
-    def _on_call_ended(self, event: DomainEvent) -> None:
-        call_id = self._call_for(event.data)
+    def _on_call_ended(self, event: CallEnded) -> None:
+        call_id = self._call_for(event.linkedid, event.record.caller_channel)
         if call_id is not None:
             self._ended(call_id)
 
-    def _on_call_transferred(self, event: DomainEvent) -> None:
+    def _on_call_transferred(self, event: CallTransferred) -> None:
         """The agent passed the caller on (blind or attended): their part ends, wrap-up
         starts, and the ACD lets go of the call, which lives on in the dialplan."""
-        call_id = self._call_for(event.data)
-        agent_id = self.agent_at_phone(str(event.data.get("from_interface", "")))
+        call_id = self._call_for(event.linkedid)
+        agent_id = self.agent_at_phone(event.from_interface)
         call = self.acd.calls.get(call_id) if call_id is not None else None
         if call is None or agent_id is None or call.agent_id != agent_id:
             return
@@ -666,17 +670,17 @@ class AcdService:
             "agent %s passed call %s on (%s to %s)",
             agent_id,
             call.id,
-            event.data.get("kind", ""),
-            event.data.get("to", ""),
+            event.kind,
+            event.to,
         )
         self._ended(call.id)
 
-    def _on_device_state(self, event: DomainEvent) -> None:
-        device = str(event.data.get("device", ""))
+    def _on_device_state(self, event: AgentDeviceState) -> None:
+        device = event.device
         if device and "/" not in device:
             device = f"PJSIP/{device}"  # ContactStatus names the endpoint only
-        state = str(event.data.get("state", "")).upper()
-        if event.data.get("source") == "ContactStatus":
+        state = event.state.upper()
+        if event.source == "ContactStatus":
             registered = state not in ("UNREACHABLE", "REMOVED", "NONQUALIFIED")
             self.acd.phone_status(device, registered=registered)
         else:
@@ -689,24 +693,43 @@ class AcdService:
             )
         self._kick()
 
-    def _call_for(self, data: dict[str, Any]) -> str | None:
-        linkedid = str(data.get("linkedid", ""))
+    def _link(self, info: CallInfo, linkedid: str = "", caller_name: str = "") -> None:
+        """Remember the call's Linkedid next to its FastAGI uniqueid (they differ when the
+        call entered through a Local channel: FastAGI runs on the ``;2`` half)."""
+        if caller_name and caller_name.lower() not in ANONYMOUS_NAMES:
+            info.caller_name = caller_name
+        if not linkedid and self.linkedid_of is not None:
+            linkedid = self.linkedid_of(info.call_id) or ""
+        if linkedid and linkedid != info.call_id:
+            info.linkedid = linkedid
+            self._by_linkedid[linkedid] = info.call_id
+
+    def _call_for(self, linkedid: str, channel: str = "") -> str | None:
+        """Our call for an AMI fact: by Linkedid, else by the caller's channel or its Local
+        partner (the half FastAGI ran on)."""
         if linkedid in self.acd.calls or linkedid in self.calls:
             return linkedid
-        record = data.get("record")
-        channel = getattr(record, "caller_channel", "") or str(data.get("channel", ""))
+        known = self._by_linkedid.get(linkedid)
+        if known is not None:
+            return known
+        if not channel:
+            return None
+        names = {channel, local_partner_name(channel)} - {""}
         for info in self.calls.values():
-            if channel and info.channel == channel:
+            if info.channel in names:
+                if linkedid:
+                    self._link(info, linkedid)
                 return info.call_id
         return None
 
     def agent_at_phone(self, interface: str) -> int | None:
-        """Who takes calls on ``interface`` now (a channel name's ``-0000002a`` suffix is ignored)."""
+        """Who takes calls on ``interface`` now: a phone, dial string or any of its channels
+        (``DIALEDPEERNAME``, a Local channel's ``;1``/``;2`` half), by :func:`interface_key`."""
         if not interface:
             return None
-        wanted = {interface.lower(), _CHANNEL_SUFFIX.sub("", interface).lower()}
+        wanted = interface_key(interface)
         for agent in self.acd.agents.values():
-            if agent.channel.lower() in wanted:
+            if agent.channel and interface_key(agent.channel) == wanted:
                 return agent.id
         return None
 
@@ -714,6 +737,8 @@ class AcdService:
     def _ended(self, call_id: str) -> None:
         gone = self.acd.call_ended(call_id)
         info = self.calls.pop(call_id, None)
+        if info is not None and info.linkedid:
+            self._by_linkedid.pop(info.linkedid, None)
         if gone is not None and info is not None:
             self._spawn(self._abandoned(gone, info))
         self._kick()
@@ -755,7 +780,7 @@ class AcdService:
             )
             task_id = task.id
         self.bus.publish(
-            CALLBACK_TASK_CREATED, task_id=task_id, phone=number, origin=origin, group=info.group
+            CallbackTaskCreated(task_id=task_id, phone=number, origin=origin, group=info.group)
         )
         return True
 
@@ -813,13 +838,14 @@ class AcdService:
     def _on_state_change(self, change: StateChange) -> None:
         self._changes.put_nowait(change)
         self.bus.publish(
-            AGENT_STATE_CHANGED,
-            agent_id=change.agent_id,
-            state=str(change.state),
-            previous=str(change.previous),
-            reason=change.reason,
-            interface=change.interface,
-            at=change.at,
+            AgentStateChanged(
+                agent_id=change.agent_id,
+                state=str(change.state),
+                previous=str(change.previous),
+                reason=change.reason,
+                interface=change.interface,
+                at=change.at,
+            )
         )
 
     async def _write_states(self) -> None:
@@ -922,7 +948,7 @@ class AcdService:
         for dial in offers:
             await self._deliver(dial)
         await self._announce_positions()
-        self.bus.publish(QUEUE_CHANGED, groups=self.acd.queue_counters())
+        self.bus.publish(QueueChanged(groups=self.acd.queue_counters()))
 
     async def _deliver(self, dial: Dial) -> None:
         """Move a waiting caller to the chosen agent: Setvar the decision, then Redirect."""

@@ -5,31 +5,66 @@ server: it requires the "agi" plugin, and ``callcenter.plugins.install`` refuses
 start-up where "agi" is not set up before it (calls would otherwise all fall back to
 the queue without a word). The context loads the
 configuration, restores agents and waiting callers, and stops cleanly.
-AMI actions (Redirect/Setvar/QueuePause/CoreShowChannels) go through
-``app[CALL_CONTROL]`` when set, else through the AMI link (the "ami" plugin, looked
-up when the app starts, so its order does not matter); without either the service
-still routes new calls.
+Every action on a call — the ACD's Redirect/Setvar/QueuePause and the agent
+page's hang-up, transfer, park, mute and click-to-call — goes through the one
+call-control port ``app[CALL_CONTROL]`` (``core.call_control.CallControl``): set
+by a test or embedder, else the AMI adapter's over the link (``ami.plugin``, set
+up before this plugin). Without either the service still routes new calls and
+the page answers 503 to call controls.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from callcenter import tasks
 from callcenter.agi.plugin import AGI_SERVER
-from callcenter.ami.plugin import AMI_LINK, CALL_RECORDER
 from callcenter.plugins import Plugin
-from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
-from callcenter.services.acd import AcdService, CallControl
-from callcenter.services.ami_control import AmiCallControl
+from callcenter.registry import (
+    BUS,
+    CALL_CONTROL,
+    CALL_TRACKER,
+    CLOCK,
+    SESSIONMAKER,
+    SETTINGS,
+    SHUTDOWN,
+)
+from callcenter.services.acd import AcdService
+from callcenter.services.call_records import CallRecorder
 from callcenter.services.survey import SurveyService
 
 ACD_SERVICE = web.AppKey("acd_service", AcdService)
-CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]
+CALL_RECORDER = web.AppKey("call_recorder", CallRecorder)
+
+log = logging.getLogger(__name__)
+
+
+def setup_call_records(app: web.Application) -> None:
+    """Persist the call tracker's records (``ami.plugin`` set up first) while the daemon
+    serves. It subscribes at once, so facts published before the writer starts are kept."""
+    if CALL_RECORDER in app or CALL_TRACKER not in app:
+        return
+    recorder = app[CALL_RECORDER] = CallRecorder(app[CALL_TRACKER], app[SESSIONMAKER], app[BUS])
+
+    async def records_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = tasks.supervise("call-recorder", recorder.run, on_fatal=app.get(SHUTDOWN))
+        yield
+        try:
+            await recorder.flush(wait_seconds=3.0)
+        except TimeoutError:
+            log.error("call records not all written within 3 s of shutdown")
+        except Exception:
+            log.exception("writing the last call records failed at shutdown")
+        await tasks.stop(task)
+
+    app.cleanup_ctx.append(records_ctx)
 
 
 def setup(app: web.Application) -> None:
+    setup_call_records(app)
     settings = app[SETTINGS]
     service = AcdService(
         clock=app[CLOCK], bus=app[BUS], sessions=app[SESSIONMAKER], settings_zone=settings.tz
@@ -41,10 +76,9 @@ def setup(app: web.Application) -> None:
     )
 
     async def acd_ctx(app: web.Application) -> AsyncIterator[None]:
-        control = app.get(CALL_CONTROL)
-        if control is None and AMI_LINK in app:
-            control = AmiCallControl(app[AMI_LINK])
-        service.control = control
+        service.control = app.get(CALL_CONTROL)
+        if CALL_TRACKER in app:  # FastAGI names a channel, AMI the call: the tracker links them
+            service.linkedid_of = app[CALL_TRACKER].linkedid_of
         if CALL_RECORDER in app:  # calls are credited to who sat at the phone, not its owner
             app[CALL_RECORDER].phones_in_use = service.phones_in_use
         await service.start()

@@ -20,6 +20,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.core.events import ConfigChanged
 from callcenter.db.repos import audit
 from callcenter.db.repos.routing import InvalidConfig
 from callcenter.db.repos.users import (
@@ -194,7 +195,7 @@ async def apply_change(
         except BaseException:
             await session.rollback()
             raise
-    app[BUS].publish("config_changed", area=area)
+    app[BUS].publish(ConfigChanged(area=area))
     return done
 
 

@@ -21,10 +21,9 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, or_, select
 
-from callcenter.ami.link import AmiError, AmiLink, AmiNotConnected
-from callcenter.ami.plugin import AMI_LINK, CALL_TRACKER
 from callcenter.auth import csrf
 from callcenter.core.acd import MISSED_CALLS_REASON, AcdError, AgentState
+from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
 from callcenter.core.customers import CustomerData, RuleError
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
@@ -40,7 +39,7 @@ from callcenter.db.models import Call, CallAttempt, Hotline, PauseReason, User
 from callcenter.db.repos import customers as customer_repo
 from callcenter.db.repos import tickets as ticket_repo
 from callcenter.i18n import N_, translations
-from callcenter.registry import AMI_STATUS, BUS, CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.registry import BUS, CALL_CONTROL, CALL_TRACKER, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
 from callcenter.web.access import CurrentUser, allow, current_user
@@ -126,30 +125,31 @@ class OkOut(BaseModel):
 
 # ---------------------------------------------------------------------- outside services
 async def ami_action(action: Awaitable[Any]) -> Any:
-    """Carry out one AMI action; Asterisk's refusal becomes a clear 502 for the page."""
+    """Carry out one call control; Asterisk's refusal becomes a clear 502 for the page."""
     try:
         return await action
-    except AmiNotConnected:
+    except CallControlUnavailable:
         raise web.HTTPServiceUnavailable(
             text=json.dumps({"error": "the telephone system is not connected"}),
             content_type="application/json",
         ) from None
-    except (AmiError, TimeoutError) as exc:
+    except CallControlError as exc:
         raise web.HTTPBadGateway(
             text=json.dumps({"error": f"the telephone system refused: {exc}"}),
             content_type="application/json",
         ) from None
 
 
-def call_control(app: web.Application) -> AmiLink:
-    """The AMI link that carries out call controls, or 503 when it is down or absent."""
-    link = app.get(AMI_LINK)
-    if link is None or not app[AMI_STATUS].connected:
+def call_control(app: web.Application) -> CallControl:
+    """The call-control port (the services' ``CALL_CONTROL``), or 503 when it is down or
+    absent: the page reaches the telephone system only through it."""
+    control = app.get(CALL_CONTROL)
+    if control is None or not control.connected:
         raise web.HTTPServiceUnavailable(
             text=json.dumps({"error": "the telephone system is not connected"}),
             content_type="application/json",
         )
-    return link
+    return control
 
 
 # ---------------------------------------------------------------------- helpers
@@ -637,7 +637,7 @@ async def transfer(request: web.Request) -> web.Response:
         await ami_action(control.blind_transfer(call.agent_channel, TRANSFER_CONTEXT, exten))
     else:
         # Atxfer on the agent's leg (Dial's t option): the agent talks to the target first.
-        await ami_action(control.atxfer(call.agent_channel, TRANSFER_CONTEXT, exten))
+        await ami_action(control.attended_transfer(call.agent_channel, TRANSFER_CONTEXT, exten))
     return web.json_response({"ok": True, "exten": exten, "mode": body.mode})
 
 
@@ -719,7 +719,7 @@ async def mute(request: web.Request) -> web.Response:
     body: MuteBody = await _json_body(request, MuteBody)
     if call.phase != "talking":
         return _error(409, "nothing is being recorded")
-    await ami_action(call_control(request.app).mixmonitor_mute(call.caller_channel, body.mute))
+    await ami_action(call_control(request.app).mute_recording(call.caller_channel, body.mute))
     call.muted = body.mute
     return web.json_response({"ok": True, "muted": call.muted})
 

@@ -15,6 +15,7 @@ when the wrap-up time runs out before the agent saves.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
 from callcenter.clock import Clock
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
+from callcenter.core.events import (
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallerIdChanged,
+    CallOffered,
+    CallOfferEnded,
+    CallStarted,
+    QueueChanged,
+)
+from callcenter.core.interfaces import interface_key
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.screenpop import EMPTY_HISTORY, CallerHistory, CallOffer, build_pop
@@ -86,6 +98,8 @@ class LiveCall:
     timeout_task: asyncio.Task[None] | None = None
     #: the end of this call's wrap-up, once begun (it runs once, whoever starts it)
     wrapup_end: asyncio.Task[int | None] | None = None
+    #: what the pop was built from (refreshed when the caller ID becomes known)
+    offer: CallOffer | None = None
 
 
 @dataclass
@@ -117,6 +131,7 @@ class CallInfo:
 class _Prefetch:
     task: asyncio.Task[tuple[int | None, CallerHistory]]
     started: float = field(default_factory=time.monotonic)
+    number: str | None = None  # whose history it loads
 
 
 class AgentDesk:
@@ -152,16 +167,16 @@ class AgentDesk:
 
     # ------------------------------------------------------------------ lifecycle
     def subscribe(self, bus: EventBus) -> None:
-        for name, handler in (
-            ("call_started", self._on_call_started),
-            ("call_offered", self._on_call_offered),
-            ("call_answered", self._on_call_answered),
-            ("call_offer_ended", self._on_call_offer_ended),
-            ("call_ended", self._on_call_ended),
-            ("agent_state_changed", self._on_agent_state_changed),
-            ("queue_changed", self._on_queue_counters),
-        ):
-            self._unsubscribe.append(bus.subscribe(name, handler))
+        self._unsubscribe += [
+            bus.subscribe(CallStarted, self._on_call_started),
+            bus.subscribe(CallerIdChanged, self._on_caller_id_changed),
+            bus.subscribe(CallOffered, self._on_call_offered),
+            bus.subscribe(CallAnswered, self._on_call_answered),
+            bus.subscribe(CallOfferEnded, self._on_call_offer_ended),
+            bus.subscribe(CallEnded, self._on_call_ended),
+            bus.subscribe(AgentStateChanged, self._on_agent_state_changed),
+            bus.subscribe(QueueChanged, self._on_queue_counters),
+        ]
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -213,7 +228,7 @@ class AgentDesk:
             return
         self._expire_prefetches()
         task = asyncio.ensure_future(self._load_history(caller_number, customer_id))
-        self._prefetch[linkedid] = _Prefetch(task)
+        self._prefetch[linkedid] = _Prefetch(task, number=caller_number)
 
     def _expire_prefetches(self) -> None:
         limit = time.monotonic() - PREFETCH_TTL_SECONDS
@@ -226,6 +241,8 @@ class AgentDesk:
         self, linkedid: str, number: str | None, customer_id: int | None
     ) -> tuple[int | None, CallerHistory]:
         entry = self._prefetch.get(linkedid)
+        if entry is not None and entry.number is None and number is not None:
+            entry = None  # loaded before the caller ID was known: it found nobody
         if entry is not None:
             try:
                 return await asyncio.shield(entry.task)
@@ -243,15 +260,11 @@ class AgentDesk:
     def learn_interface(self, interface: str, user_id: int) -> None:
         """Remember which agent sits at a phone (configured, or picked at login)."""
         if interface:
-            self.interfaces[interface.lower()] = user_id
+            self.interfaces[interface_key(interface)] = user_id
 
-    def _agent_id(self, data: dict[str, Any]) -> int | None:
-        agent_id = data.get("agent_id")
-        if agent_id is not None:
-            user_id = int(agent_id)
-            self.learn_interface(str(data.get("interface") or ""), user_id)
-            return user_id
-        interface = str(data.get("interface") or "").lower()
+    def _agent_id(self, interface: str) -> int | None:
+        """The agent at the phone ``interface`` (an agent's configured or logged-in phone)."""
+        interface = interface_key(interface)
         if not interface:
             return None
         known = self.interfaces.get(interface)
@@ -265,32 +278,70 @@ class AgentDesk:
         """Who sits at which phone, from the users' configured phones (before any event)."""
         async with self.sessions() as session:
             for interface, user_id in (await agent_ids_by_interface(session)).items():
-                self.interfaces.setdefault(interface.lower(), user_id)
+                self.interfaces.setdefault(interface_key(interface), user_id)
 
-    def _on_call_started(self, event: DomainEvent) -> None:
+    def _on_call_started(self, event: CallStarted) -> None:
         """A call entered the PBX: remember who calls and start loading their history."""
-        data = event.data
-        linkedid = str(data.get("linkedid") or "")
+        linkedid = event.linkedid
         if not linkedid:
             return
-        number = self._number(data.get("caller_number"))
+        number = self._number(event.caller_number)
         self.calls[linkedid] = CallInfo(
             caller_number=number,
-            caller_name=str(data.get("caller_name") or ""),
-            dialed_number=str(data.get("dialed_number") or ""),
-            caller_channel=str(data.get("channel") or ""),
+            caller_name=event.caller_name,
+            dialed_number=event.dialed_number,
+            caller_channel=event.channel,
             started=time.monotonic(),
         )
-        self.prefetch(linkedid, number, data.get("customer_id"))
+        self.prefetch(linkedid, number)
 
-    def _on_call_offered(self, event: DomainEvent) -> None:
+    def _on_caller_id_changed(self, event: CallerIdChanged) -> None:
+        """The caller ID became known after the call started (entry through a Local
+        channel): load the right history, and rebuild a pop already shown without it."""
+        number = self._number(event.caller_number)
+        info = self.calls.get(event.linkedid)
+        if info is not None:
+            if number != info.caller_number:
+                entry = self._prefetch.pop(event.linkedid, None)
+                if entry is not None:
+                    entry.task.cancel()
+                self.prefetch(event.linkedid, number)
+            info.caller_number, info.caller_name = number, event.caller_name
+        for live in self.agents.values():
+            call = live.call
+            if call is None or call.linkedid != event.linkedid or call.offer is None:
+                continue
+            if call.phase != "ringing" and call.pop:
+                continue  # answered: the agent already works with what was shown
+            old = call.offer
+            fresh = dataclasses.replace(
+                old,
+                caller_number=number or old.caller_number,
+                caller_name=event.caller_name or old.caller_name,
+            )
+            if fresh == old:
+                continue
+            call.offer = fresh
+            keep = None if fresh.caller_number != old.caller_number else call.customer_id
+            self._spawn(self._send_pop(fresh, keep, None), f"pop-refresh-{event.linkedid}")
+
+    def _on_call_offered(self, event: CallOffered) -> None:
         """The call rings an agent's phone: pop it on that agent's page, history included."""
-        data = event.data
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
-        if agent_id is None or not linkedid:
+        agent_id = self._agent_id(event.interface)
+        if agent_id is None or not event.linkedid:
             return
-        self.offer(linkedid, agent_id, data)
+        self.offer(
+            event.linkedid,
+            agent_id,
+            {
+                "at": event.at,
+                "interface": event.interface,
+                "agent_channel": event.channel,
+                "queue": event.queue,
+                "caller_number": event.caller_number,
+                "caller_channel": event.caller_channel,
+            },
+        )
 
     def offer(self, linkedid: str, agent_id: int, data: dict[str, Any]) -> None:
         """Pop ``linkedid`` on ``agent_id``'s page (once per offer; later news only updates)."""
@@ -322,6 +373,7 @@ class AgentDesk:
             offered_at=offered_at,
             caller_channel=str(data.get("caller_channel") or info.caller_channel),
             agent_channel=agent_channel,
+            offer=offer,
         )
         self._spawn(
             self._send_pop(offer, data.get("customer_id"), data.get("route_started")),
@@ -346,9 +398,8 @@ class AgentDesk:
             message["route_started"] = route_started
         self.hub.send_to_agent(offer.agent_id, message)
 
-    def _live_call(self, data: dict[str, Any]) -> tuple[AgentLive, LiveCall] | None:
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
+    def _live_call(self, linkedid: str, interface: str) -> tuple[AgentLive, LiveCall] | None:
+        agent_id = self._agent_id(interface)
         if agent_id is None:
             return None
         live = self.agents.get(agent_id)
@@ -356,18 +407,17 @@ class AgentDesk:
             return None
         return live, live.call
 
-    def _on_call_answered(self, event: DomainEvent) -> None:
-        data = event.data
-        found = self._live_call(data)
+    def _on_call_answered(self, event: CallAnswered) -> None:
+        found = self._live_call(event.linkedid, event.interface)
         if found is None:
-            found = self._adopt_answered(data)
+            found = self._adopt_answered(event)
         if found is None:
             return
         live, call = found
         call.phase = "talking"
-        call.answered_at = data.get("at") or self.clock.now()
-        call.agent_channel = str(data.get("agent_channel") or call.agent_channel)
-        call.caller_channel = str(data.get("caller_channel") or call.caller_channel)
+        call.answered_at = event.at or self.clock.now()
+        call.agent_channel = event.agent_channel or call.agent_channel
+        call.caller_channel = event.caller_channel or call.caller_channel
         today = localtime.local_date(self.clock.now(), self.zone)
         if live.calls_day != today:
             live.calls_day, live.calls_today = today, 0
@@ -377,18 +427,25 @@ class AgentDesk:
         live.counters_sent = self._counters_key(counters)
         self.hub.send_to_agent(live.user_id, counters)
 
-    def _adopt_answered(self, data: dict[str, Any]) -> tuple[AgentLive, LiveCall] | None:
+    def _adopt_answered(self, event: CallAnswered) -> tuple[AgentLive, LiveCall] | None:
         """An answered call we never offered: after a daemon restart (the tracker's resync
         reports calls already talking) or a call the fallback queue gave the agent. Pop it
         now so the agent's page shows the call it is on."""
-        agent_id = self._agent_id(data)
-        linkedid = str(data.get("linkedid") or "")
+        agent_id = self._agent_id(event.interface)
+        linkedid = event.linkedid
         if agent_id is None or not linkedid:
             return None
         live = self.agent(agent_id)
         if live.call is not None and live.call.phase != "ringing":
             return None  # busy with (the wrap-up of) another call
-        data = {**data, **self._channels_from_tracker(linkedid, str(data.get("interface") or ""))}
+        data: dict[str, Any] = {
+            "at": event.at,
+            "interface": event.interface,
+            "caller_number": event.caller_number,
+            "agent_channel": event.agent_channel,
+            "caller_channel": event.caller_channel,
+            **self._channels_from_tracker(linkedid, event.interface),
+        }
         self.offer(linkedid, agent_id, data)
         assert live.call is not None
         return live, live.call
@@ -406,13 +463,14 @@ class AgentDesk:
         if record.dialed_number:
             found["dialed_number"] = record.dialed_number
         for attempt in record.attempts:
-            if attempt.interface.lower() == interface.lower() and attempt.outcome == "answered":
+            answered = attempt.outcome == "answered"
+            if answered and interface_key(attempt.interface) == interface_key(interface):
                 found["agent_channel"] = attempt.channel
         return found
 
-    def _on_call_offer_ended(self, event: DomainEvent) -> None:
+    def _on_call_offer_ended(self, event: CallOfferEnded) -> None:
         """The phone stopped ringing without this agent answering: clear the pop."""
-        found = self._live_call(event.data)
+        found = self._live_call(event.linkedid, event.interface)
         if found is None or found[1].phase != "ringing":
             return
         live, call = found
@@ -422,13 +480,12 @@ class AgentDesk:
             {
                 "type": "offer_ended",
                 "linkedid": call.linkedid,
-                "outcome": event.data.get("outcome", ""),
+                "outcome": event.outcome,
             },
         )
 
-    def _on_call_ended(self, event: DomainEvent) -> None:
-        data = event.data
-        linkedid = str(data.get("linkedid") or data.get("call_id") or "")
+    def _on_call_ended(self, event: CallEnded) -> None:
+        linkedid = event.linkedid
         self.calls.pop(linkedid, None)
         entry = self._prefetch.pop(linkedid, None)
         if entry is not None and not entry.task.done():
@@ -443,7 +500,7 @@ class AgentDesk:
                     live.user_id, {"type": "offer_ended", "linkedid": linkedid, "outcome": "gone"}
                 )
             elif call.phase == "talking":
-                self._begin_wrapup(live, call, data.get("at") or self.clock.now())
+                self._begin_wrapup(live, call, event.at or self.clock.now())
 
     def _begin_wrapup(self, live: AgentLive, call: LiveCall, at: datetime) -> None:
         call.phase = "wrapup"
@@ -554,16 +611,12 @@ class AgentDesk:
         except Exception as exc:  # AcdError: the wrap-up already ended (timer or agent)
             log.info("end of wrap-up for agent %s: %s", user_id, exc)
 
-    def _on_agent_state_changed(self, event: DomainEvent) -> None:
-        data = event.data
-        agent_id = data.get("agent_id")
-        if agent_id is None:
-            return
-        live = self.agent(int(agent_id))
-        self.learn_interface(str(data.get("interface") or ""), live.user_id)
-        live.state = str(data.get("state") or "")
-        live.reason = str(data.get("reason") or "")
-        live.state_since = data.get("at") or self.clock.now()
+    def _on_agent_state_changed(self, event: AgentStateChanged) -> None:
+        live = self.agent(event.agent_id)
+        self.learn_interface(event.interface, live.user_id)
+        live.state = event.state
+        live.reason = event.reason
+        live.state_since = event.at or self.clock.now()
         self.hub.send_to_agent(live.user_id, self._state_message(live))
         call = live.call
         if call is not None and call.phase == "wrapup" and live.state in FREED_STATES:
@@ -571,12 +624,12 @@ class AgentDesk:
             # before the page's timer: end it here, before the next call is offered.
             self._finish_wrapup(live, call)
         if live.state == "ringing":
-            self._offer_from_route_decision(live.user_id, data)
+            self._offer_from_route_decision(live.user_id, event)
         if live.state == "wrapup" and call is not None and call.phase == "talking":
             # The agent's leg ended (the caller may go on to the survey): wrap-up starts now.
             self._begin_wrapup(live, call, live.state_since)
 
-    def _offer_from_route_decision(self, agent_id: int, data: dict[str, Any]) -> None:
+    def _offer_from_route_decision(self, agent_id: int, event: AgentStateChanged) -> None:
         """The ACD just picked this agent (inside the FastAGI route request): pop now.
 
         This is the earliest moment the agent is known, before Asterisk even
@@ -587,22 +640,25 @@ class AgentDesk:
         if ringing is None:
             return
         offer: dict[str, Any] = {
-            "at": data.get("at"),
+            "at": event.at,
             "caller_number": ringing.caller_number,
             "customer_id": ringing.customer_id,
             "caller_channel": ringing.caller_channel,
             "dialed_number": ringing.hotline,
             "group": ringing.group,
             "ring_timeout": ringing.ring_timeout,
-            "interface": str(data.get("interface") or ""),
+            "interface": event.interface,
             "agent_channel": "",
         }
-        self.offer(ringing.call_id, agent_id, offer)
+        if ringing.caller_name:
+            offer["caller_name"] = ringing.caller_name
+        # The call's Linkedid, as AMI events and the call record name it (not the FastAGI
+        # channel's uniqueid, which differs when the call entered through a Local channel).
+        self.offer(ringing.linkedid or ringing.call_id, agent_id, offer)
 
-    def _on_queue_counters(self, event: DomainEvent) -> None:
-        counters = event.data.get("groups") or {}
-        self.queue_counters = {str(k): dict(v) for k, v in counters.items()}
-        self.queue_counters_at = event.data.get("at") or self.clock.now()
+    def _on_queue_counters(self, event: QueueChanged) -> None:
+        self.queue_counters = {str(k): dict(v) for k, v in event.groups.items()}
+        self.queue_counters_at = event.at or self.clock.now()
         # The ACD publishes after every change; most leave an agent's counters as they
         # were. Send only what changed, so 300 pages do not get 300 copies per event.
         now = self.clock.now()
@@ -700,7 +756,7 @@ class AgentDesk:
         async with self.sessions() as session:
             user = await session.get(User, user_id)
             if user is not None and user.interface:
-                self.interfaces.setdefault(user.interface.lower(), user_id)
+                self.interfaces.setdefault(interface_key(user.interface), user_id)
             live.groups = frozenset(
                 await session.scalars(
                     select(AgentGroup.code)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from callcenter.agi.server import FastAgiServer
 from callcenter.core.acd import AgentState
+from callcenter.core.events import CallbackTaskCreated
 from callcenter.db.models import CallSurvey, SystemSetting, Task, User
 from callcenter.services.survey import SurveyService
 from tests.acd import test_service
@@ -37,7 +38,7 @@ async def test_a_wait_decision_past_the_deadline_leaves_the_waiting_list(rig: An
     # When the caller later hangs up in the fallback queue, no abandon is invented.
     await rig.agi("hangup", uniqueid="d1.1")
     await settle(rig.service)
-    assert [e for e in rig.events if e.name == "callback_task_created"] == []
+    assert [e for e in rig.events if isinstance(e, CallbackTaskCreated)] == []
 
 
 async def test_a_fast_wait_decision_is_kept(rig: Any) -> None:

@@ -1,14 +1,13 @@
 """The ACD service through real FastAGI sessions and a real database (SQLite and PostgreSQL).
 
 The dialplan's steps are played by an Asterisk-like FastAGI peer; AMI actions
-are recorded at the adapter edge (``RecordingControl``), never faked inside the service.
+are recorded at the port (``tests.fakes.RecordingCallControl``), never faked inside the service.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -19,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.agi.server import FastAgiServer
 from callcenter.clock import ManualClock
 from callcenter.core.acd import AgentState
-from callcenter.core.bus import EventBus
+from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.events import AgentStateChanged, ConfigChanged, QueueChanged
 from callcenter.db.models import (
     AgentGroup,
     AgentGroupMember,
@@ -37,43 +37,11 @@ from callcenter.db.models import (
 from callcenter.prompts import menu_prompt_code
 from callcenter.services.acd import AcdService
 from tests.agi.peer import FakeChannel, run_session
+from tests.events import answered, ended
+from tests.fakes import RecordingCallControl
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hanoi
 HOTLINE = "19006868"
-
-
-@dataclass
-class RecordingControl:
-    """Records the AMI actions the service asks for; answers CoreShowChannels from a list."""
-
-    actions: list[tuple[Any, ...]] = field(default_factory=list)
-    live_channels: list[dict[str, str]] = field(default_factory=list)
-    variables: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    async def setvar(self, channel: str, variable: str, value: str) -> None:
-        self.actions.append(("setvar", channel, variable, value))
-
-    async def redirect(self, channel: str, context: str, exten: str, priority: int = 1) -> None:
-        self.actions.append(("redirect", channel, context, exten, priority))
-
-    async def queue_pause(
-        self, interface: str, paused: bool, *, queue: str = "", reason: str = ""
-    ) -> None:
-        self.actions.append(("queue_pause", interface, paused, queue, reason))
-
-    async def queue_add(
-        self, interface: str, *, queue: str, member_name: str, paused: bool, reason: str = ""
-    ) -> None:
-        self.actions.append(("queue_add", interface, member_name, paused, queue))
-
-    async def queue_remove(self, interface: str, *, queue: str) -> None:
-        self.actions.append(("queue_remove", interface, queue))
-
-    async def channels(self) -> list[dict[str, str]]:
-        return self.live_channels
-
-    async def getvar(self, channel: str, variable: str) -> str | None:
-        return self.variables.get((channel, variable))
 
 
 async def seed(factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -139,8 +107,8 @@ async def rig(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     clock = ManualClock(START)
     bus = EventBus()
     events: list[Any] = []
-    bus.subscribe("*", events.append)
-    control = RecordingControl()
+    bus.subscribe(DomainEvent, events.append)
+    control = RecordingCallControl()
     service = AcdService(clock=clock, bus=bus, sessions=session_factory, control=control)
     server = FastAgiServer(command_timeout=2.0)
     service.register_routes(server, 1.0)
@@ -269,16 +237,14 @@ async def test_ring_timeout_next_agent_then_auto_pause_and_state_log(
     assert [r.state for r in rows] == ["available", "ringing", "available", "ringing", "paused"]
     assert all(r.ended_at is not None for r in rows[:-1]) and rows[-1].ended_at is None
     assert rows[1].ended_at == rows[2].started_at  # contiguous: start and end of each state
-    assert any(
-        e.name == "agent_state_changed" and e.data["reason"] == "missed_calls" for e in rig.events
-    )
+    assert any(isinstance(e, AgentStateChanged) and e.reason == "missed_calls" for e in rig.events)
 
 
 async def test_waiting_caller_is_redirected_when_an_agent_frees_up(rig: Any) -> None:
     await rig.service.login(rig.ids["agent3"])  # the only sales agent
     dial = await rig.agi("route", {"CC_GROUP": "sales"}, uniqueid="w1.1", channel="PJSIP/trunk-1")
     assert dial.variables["CC_AGENT_CHANNEL"] == "PJSIP/103"
-    rig.bus.publish("call_answered", linkedid="w1.1", interface="PJSIP/103")
+    rig.bus.publish(answered("w1.1", "PJSIP/103"))
     wait = await rig.agi("route", {"CC_GROUP": "sales"}, uniqueid="w2.1", channel="PJSIP/trunk-2")
     assert (wait.variables["CC_ACTION"], wait.variables["CC_POSITION"]) == ("wait", "1")
     await rig.agi("after-call", uniqueid="w1.1")
@@ -290,7 +256,7 @@ async def test_waiting_caller_is_redirected_when_an_agent_frees_up(rig: Any) -> 
     ]
     assert moved[-1] == ("redirect", "PJSIP/trunk-2", "cc-dial", "s", 1)
     assert ("setvar", "PJSIP/trunk-2", "CC_AGENT_CHANNEL", "PJSIP/103") in moved
-    assert any(e.name == "queue_changed" for e in rig.events)
+    assert any(isinstance(e, QueueChanged) for e in rig.events)
 
 
 async def test_abandon_while_waiting_becomes_a_callback_task_except_anonymous(
@@ -300,7 +266,7 @@ async def test_abandon_while_waiting_becomes_a_callback_task_except_anonymous(
     await rig.agi("route", {"CC_GROUP": "care"}, uniqueid="a2.1", caller="anonymous")
     assert len(rig.service.acd.waiting("care")) == 2
     rig.clock.set(rig.clock.now() + timedelta(seconds=40))
-    rig.bus.publish("call_ended", linkedid="a1.1")
+    rig.bus.publish(ended("a1.1"))
     await rig.agi("hangup", uniqueid="a2.1")
     await settle(rig.service)
     async with session_factory() as session:
@@ -337,7 +303,7 @@ async def test_sticky_rings_the_ticket_agent_for_a_few_seconds(rig: Any) -> None
 async def test_restart_rebuilds_the_waiting_list_in_order(rig: Any, session_factory: Any) -> None:
     await login_all(rig)
     await rig.service.stop()
-    control = RecordingControl(
+    control = RecordingCallControl(
         live_channels=[
             {
                 "Channel": "PJSIP/trunk-b",
@@ -420,7 +386,7 @@ async def test_config_changed_reloads_strategy_and_members(rig: Any, session_fac
                 AgentGroupMember.user_id == rig.ids["agent1"],
             )
         )
-    rig.bus.publish("config_changed", area="groups")
+    rig.bus.publish(ConfigChanged(area="groups"))
     for _ in range(100):
         if rig.service.acd.groups["care"].strategy == "round_robin":
             break
@@ -438,7 +404,7 @@ async def test_position_announcements_follow_the_queue(rig: Any) -> None:
     )
     assert first.variables["CC_WAIT_PROMPT_CALL"].endswith("digits/1")
     assert second.variables["CC_WAIT_PROMPT_CALL"].endswith("digits/2")
-    rig.bus.publish("call_answered", linkedid="q0.1", interface="PJSIP/103")
+    rig.bus.publish(answered("q0.1", "PJSIP/103"))
     await rig.agi("after-call", uniqueid="q0.1")
     await rig.clock.advance(16)
     await settle(rig.service)

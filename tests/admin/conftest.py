@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from callcenter.clock import ManualClock
 from callcenter.config import Settings
-from callcenter.core.bus import DomainEvent
+from callcenter.core.events import ConfigChanged
 from callcenter.db.engine import sqlite_path
 from callcenter.db.repos import users
 from callcenter.registry import BUS, SESSIONMAKER
@@ -76,17 +76,17 @@ async def log_in(client: TestClient, username: str, password: str) -> ClientResp
 
 
 @pytest.fixture
-def events() -> list[DomainEvent]:
+def events() -> list[ConfigChanged]:
     return []
 
 
 async def _admin_client(
-    aiohttp_client: Any, settings: Settings, clock: ManualClock, events: list[DomainEvent]
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, events: list[ConfigChanged]
 ) -> TestClient:
     """The console on ``settings``' database, which must already be migrated."""
     app = create_app(settings, clock=clock)
     app[PROMPT_MAX_BYTES] = TEST_PROMPT_LIMIT
-    app[BUS].subscribe("config_changed", events.append)
+    app[BUS].subscribe(ConfigChanged, events.append)
     client: TestClient = await aiohttp_client(app)
     async with app[SESSIONMAKER]() as session:
         await users.create_user(session, username=ADMIN, password=ADMIN_PASSWORD, role="admin")
@@ -101,7 +101,7 @@ async def admin(
     aiohttp_client: Any,
     admin_settings: Settings,
     clock: ManualClock,
-    events: list[DomainEvent],
+    events: list[ConfigChanged],
     migrated_templates: MigratedTemplates,
 ) -> TestClient:
     """An admin's browser on SQLite."""
@@ -117,7 +117,7 @@ async def admin_on_both(
     admin_settings: Settings,
     migrated_url: str,
     clock: ManualClock,
-    events: list[DomainEvent],
+    events: list[ConfigChanged],
 ) -> TestClient:
     """An admin's browser, once on SQLite and once on PostgreSQL."""
     database = admin_settings.database.model_copy(update={"url": migrated_url})

@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from callcenter.core.bus import DomainEvent
+from callcenter.core.events import ConfigChanged
 from callcenter.db.models import AgentGroup, AuditEntry, Category, Department, Prompt, User
 from callcenter.db.repos import routing, users
 from callcenter.localtime import DEFAULT_ZONE
@@ -96,7 +96,7 @@ async def test_pages_are_vietnamese_and_for_admins_only(
 
 
 async def test_create_agent_with_phone_and_group(
-    admin: TestClient, events: list[DomainEvent]
+    admin: TestClient, events: list[ConfigChanged]
 ) -> None:
     group_id = await add_group(admin)
     events.clear()
@@ -124,7 +124,7 @@ async def test_create_agent_with_phone_and_group(
     assert [m.username for m in config.groups["sales"].members] == ["hoa.nguyen"]
     assert entry is not None and entry.username == "quan.tri" and entry.target == "user:hoa.nguyen"
     assert entry.details["interface"] == "PJSIP/105" and entry.address
-    assert [e.data for e in events] == [{"area": "users"}]
+    assert [e.area for e in events] == ["users"]
     page = await (await admin.get("/admin/users?done=created")).text()
     assert "Đã tạo." in page and "PJSIP/105" in page
     # The new agent can log in with the password the admin gave.
@@ -145,7 +145,7 @@ BAD_USERS = [
 @pytest.mark.parametrize(("override", "fragment", "field"), BAD_USERS)
 async def test_bad_user_input_gets_one_clear_message_and_changes_nothing(
     admin: TestClient,
-    events: list[DomainEvent],
+    events: list[ConfigChanged],
     override: dict[str, str],
     fragment: str,
     field: str,
@@ -186,21 +186,21 @@ async def test_messages_follow_the_admins_language(admin: TestClient) -> None:
 
 
 async def test_config_change_takes_effect_without_restart(
-    admin: TestClient, events: list[DomainEvent]
+    admin: TestClient, events: list[ConfigChanged]
 ) -> None:
     """The ACD reloads on ``config_changed``; what it reloads is the new value."""
     app = admin.server.app
     reloaded: list[routing.RoutingConfig] = []
     tasks: list[asyncio.Task[None]] = []
 
-    def reload_on_change(event: DomainEvent) -> None:  # what the ACD service does
+    def reload_on_change(event: ConfigChanged) -> None:  # what the ACD service does
         async def reload() -> None:
             async with app[SESSIONMAKER]() as session:
                 reloaded.append(await routing.load_routing_config(session))
 
         tasks.append(asyncio.get_running_loop().create_task(reload()))
 
-    unsubscribe = app[BUS].subscribe("config_changed", reload_on_change)
+    unsubscribe = app[BUS].subscribe(ConfigChanged, reload_on_change)
     try:
         async with db(admin) as session:
             assert (await routing.load_routing_config(session)).settings.wrapup_seconds == 15
@@ -214,7 +214,7 @@ async def test_config_change_takes_effect_without_restart(
         await asyncio.gather(*tasks)
     finally:
         unsubscribe()
-    assert events[-1].data == {"area": "settings"}
+    assert events[-1] == ConfigChanged(area="settings")
     assert reloaded[-1].settings.wrapup_seconds == 40
     assert reloaded[-1].acd_settings().missed_calls_pause_after == 3
     async with db(admin) as session:
@@ -223,7 +223,7 @@ async def test_config_change_takes_effect_without_restart(
 
 
 async def test_setting_out_of_range_is_refused(
-    admin: TestClient, events: list[DomainEvent]
+    admin: TestClient, events: list[ConfigChanged]
 ) -> None:
     values = {spec.key: str(spec.default) for spec in routing.SETTING_SPECS}
     for bad, fragment in (
@@ -240,7 +240,7 @@ async def test_setting_out_of_range_is_refused(
 
 
 async def test_group_members_order_and_hotline_menu(
-    admin: TestClient, events: list[DomainEvent]
+    admin: TestClient, events: list[ConfigChanged]
 ) -> None:
     sales = await add_group(admin)
     service = await add_group(admin, "service", "Dịch vụ")
@@ -279,7 +279,7 @@ async def test_group_members_order_and_hotline_menu(
     async with db(admin) as session:
         config = await routing.load_routing_config(session)
     assert [m.user_id for m in config.groups["sales"].members] == [c, b]
-    assert events[-1].data == {"area": "groups"}
+    assert events[-1] == ConfigChanged(area="groups")
 
     hotline = {
         "number": "1900 6868",
@@ -308,7 +308,7 @@ async def test_group_members_order_and_hotline_menu(
 
 
 async def test_hours_holidays_and_tet_from_the_page(
-    admin: TestClient, events: list[DomainEvent]
+    admin: TestClient, events: list[ConfigChanged]
 ) -> None:
     sales = await add_group(admin)
     hotline = {
@@ -348,7 +348,7 @@ async def test_hours_holidays_and_tet_from_the_page(
     async with db(admin) as session:
         config = await routing.load_routing_config(session)
     assert config.is_open("19001234", tet)
-    assert events[-1].data == {"area": "holidays"}
+    assert events[-1] == ConfigChanged(area="holidays")
     response = await post_form(admin, "/admin/holidays", {"day": "31/02/2027", "name": "x"})
     assert response.status == 400 and "Hãy nhập ngày dạng dd/mm/yyyy." in await response.text()
 
@@ -444,7 +444,7 @@ async def upload(client: TestClient, code: str, data: bytes, filename: str) -> A
 
 
 async def test_prompt_upload_is_converted_for_asterisk(
-    admin: TestClient, tmp_path: Path, events: list[DomainEvent]
+    admin: TestClient, tmp_path: Path, events: list[ConfigChanged]
 ) -> None:
     page = await (await admin.get("/admin/prompts")).text()
     assert "closed" in page and "Giọng đọc mặc định" in page and "Đã có bản ghi âm" not in page
@@ -466,7 +466,7 @@ async def test_prompt_upload_is_converted_for_asterisk(
     audio = await admin.get(f"/admin/prompts/{prompt.id}/audio")
     assert audio.status == 200 and audio.headers["Content-Type"] == "audio/wav"
     assert await audio.read() == stored.read_bytes()
-    assert events[-1].data == {"area": "prompts"}
+    assert events[-1] == ConfigChanged(area="prompts")
     assert not [p for p in stored.parent.iterdir() if p.name.startswith(".upload")]
     # Deleting removes the row and the file.
     assert (await post_form(admin, f"/admin/prompts/{prompt.id}/delete", {})).status == 302
@@ -486,7 +486,7 @@ def bad_uploads(tmp_path: Path) -> list[tuple[str, bytes, str]]:
 
 
 async def test_bad_prompts_get_one_clear_message_and_change_nothing(
-    admin: TestClient, tmp_path: Path, events: list[DomainEvent]
+    admin: TestClient, tmp_path: Path, events: list[ConfigChanged]
 ) -> None:
     folder = admin.server.app[SETTINGS].prompts_dir
     for filename, data, fragment in bad_uploads(tmp_path):

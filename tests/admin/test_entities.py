@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from callcenter.core.bus import DomainEvent
+from callcenter.core.events import ConfigChanged
 from callcenter.db.models import AgentGroup, AuditEntry, Category, Department, Hotline, PauseReason
 from callcenter.db.repos import routing, users
 from callcenter.registry import SESSIONMAKER
@@ -89,7 +89,7 @@ CASES = [
 )
 async def test_create_edit_delete(
     admin_on_both: TestClient,
-    events: list[DomainEvent],
+    events: list[ConfigChanged],
     slug: str,
     model: Any,
     form: dict[str, str],
@@ -133,7 +133,7 @@ async def test_create_edit_delete(
     async with admin.server.app[SESSIONMAKER]() as session:
         assert await session.get(model, int(ident)) is None
         deletion = await session.scalar(select(AuditEntry).where(AuditEntry.action == "delete"))
-    assert deletion is not None and deletion.details["area"] == events[-1].data["area"]
+    assert deletion is not None and deletion.details["area"] == events[-1].area
     assert (await admin.get(f"/admin/{slug}/{ident}")).status == 404
 
 

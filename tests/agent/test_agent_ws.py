@@ -8,12 +8,14 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from callcenter.core.events import CallOffered, CallStarted
 from callcenter.db.models import CallWrapUp, Ticket
 from callcenter.registry import BUS, SESSIONMAKER
 from callcenter.web.agent import AGENT_DESK
 from tests.agent.conftest import AgentWorld
 from tests.agent.factories import add_call
 from tests.auth_helpers import csrf_headers, login, make_user
+from tests.events import answered, ended
 
 XSS = "<img src=x onerror=alert(1)>"
 AT = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -30,23 +32,25 @@ def ring(
     """What the call tracker publishes: the call starts, then rings an agent's phone."""
     bus = agent_world.client.server.app[BUS]
     bus.publish(
-        "call_started",
-        linkedid=linkedid,
-        at=AT,
-        caller_number=number,
-        caller_name=name,
-        dialed_number="19006868",
-        channel=f"PJSIP/trunk-{linkedid}",
+        CallStarted(
+            linkedid=linkedid,
+            at=AT,
+            caller_number=number,
+            caller_name=name,
+            dialed_number="19006868",
+            channel=f"PJSIP/trunk-{linkedid}",
+        )
     )
     bus.publish(
-        "call_offered",
-        linkedid=linkedid,
-        at=AT,
-        interface=interface,
-        channel=f"{interface}-0001",
-        uniqueid=f"{linkedid}.2",
-        queue="",
-        caller_number=number,
+        CallOffered(
+            linkedid=linkedid,
+            at=AT,
+            interface=interface,
+            channel=f"{interface}-0001",
+            uniqueid=f"{linkedid}.2",
+            queue="",
+            caller_number=number,
+        )
     )
 
 
@@ -96,13 +100,14 @@ async def test_answer_save_wrapup_writes_ticket(agent_world: AgentWorld, open_de
     ring(agent_world, "1700.4", "PJSIP/101")
     await lan.next_of("pop")
     app[BUS].publish(
-        "call_answered",
-        linkedid="1700.4",
-        at=AT,
-        interface="PJSIP/101",
-        uniqueid="1700.4.2",
-        wait_seconds=3.0,
-        caller_number="+84912345678",
+        answered(
+            "1700.4",
+            "PJSIP/101",
+            at=AT,
+            uniqueid="1700.4.2",
+            wait_seconds=3.0,
+            caller_number="+84912345678",
+        )
     )
     update = await lan.next_of("call")
     assert update["call"]["phase"] == "talking"
@@ -150,14 +155,14 @@ async def test_wrapup_timeout_saves_uncategorized(agent_world: AgentWorld, open_
     lan = await open_desk("lan", agent_world.lan_id)
     ring(agent_world, "1700.5", "PJSIP/101")
     pop = await lan.next_of("pop")
-    app[BUS].publish("call_answered", linkedid="1700.5", at=AT, interface="PJSIP/101")
+    app[BUS].publish(answered("1700.5", "PJSIP/101", at=AT))
     await lan.next_of("call")
     await lan.ws.send_json(
         {"type": "draft", "linkedid": pop["call"]["linkedid"], "notes": "hỏi giá"}
     )
     await lan.ws.send_json({"type": "ping"})
     await lan.next_of("pong")
-    app[BUS].publish("call_ended", linkedid="1700.5", at=AT + timedelta(seconds=60))
+    app[BUS].publish(ended("1700.5", at=AT + timedelta(seconds=60)))
     timed_out = await lan.next_of("wrapup_timed_out")
     async with app[SESSIONMAKER]() as session:
         wrap = await session.scalar(select(CallWrapUp).where(CallWrapUp.call_id == call.id))

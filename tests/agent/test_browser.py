@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket, User
 from callcenter.db.repos import users
 from callcenter.registry import SESSIONMAKER
+from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim.channels import UP
 from tests.agent.stack import Stack, build_stack
 from tests.auth_helpers import DEFAULT_PASSWORD

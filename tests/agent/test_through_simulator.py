@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from callcenter.ami.plugin import CALL_RECORDER
 from callcenter.db.models import Call, CallWrapUp, Ticket
 from callcenter.registry import SESSIONMAKER
+from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim.channels import UP
 from tests.agent.stack import Stack, build_stack
 from tests.auth_helpers import DEFAULT_PASSWORD, csrf_from_html

@@ -23,11 +23,13 @@ from callcenter.agi.server import FastAgiServer
 from callcenter.clock import ManualClock
 from callcenter.core.acd import AgentState
 from callcenter.core.bus import EventBus
+from callcenter.core.events import CallOffered
 from callcenter.db.models import AgentGroup, AgentGroupMember, Call, CallWrapUp, Ticket, User
 from callcenter.services.acd import AcdService
 from callcenter.web.agent_desk import AgentDesk
 from callcenter.web.hub import AgentHub
 from tests.agi.peer import FakeChannel, run_session
+from tests.events import answered, ended
 
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Nội
 WRAPUP = 15.0  # the system setting's default
@@ -142,7 +144,7 @@ async def call_a_in_wrapup_and_b_waiting(rig: Rig) -> datetime:
     assert dial.variables["CC_AGENT_CHANNEL"] == "PJSIP/101"
     await rig.settle()
     assert rig.pops("A") == 1
-    rig.bus.publish("call_answered", linkedid="A", interface="PJSIP/101", at=rig.clock.now())
+    rig.bus.publish(answered("A", "PJSIP/101", at=rig.clock.now()))
     await rig.clock.advance(30)
     async with rig.sessions() as session, session.begin():  # the call recorder's row
         session.add(Call(linkedid="A", started_at=START, caller_number="+84912000001"))
@@ -150,7 +152,7 @@ async def call_a_in_wrapup_and_b_waiting(rig: Rig) -> datetime:
     await rig.settle()
     assert rig.service.acd.agents[rig.lan].state is AgentState.WRAPUP
     due = rig.clock.now() + timedelta(seconds=WRAPUP)
-    rig.bus.publish("call_ended", linkedid="A", at=rig.clock.now())
+    rig.bus.publish(ended("A", at=rig.clock.now()))
     wait = await rig.agi("route", "B", CC_GROUP="care")
     assert wait.variables["CC_ACTION"] == "wait"
     await rig.settle()
@@ -168,7 +170,17 @@ async def check_no_lost_ticket_and_one_pop(rig: Rig) -> None:
     # B rings Lan (the Dial the ACD sent); Asterisk's Dial then reports the offer.
     await rig.settle()
     assert rig.service.acd.agents[rig.lan].state is AgentState.RINGING
-    rig.bus.publish("call_offered", linkedid="B", interface="PJSIP/101", at=rig.clock.now())
+    rig.bus.publish(
+        CallOffered(
+            linkedid="B",
+            at=rig.clock.now(),
+            interface="PJSIP/101",
+            channel="",
+            uniqueid="",
+            queue="",
+            caller_number="",
+        )
+    )
     await rig.clock.advance(1)  # every timer that was due has run
     await rig.settle()
     live = rig.desk.agents[rig.lan].call

@@ -16,7 +16,7 @@ from tests.ami.traces import events
 
 def ended(trace: str) -> list[ev.CallRecord]:
     out: list[ev.CallRecord] = []
-    tracker = CallTracker(lambda name, p: out.append(p.record) if name == ev.CALL_ENDED else None)
+    tracker = CallTracker(lambda e: out.append(e.record) if isinstance(e, ev.CallEnded) else None)
     tracker.feed_all(events(trace))
     return out
 
@@ -105,8 +105,8 @@ async def test_a_record_the_database_refuses_does_not_block_the_others(
     import asyncio
     from datetime import datetime
 
-    from callcenter.ami.recorder import CallRecorder
     from callcenter.core.bus import EventBus
+    from callcenter.services.call_records import CallRecorder
 
     bus = EventBus()
     tracker = CallTracker(bus)
@@ -118,7 +118,7 @@ async def test_a_record_the_database_refuses_does_not_block_the_others(
         broken = tracker.get("1795436100.36")
         assert broken is not None
         broken.started_at = datetime(2026, 11, 23, 12, 0)  # naive: UTCDateTime refuses it
-        bus.publish(ev.CALL_RECORDING, linkedid="1795436100.36")
+        bus.publish(ev.CallRecording("1795436100.36", broken.started_at, ""))
         tracker.feed_all(events("c-abandon-while-ringing"))
         await recorder.flush()
     finally:

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from callcenter.ami.link import AmiActionError, AmiLink, AmiNotConnected
-from callcenter.ami.recorder import CallRecorder
 from callcenter.core import call_events as ev
 from callcenter.core.bus import DomainEvent, EventBus
 from callcenter.core.calltracker import CallTracker
 from callcenter.db.models.calls import Call, CallAttempt
 from callcenter.db.repos import calls as calls_repo
+from callcenter.services.call_records import CallRecorder
 from tests.ami.peer import AmiPeer, parse_block
 from tests.ami.traces import blocks
 
@@ -48,7 +48,7 @@ class Rig:
     def __init__(self, peer: AmiPeer, sessions: Any = None, secret: str = "s3cret") -> None:
         self.bus = EventBus()
         self.published: list[DomainEvent] = []
-        self.bus.subscribe("*", self.published.append)
+        self.bus.subscribe(DomainEvent, self.published.append)
         self.tracker = CallTracker(self.bus)
         self.states: list[bool] = []
         self.link = AmiLink(
@@ -71,8 +71,8 @@ class Rig:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    def names(self, event: str) -> list[str]:
-        return [e.data["linkedid"] for e in self.published if e.name == event]
+    def names(self, event: type[ev.CallFact]) -> list[str]:
+        return [e.linkedid for e in self.published if isinstance(e, event)]
 
 
 @pytest.fixture
@@ -145,8 +145,8 @@ async def test_reconnect_resynchronises_calls_and_never_duplicates(
         await rig.recorder.flush()
 
         for linkedid in (A, C, D3, G):
-            assert rig.names(ev.CALL_STARTED).count(linkedid) == 1
-            assert rig.names(ev.CALL_ENDED).count(linkedid) == 1
+            assert rig.names(ev.CallStarted).count(linkedid) == 1
+            assert rig.names(ev.CallEnded).count(linkedid) == 1
         async with session_factory() as session:
             assert await calls_repo.count_calls(session) == 4
             rows = {call.linkedid: call for call in (await session.scalars(select(Call))).all()}

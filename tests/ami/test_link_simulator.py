@@ -52,7 +52,7 @@ async def test_simulator_outage_resync(tmp_path: Path) -> None:
     ami_port = await sim.start()
     bus = EventBus()
     published: list[DomainEvent] = []
-    bus.subscribe("*", published.append)
+    bus.subscribe(DomainEvent, published.append)
     tracker = CallTracker(bus, clock=clock)
     link = AmiLink("127.0.0.1", ami_port, "callcenter", "s3cret", on_event=tracker.feed,
                    on_resync=tracker.resync, clock=clock, backoff_initial=0.05,
@@ -117,8 +117,8 @@ async def test_simulator_outage_resync(tmp_path: Path) -> None:
         assert record(waiting).disposition == "abandoned"
         assert record(started).disposition == "answered"
         for linkedid in (talking, ringing, waiting, started):
-            for name in (ev.CALL_STARTED, ev.CALL_ENDED):
-                count = [e.data["linkedid"] for e in published if e.name == name].count(linkedid)
+            for name in (ev.CallStarted, ev.CallEnded):
+                count = [e.linkedid for e in published if type(e) is name].count(linkedid)
                 assert count == 1, (name, linkedid)
     finally:
         task.cancel()

@@ -12,6 +12,7 @@ from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models.calls import Call
 from callcenter.db.repos import calls as calls_repo
 from callcenter.registry import AMI_STATUS, SESSIONMAKER
+from callcenter.services.plugin import CALL_RECORDER, setup_call_records
 from callcenter.web.app import create_app
 from tests.ami.peer import AmiPeer
 from tests.ami.test_link import event_blocks, until
@@ -38,7 +39,10 @@ async def test_plugin_runs_the_link_while_the_daemon_serves(
         await engine.dispose()
         ami = AmiSettings(host="127.0.0.1", port=peer.port, username="callcenter",
                           secret="s3cret", reconnect_max_seconds=0.2)  # fmt: skip
-        app = create_app(settings.model_copy(update={"ami": ami}), extra_plugins=[plugin.PLUGIN])
+        app = create_app(
+            settings.model_copy(update={"ami": ami}),
+            extra_plugins=[plugin.PLUGIN, setup_call_records],
+        )
         client = await aiohttp_client(app)
         link = app[plugin.AMI_LINK]
         await until(lambda: link.connected, "login")
@@ -56,7 +60,7 @@ async def test_plugin_runs_the_link_while_the_daemon_serves(
         tracker = app[plugin.CALL_TRACKER]
         await until(lambda: tracker.get("1795436154.46") is not None and not tracker.active_calls,
                     "both calls ended")  # fmt: skip
-        await app[plugin.CALL_RECORDER].flush()
+        await app[CALL_RECORDER].flush()
         async with app[SESSIONMAKER]() as session:
             stale = await calls_repo.get_call(session, "1700000000.1")
             assert stale is not None and stale.disposition == "abandoned" and stale.end_estimated

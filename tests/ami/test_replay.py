@@ -331,11 +331,11 @@ def check(record: ev.CallRecord, want: Expected) -> None:
 
 def replay(
     stream: list[Any],
-) -> tuple[dict[str, ev.CallRecord], list[tuple[str, Any]], CallTracker]:
-    published: list[tuple[str, Any]] = []
-    tracker = CallTracker(lambda name, payload: published.append((name, payload)))
+) -> tuple[dict[str, ev.CallRecord], list[tuple[type, Any]], CallTracker]:
+    published: list[tuple[type, Any]] = []
+    tracker = CallTracker(lambda payload: published.append((type(payload), payload)))
     tracker.feed_all(stream)
-    ended = {p.linkedid: p.record for name, p in published if name == ev.CALL_ENDED}
+    ended = {p.linkedid: p.record for name, p in published if name == ev.CallEnded}
     return ended, published, tracker
 
 
@@ -347,9 +347,9 @@ def test_trace_gives_the_hand_derived_record(trace: str) -> None:
     for want in EXPECTED[trace]:
         check(ended[want.linkedid], want)
     # Asterisk's own CDRs agree with every record.
-    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
+    assert [p for name, p in published if name == ev.CdrMismatch] == []
     # Exactly one call_ended per call.
-    names = [p.linkedid for name, p in published if name == ev.CALL_ENDED]
+    names = [p.linkedid for name, p in published if name == ev.CallEnded]
     assert len(names) == len(set(names))
 
 
@@ -361,36 +361,36 @@ def test_login_traces_have_no_calls() -> None:
 
 def test_every_offer_is_published_with_its_outcome() -> None:
     _ended, published, _tracker = replay(events("b-noanswer-reroute"))
-    offers = [(p.interface, p.queue) for name, p in published if name == ev.CALL_OFFERED]
-    outcomes = [(p.interface, p.outcome) for name, p in published if name == ev.CALL_OFFER_ENDED]
+    offers = [(p.interface, p.queue) for name, p in published if name == ev.CallOffered]
+    outcomes = [(p.interface, p.outcome) for name, p in published if name == ev.CallOfferEnded]
     assert offers == [("Local/299@sim-agent", ""), ("Local/301@sim-agent", "")]
     assert outcomes == [("Local/299@sim-agent", "noanswer"), ("Local/301@sim-agent", "answered")]
-    answered = [p for name, p in published if name == ev.CALL_ANSWERED]
+    answered = [p for name, p in published if name == ev.CallAnswered]
     assert len(answered) == 1 and answered[0].wait_seconds == pytest.approx(7.5, abs=0.5)
 
 
 def test_originate_response_before_newchannel_is_applied_when_the_channel_appears() -> None:
     _ended, published, _tracker = replay(events("g-fastagi-down"))
     first = [name for name, _p in published][:2]
-    assert first == [ev.ORIGINATE_RESULT, ev.CALL_STARTED]
-    ended = [p.record for name, p in published if name == ev.CALL_ENDED]
+    assert first == [ev.OriginateResult, ev.CallStarted]
+    ended = [p.record for name, p in published if name == ev.CallEnded]
     assert ended[0].originate_action_id == "ref-2"
 
 
-def test_events_reach_the_bus_with_flat_data() -> None:
+def test_events_reach_the_bus_typed() -> None:
     bus = EventBus()
     seen: list[Any] = []
-    bus.subscribe(ev.CALL_ENDED, seen.append)
+    bus.subscribe(ev.CallEnded, seen.append)
     CallTracker(bus).feed_all(events("a-answered-caller-hangup"))
     assert len(seen) == 1
-    assert seen[0].data["linkedid"] == "1795436100.36"
-    assert isinstance(seen[0].data["payload"], ev.CallEnded)
-    assert seen[0].data["record"].disposition == "answered"
+    assert seen[0].linkedid == "1795436100.36"
+    assert isinstance(seen[0], ev.CallEnded)
+    assert seen[0].record.disposition == "answered"
 
 
 def test_device_states_are_published() -> None:
     _ended, published, _tracker = replay(events("a-answered-caller-hangup"))
-    states = [(p.device, p.state) for name, p in published if name == ev.AGENT_DEVICE_STATE]
+    states = [(p.device, p.state) for name, p in published if name == ev.AgentDeviceState]
     assert ("Local/401@sim-agent", "INUSE") in states
     assert ("Local/401@sim-agent", "NOT_INUSE") in states
 
@@ -423,7 +423,7 @@ def test_interleaved_traces_give_the_same_records(seed: int) -> None:
         for want in EXPECTED[trace]:
             check(ended[want.linkedid], want)
     assert len(ended) == sum(len(w) for w in EXPECTED.values())
-    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
+    assert [p for name, p in published if name == ev.CdrMismatch] == []
 
 
 def test_cdr_that_disagrees_is_reported() -> None:
@@ -435,7 +435,7 @@ def test_cdr_that_disagrees_is_reported() -> None:
         ):
             message["Disposition"] = "ANSWERED"
     _ended, published, _tracker = replay(stream)
-    mismatches = [p for name, p in published if name == ev.CDR_MISMATCH]
+    mismatches = [p for name, p in published if name == ev.CdrMismatch]
     assert [(m.field, m.asterisk_value, m.tracker_value) for m in mismatches] == [
         ("answered", "ANSWERED", "caller_gone")
     ]
@@ -460,14 +460,14 @@ def test_a_rerouted_call_is_compared_with_all_its_cdrs() -> None:
     stream = _cdrs_after_the_hangups("b-noanswer-reroute")
     chain = [m for m in stream if m["Event"] == "Cdr" and m["UniqueID"] == "1795436123.41"]
     assert [m["Duration"] for m in chain] == ["6", "22", "0"]  # as Asterisk sent them
-    published: list[tuple[str, Any]] = []
-    tracker = CallTracker(lambda name, payload: published.append((name, payload)))
+    published: list[tuple[type, Any]] = []
+    tracker = CallTracker(lambda payload: published.append((type(payload), payload)))
     for message in stream:
         tracker.feed(message)
-        assert [p for name, p in published if name == ev.CDR_MISMATCH] == [], message
+        assert [p for name, p in published if name is ev.CdrMismatch] == [], message
     tracker.feed(_later(stream, 10))  # settled: every CDR is in and they agree
-    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
-    assert [name for name, _p in published].count(ev.CALL_ENDED) == 1
+    assert [p for name, p in published if name is ev.CdrMismatch] == []
+    assert [name for name, _p in published].count(ev.CallEnded) == 1
 
 
 def test_a_cdr_chain_that_disagrees_on_duration_is_reported() -> None:
@@ -477,7 +477,7 @@ def test_a_cdr_chain_that_disagrees_on_duration_is_reported() -> None:
         if message["Event"] == "Cdr" and message["UniqueID"] == "1795436123.40":
             message["Duration"] = "60"
     _ended, published, _tracker = replay(stream)
-    assert [(m.field, m.asterisk_value) for name, m in published if name == ev.CDR_MISMATCH] == [
+    assert [(m.field, m.asterisk_value) for name, m in published if name is ev.CdrMismatch] == [
         ("duration", "60")
     ]
     # Shorter: more records could still be on their way, so only once they are settled.
@@ -486,9 +486,9 @@ def test_a_cdr_chain_that_disagrees_on_duration_is_reported() -> None:
         if message.get("DestinationChannel") == "Local/301@sim-agent-00000010;1":
             message["Duration"] = "2"
     _ended, published, tracker = replay(stream)
-    assert [p for name, p in published if name == ev.CDR_MISMATCH] == []
+    assert [p for name, p in published if name is ev.CdrMismatch] == []
     tracker.feed(_later(stream, 10))
-    mismatches = [m for name, m in published if name == ev.CDR_MISMATCH]
+    mismatches = [m for name, m in published if name is ev.CdrMismatch]
     assert [(m.field, m.asterisk_value, m.tracker_value) for m in mismatches] == [
         ("duration", "8", "28.8")
     ]

@@ -24,16 +24,16 @@ def chan(name: str, uid: str, linkedid: str, **more: str) -> dict[str, str]:
     return {"Channel": name, "Uniqueid": uid, "Linkedid": linkedid, **more}
 
 
-def run(stream: list[dict[str, str]], tracker: CallTracker | None = None) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
+def run(stream: list[dict[str, str]], tracker: CallTracker | None = None) -> list[tuple[type, Any]]:
+    out: list[tuple[type, Any]] = []
     tracker = tracker or CallTracker()
-    tracker._emit = lambda name, payload: out.append((name, payload))
+    tracker._emit = lambda payload: out.append((type(payload), payload))
     tracker.feed_all(stream)
     return out
 
 
-def ended(out: list[tuple[str, Any]]) -> ev.CallRecord:
-    records = [p.record for name, p in out if name == ev.CALL_ENDED]
+def ended(out: list[tuple[type, Any]]) -> ev.CallRecord:
+    records = [p.record for name, p in out if name == ev.CallEnded]
     assert len(records) == 1
     return records[0]
 
@@ -139,7 +139,7 @@ def test_failed_originate_without_a_channel_is_reported_and_forgotten() -> None:
         e("OriginateResponse", 0, Response="Failure", ActionID="cc-originate-9",
           Uniqueid="<null>", Channel="PJSIP/105", Reason="0"),
     ], tracker)  # fmt: skip
-    (result,) = [p for name, p in out if name == ev.ORIGINATE_RESULT]
+    (result,) = [p for name, p in out if name == ev.OriginateResult]
     assert (
         result.success is False and result.uniqueid == "" and result.action_id == "cc-originate-9"
     )
@@ -170,7 +170,7 @@ def test_contact_status_becomes_a_device_state() -> None:
         e("ContactStatus", 0, URI="sip:101@10.0.0.5:5060", ContactStatus="Unreachable",
           AOR="101", EndpointName="101"),
     ])  # fmt: skip
-    (state,) = [p for name, p in out if name == ev.AGENT_DEVICE_STATE]
+    (state,) = [p for name, p in out if name == ev.AgentDeviceState]
     assert (state.device, state.state, state.source) == (
         "PJSIP/101",
         "Unreachable",
@@ -223,7 +223,7 @@ def test_phone_attended_transfer_adopts_the_consultation_target() -> None:
         e("Hangup", 50, **target, Cause="16"),
         e("Hangup", 50.1, **CALLER, Cause="16"),
     ])  # fmt: skip
-    records = {p.record.linkedid: p.record for name, p in out if name == ev.CALL_ENDED}
+    records = {p.record.linkedid: p.record for name, p in out if name == ev.CallEnded}
     assert set(records) == {"1.1", "3.1"}
     call = records["1.1"]
     assert [(t.kind, t.from_interface, t.to) for t in call.transfers] == [
@@ -260,9 +260,9 @@ def test_the_caller_number_is_kept_in_e164(sent: str, kept: str) -> None:
     stream = answered_call([])
     stream[0] = {**stream[0], "CallerIDNum": sent}
     out = run(stream)
-    started = [p for name, p in out if name == ev.CALL_STARTED]
-    offered = [p for name, p in out if name == ev.CALL_OFFERED]
-    answered = [p for name, p in out if name == ev.CALL_ANSWERED]
+    started = [p for kind, p in out if kind is ev.CallStarted]
+    offered = [p for kind, p in out if kind is ev.CallOffered]
+    answered = [p for kind, p in out if kind is ev.CallAnswered]
     assert [p.caller_number for p in (*started, *offered, *answered)] == [kept] * 3
     assert ended(out).caller_number == kept
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.ami.link import AmiActionError
-from callcenter.services.ami_control import AmiCallControl
+from callcenter.ami.control import AmiCallControl
+from callcenter.core.call_control import CallControlError
 from callcenter.sim.phones import PhoneBehaviour
 from tests.sim.test_production_flow import Rig, make_rig
 
@@ -55,11 +55,11 @@ async def test_a_hot_desk_member_added_by_queueadd_takes_the_call(down_rig: Rig)
     control = AmiCallControl(down_rig.link)
     async with asyncio.timeout(5):  # one reply each: none may wait for a list end
         await control.queue_add("PJSIP/104", queue="cc-fallback", member_name="lan", paused=False)
-        with pytest.raises(AmiActionError, match="Already there"):
+        with pytest.raises(CallControlError, match="Already there"):
             await control.queue_add(
                 "PJSIP/104", queue="cc-fallback", member_name="lan", paused=False
             )
-        with pytest.raises(AmiActionError, match="Member not dynamic"):
+        with pytest.raises(CallControlError, match="Member not dynamic"):
             await control.queue_remove("PJSIP/101", queue="cc-fallback")
     linkedid = await down_rig.call(patience=60)
     record = await down_rig.until_ended(linkedid)

@@ -192,6 +192,7 @@ async def test_the_daemon_resyncs_after_a_console_change(
 
     from callcenter.config import load_settings
     from callcenter.core.bus import EventBus
+    from callcenter.core.events import ConfigChanged
     from callcenter.provision import plugin
     from callcenter.registry import BUS, SESSIONMAKER, SETTINGS
 
@@ -211,10 +212,10 @@ async def test_the_daemon_resyncs_after_a_console_change(
     try:
         async with session_factory() as session, session.begin():
             session.add(User(username="thu", role="agent", interface="PJSIP/103"))
-        app[BUS].publish("config_changed", area="pause_reasons")  # not in the files
+        app[BUS].publish(ConfigChanged(area="pause_reasons"))  # not in the files
         await asyncio.sleep(0.2)
         assert not await asyncio.to_thread(etc.exists)
-        app[BUS].publish("config_changed", area="users")
+        app[BUS].publish(ConfigChanged(area="users"))
         for _ in range(100):
             if await asyncio.to_thread((etc / sync.QUEUES_FILE).exists):
                 break

@@ -29,6 +29,7 @@ ASTERISK22_APPS: dict[str, tuple[int | None, str | None]] = {
     "Answer": (None, None),
     "AGI": (None, None),
     "Background": (1, "snm"),
+    "ChanSpy": (1, "bBcdeEgnoqrsSuvwWxX"),
     "Congestion": (None, None),
     "Dial": (2, "AaBbCcDdEeFfGgHhIijKkLMmNnOoPpQRrSsTtUuWwXxz"),
     "Goto": (None, None),

@@ -16,16 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from callcenter.core.call_events import CallRecord
+from callcenter.core.interfaces import interface_key
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.db.models.calls import Call, CallAttempt, CallTransfer
 from callcenter.db.models.users import User
 from callcenter.db.repos.customers import owners_of_numbers
-
-
-def interface_key(interface: str) -> str:
-    """Compare dial strings loosely: case-insensitive, without Local's ``/n`` option."""
-    key = interface.strip().lower()
-    return key[:-2] if key.startswith("local/") and key.endswith("/n") else key
 
 
 async def agent_ids_by_interface(session: AsyncSession) -> dict[str, int]:

@@ -1,4 +1,10 @@
-"""Write the tracker's call records to the database as the calls progress.
+"""Call records as a service: write the tracker's call records to the database as the
+calls progress.
+
+The call tracker (pure, fed by the AMI adapter) publishes typed call facts; this
+service subscribes to them (``CallFact``, and ``CallsResynced`` to close calls that
+ended while the link was down) and persists the records. The AMI adapter only
+speaks AMI; nothing here knows AMI.
 
 Why a queue of call ids instead of writing in the bus handler: bus handlers
 run synchronously inside the tracker's event processing; writes are async and
@@ -26,8 +32,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from callcenter.core.bus import DomainEvent, EventBus
+from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
+from callcenter.core.events import CallFact, CallsResynced
+from callcenter.core.interfaces import interface_key
 from callcenter.db.repos import calls as calls_repo
 
 log = logging.getLogger(__name__)
@@ -65,11 +73,15 @@ class CallRecorder:
         self.max_attempts = 5
         self._failures: dict[str, int] = {}
         self._stale: tuple[set[str], datetime] | None = None
-        self._unsubscribe = bus.subscribe("*", self._on_event)
+        unsubscribers = [
+            bus.subscribe(CallFact, self._on_event),
+            bus.subscribe(CallsResynced, self._on_resynced),
+        ]
+        self._unsubscribe = lambda: [unsubscribe() for unsubscribe in unsubscribers]
 
-    def _on_event(self, event: DomainEvent) -> None:
-        linkedid = event.data.get("linkedid")
-        if event.name.startswith("call_") and isinstance(linkedid, str) and linkedid:
+    def _on_event(self, event: CallFact) -> None:
+        linkedid = event.linkedid
+        if linkedid:
             self._dirty[linkedid] = None
             self._idle.clear()
             self._wake.set()
@@ -141,7 +153,7 @@ class CallRecorder:
             self._agents_at = time.monotonic()
         if self.phones_in_use is None:
             return self._agents
-        live = {calls_repo.interface_key(k): v for k, v in self.phones_in_use().items()}
+        live = {interface_key(k): v for k, v in self.phones_in_use().items()}
         return {**self._agents, **live}
 
     async def _save_batch(self, linkedids: list[str]) -> None:
@@ -165,6 +177,9 @@ class CallRecorder:
             await calls_repo.save_call(session, record.snapshot(), await self._agents_of(session))
             await session.commit()
         self.saved += 1
+
+    def _on_resynced(self, event: CallsResynced) -> None:
+        self.close_stale(set(event.live), event.at)
 
     def close_stale(self, live: set[str], at: datetime) -> None:
         """After a resync: close stored calls still marked active that Asterisk no longer has
