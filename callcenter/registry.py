@@ -8,7 +8,7 @@ A key that only one adapter fills and reads stays in that adapter (e.g. ``AMI_LI
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,3 +39,6 @@ AMI_STATUS = web.AppKey("ami_status", LinkStatus)
 #: Stop the daemon with a one-line reason (a supervised task that cannot go on). Set by
 #: ``daemon.serve`` only: an app built by a test has no daemon to stop, so read it with ``get``.
 SHUTDOWN: web.AppKey[Callable[[str], None]] = web.AppKey("shutdown")
+#: Called with a ticket's id after the wrap-up save committed it: the tickets room
+#: announces it and shows it in the live inboxes. Unset when that room is not installed.
+TICKET_SAVED: web.AppKey[Callable[[int], Awaitable[None]]] = web.AppKey("ticket_saved")
