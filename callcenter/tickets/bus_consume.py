@@ -10,6 +10,7 @@ sent nothing more (its queue is full) until it reconnects; the page only needs t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,10 +61,9 @@ class LiveInbox:
         }
         for stream in list(self.streams):
             if stream.wants(event.data):
-                try:
+                # a full queue: the page is behind; its next reload shows everything anyway
+                with contextlib.suppress(asyncio.QueueFull):
                     stream.queue.put_nowait(message)
-                except asyncio.QueueFull:
-                    pass  # the page is behind; its next reload shows everything anyway
 
     def subscribe(self, bus: EventBus) -> Callable[[], None]:
         return bus.subscribe(TICKET_CHANGED, self.on_ticket_changed)

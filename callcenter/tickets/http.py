@@ -173,8 +173,12 @@ def filters_from(request: web.Request) -> TicketFilters:
 
 
 async def _choices(session: Any) -> dict[str, Any]:
-    departments = (await session.execute(select(Department.id, Department.name).order_by(Department.name))).all()
-    categories = (await session.execute(select(Category.id, Category.name).order_by(Category.name))).all()
+    departments = (
+        await session.execute(select(Department.id, Department.name).order_by(Department.name))
+    ).all()
+    categories = (
+        await session.execute(select(Category.id, Category.name).order_by(Category.name))
+    ).all()
     people = (
         await session.execute(
             select(User.id, User.full_name, User.username, User.department_id)
@@ -217,7 +221,9 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
             limit=PAGE_SIZE,
             offset=(number - 1) * PAGE_SIZE,
         )
-        department = await session.get(Department, user.department_id) if user.department_id else None
+        department = (
+            await session.get(Department, user.department_id) if user.department_id else None
+        )
     context = {**_page_context(request, page, number), "department": department, "user": user}
     template = "tickets/_rows.html" if request.query.get("partial") == "1" else "tickets/inbox.html"
     return aiohttp_jinja2.render_template(template, request, context)
@@ -229,6 +235,8 @@ async def inbox_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: one ``ticket`` message when a ticket this user sees changes."""
     from callcenter.tickets.plugin import LIVE_INBOX
 
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        raise web.HTTPNotAcceptable(text="this is an event stream (text/event-stream)")
     user = _user(request)
     live = request.app[LIVE_INBOX]
     stream = InboxStream(user.id, user.role, user.department_id)
@@ -370,7 +378,9 @@ async def _names(session: Any, ids: set[int | None]) -> dict[int, str]:
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    rows = await session.execute(select(User.id, User.full_name, User.username).where(User.id.in_(wanted)))
+    rows = await session.execute(
+        select(User.id, User.full_name, User.username).where(User.id.in_(wanted))
+    )
     return {i: full or name for i, full, name in rows}
 
 
@@ -545,7 +555,8 @@ async def api_claim(request: web.Request) -> web.StreamResponse:
 async def api_status(request: web.Request) -> web.StreamResponse:
     body: schemas.StatusBody = await _body(request, schemas.StatusBody)
     return await _run(
-        request, _service(request).move(_user(request), request.match_info["code"], body.status, body.note)
+        request,
+        _service(request).move(_user(request), request.match_info["code"], body.status, body.note),
     )
 
 
@@ -567,7 +578,9 @@ async def api_transfer(request: web.Request) -> web.StreamResponse:
           response=schemas.TicketOut, errors=REFUSED)  # fmt: skip
 async def api_comment(request: web.Request) -> web.StreamResponse:
     body: schemas.CommentBody = await _body(request, schemas.CommentBody)
-    return await _run(request, _service(request).comment(_user(request), request.match_info["code"], body.text))
+    return await _run(
+        request, _service(request).comment(_user(request), request.match_info["code"], body.text)
+    )
 
 
 @routes.post("/api/tickets/" + CODE + "/follow-up", name="api_ticket_follow_up")

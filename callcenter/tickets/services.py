@@ -99,7 +99,7 @@ def moves_for(user: Any, ticket: Ticket) -> list[TicketStatus]:
     if not may_work(user, ticket):
         return []
     current = TicketStatus(ticket.status)
-    moves = []
+    moves: list[TicketStatus] = []
     for target in allowed_moves(current):
         if target in (TicketStatus.ASSIGNED, TicketStatus.UNASSIGNED):
             continue  # assign, claim and transfer change the holder
@@ -219,14 +219,18 @@ class TicketService:
             except ValueError:
                 raise TicketWorkflowError(N_("Unknown status.")) from None
             if not may_work(user, ticket):
-                raise Forbidden(N_("Only the holder, the department head or a supervisor can do this."))
+                raise Forbidden(
+                    N_("Only the holder, the department head or a supervisor can do this.")
+                )
             if target not in moves_for(user, ticket):
                 # an illegal move gets the table's own message; a role refusal its own
                 from callcenter.core.tickets import check_transition
 
                 check_transition(TicketStatus(ticket.status), target)
                 raise Forbidden(N_("Your role may not make this change."))
-            await ticket_work.transition(session, ticket.id, target, user_id=user.id, now=now, note=note)
+            await ticket_work.transition(
+                session, ticket.id, target, user_id=user.id, now=now, note=note
+            )
 
         return await self._act(user, code, run, "status")
 
@@ -243,7 +247,9 @@ class TicketService:
 
         async def run(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
             if not may_work(user, ticket):
-                raise Forbidden(N_("Only the holder, the department head or a supervisor can do this."))
+                raise Forbidden(
+                    N_("Only the holder, the department head or a supervisor can do this.")
+                )
             before = ticket.department_id
             await ticket_work.transfer(
                 session,
@@ -295,7 +301,9 @@ class TicketService:
             try:
                 await outbox.retry(session, notification_id, now=self.clock.now())
             except ValueError:
-                raise TicketWorkflowError(N_("Only a failed notification can be sent again.")) from None
+                raise TicketWorkflowError(
+                    N_("Only a failed notification can be sent again.")
+                ) from None
             await session.commit()
             await session.refresh(row)
         self.outbox_wake.set()

@@ -4,6 +4,7 @@ agent page's wrap-up save makes them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,18 @@ class Recorder:
 
     sent: list[OutgoingMessage] = field(default_factory=list)
     fail: bool = False
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def send(self, message: OutgoingMessage) -> None:
         if self.fail:
             raise ConnectionError("gateway down")
-        self.sent.append(message)
+        async with self.changed:
+            self.sent.append(message)
+            self.changed.notify_all()
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(5), self.changed:
+            await self.changed.wait_for(lambda: len(self.sent) >= count)
 
 
 def install_senders(app: web.Application, **senders: Any) -> dict[str, Recorder]:
@@ -97,7 +105,12 @@ async def wrapup_ticket(
             now=now,
         )
         ticket = await ticket_repo.apply_plan(
-            session, plan, call_id=call.id, customer_id=office.customer, user_id=office.agent, now=now
+            session,
+            plan,
+            call_id=call.id,
+            customer_id=office.customer,
+            user_id=office.agent,
+            now=now,
         )
         await session.commit()
         ticket_id, code = ticket.id, ticket.code

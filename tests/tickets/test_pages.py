@@ -38,7 +38,9 @@ async def world(
     senders = install_senders(app)
     async with app[SESSIONMAKER]() as session:
         office = await build_office(session)
-        session.add(CustomerPhone(customer_id=office.customer, number="+84912345678", is_primary=True))
+        session.add(
+            CustomerPhone(customer_id=office.customer, number="+84912345678", is_primary=True)
+        )
         await session.commit()
     client = await aiohttp_client(app)
     return client, office, senders
@@ -59,24 +61,35 @@ async def ticket_row(client: TestClient, code: str) -> Ticket:
 
 
 async def test_wrapup_ticket_reaches_the_department_and_is_announced(world: Any) -> None:
-    client, office, senders = world
+    client, office, _ = world
     code = await wrapup_ticket(client.server.app, office)
     ticket = await ticket_row(client, code)
     assert ticket.assignee_id == office.head  # free and first in the head's order
     async with client.server.app[SESSIONMAKER]() as session:
-        rows = (await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))).all()
-    assert {(n.channel, n.recipient) for n in rows} >= {("email", "dichvu@example.vn"), ("email", "an@example.vn")}
+        rows = (
+            await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))
+        ).all()
+    assert {(n.channel, n.recipient) for n in rows} >= {
+        ("email", "dichvu@example.vn"),
+        ("email", "an@example.vn"),
+    }
     # a second call of the hook (a retried save) announces nothing more
     await client.server.app[TICKET_SERVICE].ticket_saved(ticket.id)
     async with client.server.app[SESSIONMAKER]() as session:
-        again = (await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))).all()
+        again = (
+            await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))
+        ).all()
     assert len(again) == len(rows)
 
     await as_user(client, office.head)
     page = await client.get("/tickets/inbox")
     html = await page.text()
-    assert page.status == 200 and code in html and "Chưa thực hiện" in html  # assigned, in Vietnamese
-    assert "assigned" not in html.split("<tbody>")[1].split("</tbody>")[0].replace("status-assigned", "")
+    assert (
+        page.status == 200 and code in html and "Chưa thực hiện" in html
+    )  # assigned, in Vietnamese
+    assert "assigned" not in html.split("<tbody>")[1].split("</tbody>")[0].replace(
+        "status-assigned", ""
+    )
 
 
 async def test_other_departments_and_agents_cannot_read_it(world: Any) -> None:
@@ -86,10 +99,19 @@ async def test_other_departments_and_agents_cannot_read_it(world: Any) -> None:
         session.add_all([])
     for outsider in (office.dung,):  # another department's member
         token = await as_user(client, outsider)
-        for url in (f"/tickets/{code}", f"/tickets/{code}/print", f"/api/tickets/{code}", f"/tickets/{code}/files/1"):
+        for url in (
+            f"/tickets/{code}",
+            f"/tickets/{code}/print",
+            f"/api/tickets/{code}",
+            f"/tickets/{code}/files/1",
+        ):
             assert (await client.get(url)).status == 404, url
-        for action, body in (("claim", {}), ("status", {"status": "in_progress"}), ("comments", {"text": "x"}),
-                             ("transfer", {"reason": "x", "to_department_id": office.parts})):
+        for action, body in (
+            ("claim", {}),
+            ("status", {"status": "in_progress"}),
+            ("comments", {"text": "x"}),
+            ("transfer", {"reason": "x", "to_department_id": office.parts}),
+        ):
             status, _ = await post(client, f"/api/tickets/{code}/{action}", token, body)
             assert status == 404, action
         inbox = await (await client.get("/api/tickets/inbox")).json()
@@ -115,27 +137,37 @@ async def test_work_a_ticket_through_its_statuses(world: Any) -> None:
     code = await wrapup_ticket(client.server.app, office)  # → head (an)
     # a colleague who does not hold it may not move it
     token = await as_user(client, office.chi)
-    status, body = await post(client, f"/api/tickets/{code}/status", token, {"status": "in_progress"})
+    status, body = await post(
+        client, f"/api/tickets/{code}/status", token, {"status": "in_progress"}
+    )
     assert status == 403 and body["error"]
     token = await as_user(client, office.head)
-    status, body = await post(client, f"/api/tickets/{code}/status", token, {"status": "in_progress"})
+    status, body = await post(
+        client, f"/api/tickets/{code}/status", token, {"status": "in_progress"}
+    )
     assert status == 200 and body["status_label"] == "Đang thực hiện"
     status, body = await post(client, f"/api/tickets/{code}/status", token, {"status": "closed"})
     assert status == 400 and "Đang thực hiện" in body["error"]  # illegal move, translated statuses
     await clock.advance(30 * 60)
-    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "waiting"}))[0] == 200
+    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "waiting"}))[
+        0
+    ] == 200
     await clock.advance(2 * 3600)
-    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "in_progress"}))[0] == 200
+    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "in_progress"}))[
+        0
+    ] == 200
     await clock.advance(15 * 60)
     html = await (await client.get(f"/tickets/{code}")).text()
     assert 'id="work-time">45 min' in html and 'id="wait-time">2 h 00' in html
-    assert (await post(client, f"/api/tickets/{code}/comments", token, {"text": "Đã đặt phụ tùng"}))[0] == 200
+    assert (
+        await post(client, f"/api/tickets/{code}/comments", token, {"text": "Đã đặt phụ tùng"})
+    )[0] == 200
     # transfer to a colleague, with a reason
     status, body = await post(client, f"/api/tickets/{code}/transfer", token,
                               {"reason": "Chuyên về động cơ", "to_user_id": office.binh})  # fmt: skip
     assert status == 200 and body["assignee_id"] == office.binh
     html = await (await client.get(f"/tickets/{code}")).text()
-    assert "Chuyên về động cơ" in html and "Đã chuyển" in html or "Transferred" in html
+    assert "Chuyên về động cơ" in html and "Đã chuyển" in html
 
 
 async def test_claim_when_everyone_is_busy(world: Any) -> None:
@@ -147,8 +179,12 @@ async def test_claim_when_everyone_is_busy(world: Any) -> None:
     assert (await post(client, f"/api/tickets/{codes[-1]}/claim", token))[0] == 400  # binh is busy
     # the head finishes theirs, then claims the waiting one
     token = await as_user(client, office.head)
-    assert (await post(client, f"/api/tickets/{codes[0]}/status", token, {"status": "in_progress"}))[0] == 200
-    assert (await post(client, f"/api/tickets/{codes[0]}/status", token, {"status": "waiting"}))[0] == 200
+    assert (
+        await post(client, f"/api/tickets/{codes[0]}/status", token, {"status": "in_progress"})
+    )[0] == 200
+    assert (await post(client, f"/api/tickets/{codes[0]}/status", token, {"status": "waiting"}))[
+        0
+    ] == 200
     status, body = await post(client, f"/api/tickets/{codes[-1]}/claim", token)
     assert status == 200 and body["assignee_id"] == office.head
     # a supervisor does not claim (not a department member)
@@ -164,7 +200,9 @@ async def test_attachments_are_checked_and_served_only_to_readers(world: Any) ->
     async def upload(name: str, data: bytes) -> tuple[int, Any]:
         form = FormData()
         form.add_field("file", data, filename=name, content_type="application/octet-stream")
-        response = await client.post(f"/api/tickets/{code}/files", data=form, headers={"X-CSRF-Token": token})
+        response = await client.post(
+            f"/api/tickets/{code}/files", data=form, headers={"X-CSRF-Token": token}
+        )
         return response.status, await response.json()
 
     status, body = await upload("virus.exe", b"MZ" + b"\0" * 10)
@@ -173,7 +211,7 @@ async def test_attachments_are_checked_and_served_only_to_readers(world: Any) ->
     assert status == 400
     assert (await upload("anh.png", PNG))[0] == 200
     html = await (await client.get(f"/tickets/{code}")).text()
-    href = html.split(f'/tickets/{code}/files/')[1].split('"')[0]
+    href = html.split(f"/tickets/{code}/files/")[1].split('"')[0]
     download = await client.get(f"/tickets/{code}/files/{href}")
     assert download.status == 200 and await download.read() == PNG
     await as_user(client, office.dung)
@@ -185,12 +223,20 @@ async def test_follow_up_closes_or_reopens(world: Any) -> None:
     code = await wrapup_ticket(client.server.app, office)
     token = await as_user(client, office.head)
     for status in ("in_progress", "done"):
-        assert (await post(client, f"/api/tickets/{code}/status", token, {"status": status}))[0] == 200
+        assert (await post(client, f"/api/tickets/{code}/status", token, {"status": status}))[
+            0
+        ] == 200
     # department staff cannot close or reopen: that is the care team's call
-    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "closed"}))[0] == 403
-    assert (await post(client, f"/api/tickets/{code}/follow-up", token, {"outcome": "satisfied"}))[0] == 403
+    assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "closed"}))[
+        0
+    ] == 403
+    assert (await post(client, f"/api/tickets/{code}/follow-up", token, {"outcome": "satisfied"}))[
+        0
+    ] == 403
     token = await as_user(client, office.supervisor)
-    status, body = await post(client, f"/api/tickets/{code}/follow-up", token, {"outcome": "not_satisfied"})
+    status, body = await post(
+        client, f"/api/tickets/{code}/follow-up", token, {"outcome": "not_satisfied"}
+    )
     assert status == 400  # a comment is required
     status, body = await post(client, f"/api/tickets/{code}/follow-up", token,
                               {"outcome": "not_satisfied", "comment": "Xe vẫn kêu"})  # fmt: skip
@@ -198,7 +244,9 @@ async def test_follow_up_closes_or_reopens(world: Any) -> None:
     token = await as_user(client, office.head)
     assert (await post(client, f"/api/tickets/{code}/status", token, {"status": "done"}))[0] == 200
     token = await as_user(client, office.supervisor)
-    status, body = await post(client, f"/api/tickets/{code}/follow-up", token, {"outcome": "satisfied"})
+    status, body = await post(
+        client, f"/api/tickets/{code}/follow-up", token, {"outcome": "satisfied"}
+    )
     assert status == 200 and body["status"] == "closed"
     html = await (await client.get(f"/tickets/{code}")).text()
     assert "Khách hàng chưa hài lòng: Xe vẫn kêu" in html
@@ -207,7 +255,9 @@ async def test_follow_up_closes_or_reopens(world: Any) -> None:
 async def test_list_filters_export_print_and_retry(world: Any) -> None:
     client, office, senders = world
     code = await wrapup_ticket(client.server.app, office)
-    other = await wrapup_ticket(client.server.app, office, category_id=office.parts_order, notes="Đặt lọc gió")
+    other = await wrapup_ticket(
+        client.server.app, office, category_id=office.parts_order, notes="Đặt lọc gió"
+    )
     await as_user(client, office.supervisor)
     listing = await (await client.get(f"/api/tickets?department={office.parts}")).json()
     assert [t["code"] for t in listing["tickets"]] == [other]
@@ -220,9 +270,7 @@ async def test_list_filters_export_print_and_retry(world: Any) -> None:
     printed = await client.get(f"/tickets/{code}/print")
     assert printed.status == 200 and code in await printed.text()
     # a failed notification shows as failed and can be sent again
-    async with asyncio.timeout(5):  # the outbox delivers first (to the recording senders)
-        while len(senders["email"].sent) < 4:
-            await asyncio.sleep(0.02)
+    await senders["email"].wait_for(4)  # the outbox delivers first (to the recording senders)
     async with client.server.app[SESSIONMAKER]() as session:
         ticket = await ticket_row(client, code)
         row = await session.scalar(select(Notification).where(Notification.ticket_id == ticket.id))
@@ -241,7 +289,7 @@ async def test_list_filters_export_print_and_retry(world: Any) -> None:
 async def test_live_inbox_stream_reports_a_new_ticket(world: Any) -> None:
     client, office, _ = world
     await as_user(client, office.chi)
-    response = await client.get("/tickets/inbox/events")
+    response = await client.get("/tickets/inbox/events", headers={"Accept": "text/event-stream"})
     assert response.status == 200
     assert await response.content.readline() == b"retry: 3000\n"
     await response.content.readline()
