@@ -32,13 +32,17 @@
   if (rows) {
     const state = document.getElementById("live-state");
     const notice = document.getElementById("live-notice");
-    let reloading = false;
+    // One reload at a time; changes that arrive meanwhile ask for one more afterwards.
+    let reloading = false, again = false;
     async function reload() {
-      if (reloading) return;
+      if (reloading) { again = true; return; }
       reloading = true;
       try {
-        const response = await fetch(rows.dataset.source, { credentials: "same-origin" });
-        if (response.ok) rows.innerHTML = await response.text();
+        do {
+          again = false;
+          const response = await fetch(rows.dataset.source, { credentials: "same-origin" });
+          if (response.ok) rows.innerHTML = await response.text();
+        } while (again);
       } finally { reloading = false; }
     }
     const events = new EventSource("/tickets/inbox/events");
