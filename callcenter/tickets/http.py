@@ -448,6 +448,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         "labels": LABELS,
         "outcomes": CALL_OUTCOMES,
         "duration": _duration,
+        "event_note": lambda event: event_note(event, _gettext(request)),
         "can_listen": user.role in LISTEN_ROLES,
         "moves": services.moves_for(user, ticket),
         "can_claim": services.may_claim(user, ticket),
@@ -468,6 +469,38 @@ def ticket_queries_overdue(ticket: Any, now: Any) -> bool:
     from callcenter.core.tickets import is_overdue
 
     return is_overdue(TicketStatus(ticket.status), ticket.due_at, now)
+
+
+#: Notes the system writes on events, shown translated (people's notes are shown as typed).
+SYSTEM_NOTES = {
+    "information only": N_("Information only"),
+    "wrap-up time ran out before the agent saved": N_("Wrap-up time ran out before saving"),
+}
+THRESHOLD_LABELS = {"due": N_("Due time passed"), "due+4h": N_("4 hours past due"),
+                    "due+24h": N_("24 hours past due")}  # fmt: skip
+
+
+def event_note(event: Any, gettext: Any) -> str:
+    """An event's note for people: the follow-up's outcome, the channels and recipients
+    of a notification and the system's own notes in their language, no codes."""
+    note: str = event.note or ""
+    if event.kind == "follow_up":
+        outcome, _sep, comment = note.partition(": ")
+        label = LABELS["follow_up"].get(outcome)
+        if label:
+            return gettext(label) + (f": {comment}" if comment else "")
+    if event.kind == "notified":
+        head, sep, rest = note.partition(": ")
+        if sep and head in THRESHOLD_LABELS:  # an SLA escalation: "<threshold>: a, b"
+            return f"{gettext(THRESHOLD_LABELS[head])}: {rest}"
+        parts = []
+        for item in note.split(", "):
+            channel, sep, recipient = item.partition(":")
+            label = LABELS["channel"].get(channel)
+            parts.append(f"{gettext(label)}: {recipient}" if sep and label else item)
+        return ", ".join(parts)
+    system = SYSTEM_NOTES.get(note)
+    return gettext(system) if system else note
 
 
 def _duration(span: timedelta) -> str:

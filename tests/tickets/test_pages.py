@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.clock import ManualClock
 from callcenter.config import Settings
-from callcenter.db.models import CustomerPhone, Notification, Ticket
+from callcenter.db.models import CustomerPhone, Notification, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.tickets.plugin import PLUGIN, TICKET_SERVICE
 from callcenter.web.app import create_app
@@ -300,3 +300,23 @@ async def test_live_inbox_stream_reports_a_new_ticket(world: Any) -> None:
             lines.append(await response.content.readline())
     assert json.loads(lines[-1][5:])["code"] == code
     response.close()
+
+
+async def test_click_to_call_goes_through_the_agent_pages_path(world: Any) -> None:
+    client, office, _ = world
+    code = await wrapup_ticket(client.server.app, office)
+    async with client.server.app[SESSIONMAKER]() as session:
+        head = await session.get(User, office.head)
+        assert head is not None
+        head.interface = "PJSIP/201"
+        await session.commit()
+    token = await as_user(client, office.head)
+    status, body = await post(
+        client, f"/api/tickets/{code}/call", token, {"number": "+84999999999"}
+    )
+    assert status == 400 and body["error"] == "Chỉ gọi được các số của khách hàng."
+    # the customer's own number reaches the click-to-call path; no Asterisk link here
+    status, body = await post(client, f"/api/tickets/{code}/call", token)
+    assert status == 503 and "not connected" in body["error"]
+    token = await as_user(client, office.dung)  # another department: not found
+    assert (await post(client, f"/api/tickets/{code}/call", token))[0] == 404
