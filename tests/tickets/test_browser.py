@@ -246,4 +246,4 @@ async def wait_until(condition: Any, seconds: float = 10.0) -> None:
 
     async with asyncio.timeout(seconds):
         while not condition():
-            await asyncio.sleep(0.05)  # noqa: ASYNC110 - the SMTP server runs in its own thread
+            await asyncio.sleep(0.05)
