@@ -320,3 +320,33 @@ async def test_click_to_call_goes_through_the_agent_pages_path(world: Any) -> No
     assert status == 503 and "not connected" in body["error"]
     token = await as_user(client, office.dung)  # another department: not found
     assert (await post(client, f"/api/tickets/{code}/call", token))[0] == 404
+
+
+RAW_CODES = ("in_progress", "status_changed", "new_ticket", "not_satisfied",
+             "transferred", "notified", "queued", "email:", "due:")  # fmt: skip
+
+
+async def test_no_raw_codes_in_either_language(world: Any) -> None:
+    import re
+
+    client, office, _ = world
+    code = await wrapup_ticket(client.server.app, office)
+    token = await as_user(client, office.head)
+    for status in ("in_progress", "done"):
+        await post(client, f"/api/tickets/{code}/status", token, {"status": status})
+    token = await as_user(client, office.supervisor)
+    await post(client, f"/api/tickets/{code}/follow-up", token,
+               {"outcome": "not_satisfied", "comment": "Chưa ổn"})  # fmt: skip
+    for language, word in (("vi", "Đang thực hiện"), ("en", "Being worked on")):
+        await client.get(f"/language/{language}", allow_redirects=False)
+        for url in (f"/tickets/{code}", "/tickets", "/tickets/inbox"):
+            html = await (await client.get(url)).text()
+            body = html.split("<main>")[1]
+            body = re.sub(r"<script.*?</script>|<[^>]+>", " ", body, flags=re.S)
+            found = [raw for raw in RAW_CODES if raw in body]
+            assert not found, (
+                language,
+                url,
+                body[body.find(found[0]) - 200 :][:300] if found else "",
+            )
+        assert word in html or url == "/tickets/inbox"
