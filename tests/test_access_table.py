@@ -304,6 +304,8 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/transfer"),
     Row("POST", "/api/tickets/{code}/comments", 401, 400, 400, 400, 400,
         sample="/api/tickets/TK-2026-000001/comments"),
+    Row("POST", "/api/tickets/{code}/category", 401, 403, 400, 403, 400,
+        sample="/api/tickets/TK-2026-000001/category"),
     Row("POST", "/api/tickets/{code}/follow-up", 401, 403, 400, 403, 400,
         sample="/api/tickets/TK-2026-000001/follow-up"),
     Row("POST", "/api/tickets/{code}/files", 401, 403, 400, 400, 400,

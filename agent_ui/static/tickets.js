@@ -94,6 +94,13 @@
         to_department_id: department ? Number(department) : null,
       }));
     });
+    onSubmit("categorise-form", function (form) {
+      const department = form.department_id.value;
+      act(send(base + "/category", {
+        category_id: Number(form.category_id.value),
+        department_id: department ? Number(department) : null,
+      }));
+    });
     onSubmit("follow-up-form", function (form) {
       act(send(base + "/follow-up", { outcome: form.outcome.value, comment: form.comment.value }));
     });

@@ -420,6 +420,9 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         files = await ticket_work.attachments(session, ticket.id)
         times = await ticket_work.ticket_times(session, ticket.id, now)
         follow_up = await ticket_work.follow_up_task(session, ticket.id)
+        categories = (
+            await session.execute(select(Category.id, Category.name).order_by(Category.name))
+        ).all()
         colleagues = []
         if ticket.department_id is not None:
             colleagues = (await session.execute(
@@ -454,6 +457,8 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         "can_claim": services.may_claim(user, ticket),
         "can_work": services.may_work(user, ticket) and ticket.status in _OPEN,
         "can_follow_up": services.may_follow_up(user, ticket),
+        "can_categorise": ticket.needs_review and user.role in (Role.SUPERVISOR, Role.ADMIN),
+        "categories": categories,
         "can_retry": services.may_retry(user, ticket),
         "can_call": user.role in WORK_ROLES and bool(phones),
         "can_attach": user.role in WORK_ROLES,
@@ -614,6 +619,18 @@ async def api_comment(request: web.Request) -> web.StreamResponse:
     return await _run(
         request, _service(request).comment(_user(request), request.match_info["code"], body.text)
     )
+
+
+@routes.post("/api/tickets/" + CODE + "/category", name="api_ticket_categorise")
+@allow(Role.SUPERVISOR, Role.ADMIN)
+@describe("Categorise a ticket waiting for review (its wrap-up timed out): it goes to the "
+          "department", tags=TAGS, request=schemas.CategoriseBody, response=schemas.TicketOut,
+          errors=REFUSED)  # fmt: skip
+async def api_categorise(request: web.Request) -> web.StreamResponse:
+    body: schemas.CategoriseBody = await _body(request, schemas.CategoriseBody)
+    return await _run(request, _service(request).categorise(
+        _user(request), request.match_info["code"], category_id=body.category_id,
+        department_id=body.department_id))  # fmt: skip
 
 
 @routes.post("/api/tickets/" + CODE + "/follow-up", name="api_ticket_follow_up")

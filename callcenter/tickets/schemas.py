@@ -24,6 +24,11 @@ class TransferBody(BaseModel):
     to_department_id: int | None = Field(default=None, description="another department")
 
 
+class CategoriseBody(BaseModel):
+    category_id: int
+    department_id: int | None = Field(default=None, description="default: the category's")
+
+
 class FollowUpBody(BaseModel):
     outcome: str = Field(description="satisfied or not_satisfied")
     comment: str = Field(default="", max_length=2000)

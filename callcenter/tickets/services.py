@@ -266,6 +266,28 @@ class TicketService:
 
         return await self._act(user, code, run, "transferred")
 
+    async def categorise(
+        self, user: Any, code: str, *, category_id: int, department_id: int | None
+    ) -> Ticket:
+        """A ticket whose wrap-up timed out gets its category (supervisors and admins),
+        goes to its department and is announced there."""
+
+        async def run(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+            if not _is_manager(user):
+                raise Forbidden(N_("Only a supervisor can categorise a ticket."))
+            await ticket_work.categorise(
+                session,
+                ticket.id,
+                category_id=category_id,
+                department_id=department_id,
+                user_id=user.id,
+                now=now,
+            )
+            if await self.announce(session, ticket):
+                self.outbox_wake.set()
+
+        return await self._act(user, code, run, "created")
+
     async def comment(self, user: Any, code: str, text: str) -> Ticket:
         async def run(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
             await ticket_work.comment(session, ticket.id, text, user_id=user.id, now=now)

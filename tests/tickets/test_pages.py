@@ -350,3 +350,45 @@ async def test_no_raw_codes_in_either_language(world: Any) -> None:
                 body[body.find(found[0]) - 200 :][:300] if found else "",
             )
         assert word in html or url == "/tickets/inbox"
+
+
+async def test_a_timed_out_wrapup_is_categorised_by_a_supervisor(world: Any) -> None:
+    from callcenter.core.tickets import plan_timed_out
+    from callcenter.db.models import Call
+    from callcenter.db.repos import tickets as ticket_repo
+
+    client, office, _ = world
+    app = client.server.app
+    async with app[SESSIONMAKER]() as session:
+        call = Call(linkedid="to.1", started_at=T0, caller_number="+84912345678",
+                    customer_id=office.customer, agent_id=office.agent)  # fmt: skip
+        session.add(call)
+        await session.flush()
+        ticket = await ticket_repo.apply_plan(
+            session, plan_timed_out(notes="khách hỏi về bảo hành", now=T0), call_id=call.id,
+            customer_id=office.customer, user_id=office.agent, now=T0, timed_out=True,
+        )  # fmt: skip
+        await session.commit()
+        code = ticket.code
+    await app[TICKET_SERVICE].ticket_saved(ticket.id)  # no department: nothing announced
+    token = await as_user(client, office.supervisor)
+    listing = await (await client.get("/api/tickets?review=1")).json()
+    assert [t["code"] for t in listing["tickets"]] == [code]
+    html = await (await client.get(f"/tickets/{code}")).text()
+    assert 'id="categorise-form"' in html and "Cần xem lại" in html
+    status, body = await post(client, f"/api/tickets/{code}/category", token,
+                              {"category_id": office.warranty})  # fmt: skip
+    assert status == 200 and body["department_id"] == office.service
+    assert body["assignee_id"] == office.head and body["status"] == "assigned"
+    status, body = await post(client, f"/api/tickets/{code}/category", token,
+                              {"category_id": office.warranty})  # fmt: skip
+    assert status == 400 and body["error"] == "Chỉ phân loại được phiếu đang chờ xem lại."
+    async with app[SESSIONMAKER]() as session:
+        refreshed = await session.scalar(select(Ticket).where(Ticket.code == code))
+        assert refreshed is not None and not refreshed.needs_review and refreshed.due_at
+        notices = (
+            await session.scalars(
+                select(Notification).where(Notification.ticket_id == refreshed.id)
+            )
+        ).all()
+    assert {n.recipient for n in notices} >= {"dichvu@example.vn", "an@example.vn"}
