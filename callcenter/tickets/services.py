@@ -20,24 +20,25 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.clock import Clock
 from callcenter.core.bus import EventBus
 from callcenter.core.roles import Role
 from callcenter.core.tickets import (
+    EventKind,
     FollowUpOutcome,
     TicketStatus,
     TicketWorkflowError,
     allowed_moves,
 )
-from callcenter.db.models import Notification, Ticket
+from callcenter.db.models import Notification, Ticket, TicketEvent
 from callcenter.db.repos import ticket_queries, ticket_work
 from callcenter.i18n import N_
 from callcenter.notify import outbox
@@ -387,7 +388,35 @@ class TicketService:
             self.outbox_wake.set()
         return count
 
+    async def announce_missed(self, window: timedelta = timedelta(hours=24)) -> int:
+        """Announce recent new tickets that never were: the daemon stopped between the
+        wrap-up's commit and its ``ticket_saved`` call. Run once at start-up."""
+        now = self.clock.now()
+        notified = select(TicketEvent.id).where(
+            TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == EventKind.NOTIFIED
+        )
+        async with self.sessions() as session:
+            missed = (
+                await session.scalars(
+                    select(Ticket).where(
+                        Ticket.created_at >= now - window,
+                        Ticket.department_id.is_not(None),
+                        Ticket.status.in_([TicketStatus.UNASSIGNED, TicketStatus.ASSIGNED]),
+                        ~exists(notified),
+                    )
+                )
+            ).all()
+            count = 0
+            for ticket in missed:
+                count += bool(await self.announce(session, ticket))
+            await session.commit()
+        if count:
+            self.outbox_wake.set()
+            log.info("announced %d new tickets that were saved but not announced", count)
+        return count
+
     async def run_escalations(self, every: float) -> None:
+        await self.announce_missed()
         while True:
             await self.escalate_once()
             await self.clock.sleep(every)

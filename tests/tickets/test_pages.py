@@ -392,3 +392,26 @@ async def test_a_timed_out_wrapup_is_categorised_by_a_supervisor(world: Any) -> 
             )
         ).all()
     assert {n.recipient for n in notices} >= {"dichvu@example.vn", "an@example.vn"}
+
+
+async def test_a_ticket_saved_but_never_announced_is_announced_at_start_up(world: Any) -> None:
+    """The daemon stopped between the wrap-up's commit and its hook: nothing is lost."""
+    client, office, _ = world
+    app = client.server.app
+    service = app[TICKET_SERVICE]
+    hook = service.ticket_saved
+
+    async def crashed(ticket_id: int) -> None:  # the process died before announcing
+        return None
+
+    service.ticket_saved = crashed  # type: ignore[method-assign]
+    code = await wrapup_ticket(app, office)
+    service.ticket_saved = hook  # type: ignore[method-assign]
+    ticket = await ticket_row(client, code)
+    assert await service.announce_missed() == 1
+    assert await service.announce_missed() == 0  # once
+    async with app[SESSIONMAKER]() as session:
+        notices = (
+            await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))
+        ).all()
+    assert {n.recipient for n in notices} == {"dichvu@example.vn", "an@example.vn"}
