@@ -13,6 +13,7 @@ import contextlib
 import json
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -51,7 +52,7 @@ from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.tickets import schemas, services
 from callcenter.tickets.bus_consume import CLOSE, InboxStream
 from callcenter.web.access import CurrentUser, allow, current_user
-from callcenter.web.auth import request_language
+from callcenter.web.auth import request_language, session_is_current
 from callcenter.web.openapi import describe
 
 routes = web.RouteTableDef()
@@ -198,6 +199,15 @@ def _page_context(request: web.Request, page: ticket_queries.Page, number: int) 
         "pages": max((page.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         "query": request.query,
         "query_string": request.query_string,
+        "page_url": lambda n: (
+            "?"
+            + urlencode(
+                [
+                    *((k, v) for k, v in request.query.items() if k not in ("page", "partial")),
+                    ("page", n),
+                ]
+            )
+        ),
     }
 
 
@@ -253,6 +263,8 @@ async def inbox_events(request: web.Request) -> web.StreamResponse:
                 async with asyncio.timeout(HEARTBEAT_SECONDS):
                     message = await stream.queue.get()
             except TimeoutError:
+                if not await session_is_current(request):
+                    break  # logged out, password or role changed: the page reconnects to /login
                 await response.write(b": keep-alive\n\n")
                 continue
             if message is CLOSE:

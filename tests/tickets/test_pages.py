@@ -415,3 +415,23 @@ async def test_a_ticket_saved_but_never_announced_is_announced_at_start_up(world
             await session.scalars(select(Notification).where(Notification.ticket_id == ticket.id))
         ).all()
     assert {n.recipient for n in notices} == {"dichvu@example.vn", "an@example.vn"}
+
+
+async def test_pages_of_the_list_keep_the_filters(world: Any) -> None:
+    client, office, _ = world
+    async with client.server.app[SESSIONMAKER]() as session:
+        session.add_all(
+            Ticket(
+                code=f"TK-2026-{900 + n:06d}", department_id=office.service, subject=f"Phiếu {n}"
+            )
+            for n in range(55)
+        )
+        await session.commit()
+    await as_user(client, office.supervisor)
+    html = await (
+        await client.get(f"/tickets?status=unassigned&department={office.service}")
+    ).text()
+    assert "Trang 1 / 2" in html.replace("\n", " ").replace("  ", " ") or "1 / 2" in html
+    assert f"?status=unassigned&amp;department={office.service}&amp;page=2" in html
+    second = await (await client.get("/api/tickets?status=unassigned&page=2")).json()
+    assert second["total"] == 55 and len(second["tickets"]) == 5
