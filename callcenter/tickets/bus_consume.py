@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from callcenter.core.bus import DomainEvent, EventBus
 from callcenter.core.roles import Role
 from callcenter.tickets.services import TICKET_CHANGED
@@ -75,3 +77,7 @@ class LiveInbox:
             except asyncio.QueueFull:
                 stream.queue.get_nowait()
                 stream.queue.put_nowait(CLOSE)
+
+
+#: The open inbox streams on the application (set by ``plugin.setup``).
+LIVE_INBOX = web.AppKey("live_inbox", LiveInbox)

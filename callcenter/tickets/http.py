@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -31,6 +32,7 @@ from callcenter.core.tickets import (
     STATUS_LABELS,
     TicketStatus,
     TicketWorkflowError,
+    is_overdue,
 )
 from callcenter.db.models import (
     Call,
@@ -50,7 +52,8 @@ from callcenter.notify.outbox import CHANNEL_LABELS, STATE_LABELS, notifications
 from callcenter.notify.tickets import render_print_sheet, ticket_sheet
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.tickets import schemas, services
-from callcenter.tickets.bus_consume import CLOSE, InboxStream
+from callcenter.tickets.bus_consume import CLOSE, LIVE_INBOX, InboxStream
+from callcenter.web import agent as desk  # click-to-call: the agent page's one path
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.auth import request_language, session_is_current
 from callcenter.web.openapi import describe
@@ -93,9 +96,7 @@ CALL_OUTCOMES = {
 
 
 def _service(request: web.Request) -> services.TicketService:
-    from callcenter.tickets.plugin import TICKET_SERVICE
-
-    return request.app[TICKET_SERVICE]
+    return request.app[services.TICKET_SERVICE]
 
 
 def _user(request: web.Request) -> CurrentUser:
@@ -243,8 +244,6 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
 @allow(*INBOX_ROLES)
 async def inbox_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: one ``ticket`` message when a ticket this user sees changes."""
-    from callcenter.tickets.plugin import LIVE_INBOX
-
     if "text/event-stream" not in request.headers.get("Accept", ""):
         raise web.HTTPNotAcceptable(text="this is an event stream (text/event-stream)")
     user = _user(request)
@@ -367,8 +366,6 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
             offset += len(page.rows)
             if len(page.rows) < ticket_queries.MAX_PAGE:
                 break
-    import io
-
     buffer = io.BytesIO()
     await asyncio.to_thread(writer.workbook.save, buffer)
     return web.Response(
@@ -483,8 +480,6 @@ _OPEN = {str(s) for s in (TicketStatus.UNASSIGNED, TicketStatus.ASSIGNED,
 
 
 def ticket_queries_overdue(ticket: Any, now: Any) -> bool:
-    from callcenter.core.tickets import is_overdue
-
     return is_overdue(TicketStatus(ticket.status), ticket.due_at, now)
 
 
@@ -557,8 +552,6 @@ async def attachment_file(request: web.Request) -> web.StreamResponse:
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")
 
 
@@ -691,8 +684,6 @@ async def api_retry(request: web.Request) -> web.StreamResponse:
                   502: "the telephone system refused", 503: "the telephone system is not connected"})  # fmt: skip
 async def api_call(request: web.Request) -> web.StreamResponse:
     """Through the agent page's click-to-call path (same dial rules, same AMI action)."""
-    from callcenter.web import agent as desk  # the one click-to-call path
-
     body: schemas.CallBody = await _body(request, schemas.CallBody)
     user = _user(request)
     async with request.app[SESSIONMAKER]() as session:

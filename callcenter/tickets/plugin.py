@@ -20,11 +20,9 @@ from callcenter.notify.sms import HttpSmsGateway, LogSmsGateway
 from callcenter.plugins import Plugin
 from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS, TICKET_SAVED
 from callcenter.tickets import http
-from callcenter.tickets.bus_consume import LiveInbox
-from callcenter.tickets.services import TicketService
+from callcenter.tickets.bus_consume import LIVE_INBOX, LiveInbox
+from callcenter.tickets.services import TICKET_SERVICE, TicketService
 
-TICKET_SERVICE = web.AppKey("ticket_service", TicketService)
-LIVE_INBOX = web.AppKey("live_inbox", LiveInbox)
 #: The senders the outbox uses; a test may set them before start-up (else from settings).
 SENDERS: web.AppKey[Mapping[str, Sender]] = web.AppKey("notify_senders")
 
@@ -85,3 +83,5 @@ async def _work_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 PLUGIN = Plugin("tickets", setup)
+
+__all__ = ["LIVE_INBOX", "PLUGIN", "SENDERS", "TICKET_SERVICE"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +38,8 @@ from callcenter.core.tickets import (
     TicketStatus,
     TicketWorkflowError,
     allowed_moves,
+    check_attachment,
+    check_transition,
 )
 from callcenter.db.models import Notification, Ticket, TicketEvent
 from callcenter.db.repos import ticket_queries, ticket_work
@@ -225,8 +228,6 @@ class TicketService:
                 )
             if target not in moves_for(user, ticket):
                 # an illegal move gets the table's own message; a role refusal its own
-                from callcenter.core.tickets import check_transition
-
                 check_transition(TicketStatus(ticket.status), target)
                 raise Forbidden(N_("Your role may not make this change."))
             await ticket_work.transition(
@@ -343,8 +344,6 @@ class TicketService:
             relative = Path(str(ticket.id)) / uuid.uuid4().hex
             target = self.attachments_dir / relative
             # type and size first (cheap, no disk write for a refused file)
-            from callcenter.core.tickets import check_attachment
-
             check_attachment(name, len(data), data[:64], self.max_attachment_bytes)
             await asyncio.to_thread(_write, target, data)
             try:
@@ -420,6 +419,10 @@ class TicketService:
         while True:
             await self.escalate_once()
             await self.clock.sleep(every)
+
+
+#: The room's service on the application (set by ``plugin.setup``).
+TICKET_SERVICE = web.AppKey("ticket_service", TicketService)
 
 
 def _write(target: Path, data: bytes) -> None:
