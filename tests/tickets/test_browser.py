@@ -223,6 +223,11 @@ async def test_a_complaint_from_wrap_up_to_closure(back_office: BackOffice) -> N
         await expect(supervisor.locator(f"tr[data-code='{complaint}']")).to_contain_text("Đã đóng")
         await supervisor.screenshot(path=str(ARTIFACTS / "tickets-list.png"), full_page=True)
         assert len(escalations(bo, complaint)) == 2  # still once
+        # the same page in English: every status, kind and state in words
+        await supervisor.goto(f"{bo.url}/language/en?next=/tickets/{complaint}")
+        await expect(supervisor.locator("#ticket-status")).to_have_text("Ticket closed")
+        await expect(supervisor.locator("#events")).to_contain_text("Customer not satisfied")
+        await supervisor.screenshot(path=str(ARTIFACTS / "tickets-ticket-en.png"), full_page=True)
 
 
 def escalations(bo: BackOffice, code: str) -> list[Any]:
