@@ -73,6 +73,8 @@ class HttpSettings(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     behind_https: bool = False
     max_upload_mb: float = Field(default=20.0, gt=0)
+    #: The address people open the pages at, for links in emails and SMS (no trailing /).
+    public_url: str = "http://127.0.0.1:8080"
 
 
 class SmtpSettings(Section):
@@ -113,6 +115,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     recordings_dir: Path = Path("recordings")
     prompts_dir: Path = Path("prompts")
+    attachments_dir: Path = Path("attachments")
     database: DatabaseSettings = DatabaseSettings()
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.clock import Clock, ScaledClock, SystemClock
 from callcenter.config import ConfigError, Settings
 from callcenter.db.engine import make_engine, sessionmaker
-from callcenter.db.models import CustomerPhone, User
+from callcenter.db.models import CustomerPhone, Department, User
 from callcenter.localtime import local_date
 from callcenter.seed import (
     DEMO_AGENTS,
@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 #: The password every demo login gets (printed at start; a demo is never production).
 DEMO_PASSWORD = "demo-2026-cskh"
 DEMO_STAFF = [("admin", "Quản trị viên", "admin"), ("supervisor", "Giám sát ca", "supervisor")]
+#: Department staff (username, name, department code, order in the department, head):
+#: log in as ``dichvu1`` to see complaints arrive in the service department's inbox.
+DEMO_DEPARTMENT_STAFF = [
+    ("dichvu1", "Trần Văn Dũng", "service", 0, True),
+    ("dichvu2", "Lê Thị Hoa", "service", 1, False),
+    ("phutung1", "Phạm Minh Tuấn", "parts", 0, True),
+    ("kinhdoanh1", "Nguyễn Thu Trang", "sales", 0, True),
+]
 DEMO_HOTLINES = [("19006868", "Tổng đài chăm sóc khách hàng"), ("19001080", "Cứu hộ 24/7")]
 #: One simulated call every this many seconds on average.
 DEMO_CALL_EVERY_SECONDS = 6.0
@@ -73,8 +81,26 @@ async def seed_demo_logins(session: AsyncSession) -> None:
     for username, full_name, role in DEMO_STAFF:
         if await session.scalar(select(User).where(User.username == username)) is None:
             session.add(User(username=username, full_name=full_name, role=role))
+    departments = {d.code: d.id for d in (await session.scalars(select(Department))).all()}
+    for username, full_name, code, order, head in DEMO_DEPARTMENT_STAFF:
+        if (
+            code in departments
+            and await session.scalar(select(User).where(User.username == username)) is None
+        ):
+            session.add(
+                User(
+                    username=username,
+                    full_name=full_name,
+                    role="department",
+                    department_id=departments[code],
+                    department_priority=order,
+                    is_department_head=head,
+                    email=f"{username}@example.vn",
+                )
+            )
     await session.flush()
     names = [u for u, _, _ in DEMO_STAFF] + [u for u, _, _ in DEMO_AGENTS]
+    names += [u for u, *_ in DEMO_DEPARTMENT_STAFF]
     for user in (await session.scalars(select(User).where(User.username.in_(names)))).all():
         if not user.password_hash:
             user.password_hash = await hash_password_async(DEMO_PASSWORD)
@@ -240,6 +266,7 @@ async def run_demo(
             flush=True,
         )
         logins = [u for u, _, _ in DEMO_STAFF] + [u for u, _, _ in DEMO_AGENTS]
+        logins += [u for u, *_ in DEMO_DEPARTMENT_STAFF]
         print(f"demo logins ({DEMO_PASSWORD}): " + ", ".join(logins), flush=True)
         print(f"a call arrives every ~{call_every:g} s; press Ctrl+C to stop", flush=True)
         staffed = await staff_demo_agents(app)

@@ -8,7 +8,7 @@ A key that only one adapter fills and reads stays in that adapter (e.g. ``AMI_LI
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,3 +46,6 @@ CALL_TRACKER = web.AppKey("call_tracker", CallTracker)
 #: The one call-control port: set by a test or embedder, else the ``ami`` plugin sets its
 #: implementation over the AMI link. The ACD, the agent page and listen-in all use it.
 CALL_CONTROL = web.AppKey("call_control", CallControl)  # type: ignore[type-abstract]
+#: Called with a ticket's id after the wrap-up save committed it: the tickets room
+#: announces it and shows it in the live inboxes. Unset when that room is not installed.
+TICKET_SAVED: web.AppKey[Callable[[int], Awaitable[None]]] = web.AppKey("ticket_saved")

@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from callcenter.auth.sessions import COOKIE_NAME, anonymous, logged_in
 from callcenter.config import Settings
 from callcenter.db import migrate
-from callcenter.db.models import Customer, CustomerPhone, Department, User
+from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
 from callcenter.web.auth import AUTH
@@ -279,6 +280,40 @@ TABLE: list[Row] = [
         sample="/api/acd/groups/care/strategy",
     ),
     Row("GET", "/api/acd/waiting", 401, 403, 503, 403, 503),
+    # --- issue 13: tickets room (callcenter/tickets/http.py) ---
+    # Ticket TK-2026-000001 (seeded) is in department 1 and unassigned; the agent has no
+    # part in it: 404 (data scope). Empty forms are not JSON: 400. Claim: only department
+    # members (the table's department user is free, so it gets the ticket).
+    Row("GET", "/tickets/inbox", LOGIN, 403, 200, 200, 200),
+    Row("GET", "/tickets/inbox/events", LOGIN, 403, 406, 406, 406),  # no Accept: event-stream
+    Row("GET", "/api/tickets/inbox", 401, 403, 200, 200, 200),
+    Row("GET", "/tickets", LOGIN, 403, 200, 200, 200),
+    Row("GET", "/api/tickets", 401, 403, 200, 200, 200),
+    Row("GET", "/tickets/export.xlsx", LOGIN, 403, 200, 403, 200),
+    Row("GET", "/tickets/{code}", LOGIN, 404, 200, 200, 200, sample="/tickets/TK-2026-000001"),
+    Row("GET", "/tickets/{code}/print", LOGIN, 404, 200, 200, 200,
+        sample="/tickets/TK-2026-000001/print"),
+    Row("GET", "/tickets/{code}/files/{file_id}", LOGIN, 404, 404, 404, 404,
+        sample="/tickets/TK-2026-000001/files/999"),
+    Row("GET", "/api/tickets/{code}", 401, 404, 200, 200, 200, sample="/api/tickets/TK-2026-000001"),
+    Row("POST", "/api/tickets/{code}/claim", 401, 403, 403, 200, 403,
+        sample="/api/tickets/TK-2026-000001/claim"),
+    Row("POST", "/api/tickets/{code}/status", 401, 403, 400, 400, 400,
+        sample="/api/tickets/TK-2026-000001/status"),
+    Row("POST", "/api/tickets/{code}/transfer", 401, 403, 400, 400, 400,
+        sample="/api/tickets/TK-2026-000001/transfer"),
+    Row("POST", "/api/tickets/{code}/comments", 401, 400, 400, 400, 400,
+        sample="/api/tickets/TK-2026-000001/comments"),
+    Row("POST", "/api/tickets/{code}/category", 401, 403, 400, 403, 400,
+        sample="/api/tickets/TK-2026-000001/category"),
+    Row("POST", "/api/tickets/{code}/follow-up", 401, 403, 400, 403, 400,
+        sample="/api/tickets/TK-2026-000001/follow-up"),
+    Row("POST", "/api/tickets/{code}/files", 401, 403, 400, 400, 400,
+        sample="/api/tickets/TK-2026-000001/files"),
+    Row("POST", "/api/tickets/{code}/call", 401, 403, 400, 400, 400,
+        sample="/api/tickets/TK-2026-000001/call"),
+    Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
+        sample="/api/tickets/notifications/999/retry"),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
 ]
@@ -297,6 +332,9 @@ async def seed(factory: async_sessionmaker[Any]) -> dict[str, User]:
                 phones=[CustomerPhone(number="+84912345678", is_primary=True)],
             )
         )
+        await session.commit()
+    async with factory() as session:  # issue 13: an unassigned ticket of department 1
+        session.add(Ticket(code="TK-2026-000001", department_id=1, subject="Mẫu"))
         await session.commit()
     users = {}
     for role in ROLES:
@@ -319,7 +357,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS]))
 
 
 def test_table_has_no_duplicate_rows() -> None:

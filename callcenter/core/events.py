@@ -95,3 +95,16 @@ class ConfigChanged(DomainEvent):
     """The console committed a change to ``area`` (groups, hotlines, users, schedule, …)."""
 
     area: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChanged(DomainEvent):
+    """A ticket was created, moved, assigned, claimed, transferred or commented on: whoever
+    shows it (its department's inbox, its holder, supervisors) refreshes."""
+
+    ticket_id: int
+    code: str
+    change: str
+    status: str
+    department_id: int | None
+    assignee_id: int | None

@@ -39,7 +39,15 @@ from callcenter.db.models import Call, CallAttempt, Hotline, PauseReason, User
 from callcenter.db.repos import customers as customer_repo
 from callcenter.db.repos import tickets as ticket_repo
 from callcenter.i18n import N_, translations
-from callcenter.registry import BUS, CALL_CONTROL, CALL_TRACKER, CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.registry import (
+    BUS,
+    CALL_CONTROL,
+    CALL_TRACKER,
+    CLOCK,
+    SESSIONMAKER,
+    SETTINGS,
+    TICKET_SAVED,
+)
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
 from callcenter.web.access import CurrentUser, allow, current_user
@@ -416,6 +424,9 @@ async def save_wrapup(request: web.Request) -> web.Response:
         await session.commit()
         ticket_id = ticket.id
     desk.wrapup_saved(user.id, linkedid)
+    ticket_saved = request.app.get(TICKET_SAVED)  # the tickets room: announce, live inbox
+    if ticket_saved is not None and plan.create:
+        await ticket_saved(ticket_id)
     return web.json_response({"ticket_id": ticket_id, "outcome": str(plan.outcome)})
 
 

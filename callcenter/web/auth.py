@@ -52,11 +52,11 @@ routes = web.RouteTableDef()
 #: Where each role lands after logging in (when no ``next`` was asked for).
 ROLE_HOME: dict[Role, str] = {
     Role.AGENT: "/agent",
-    # The supervisor wallboard and the department ticket queue come with their own
-    # issues; until then these roles land where they can already work.
+    # The supervisor wallboard comes with its own issue; until then supervisors land
+    # where they can already work.
     Role.SUPERVISOR: "/customers",
     Role.ADMIN: "/admin",
-    Role.DEPARTMENT: "/",
+    Role.DEPARTMENT: "/tickets/inbox",  # the department inbox (callcenter/tickets)
 }
 
 WRONG_CREDENTIALS = N_("Wrong username or password.")

@@ -89,7 +89,7 @@ async def test_cookie_is_secure_behind_https(
         ("agent", "/agent", "Trang điện thoại viên"),
         ("supervisor", "/customers", "Nhập dữ liệu"),
         ("admin", "/admin", "Quản trị"),
-        ("department", "/", "Tình trạng hệ thống"),
+        ("department", "/tickets/inbox", "Hộp việc"),  # the department inbox (issue 13)
     ],
 )
 async def test_login_redirects_by_role_and_home_shows_role_links(

@@ -347,6 +347,48 @@ async def transfer(
     return ticket
 
 
+async def categorise(
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    category_id: int,
+    department_id: int | None,
+    user_id: int | None,
+    now: datetime,
+) -> Ticket:
+    """A supervisor categorises a ticket flagged for review (the wrap-up timed out): it
+    gets its category, department (the category's unless chosen) and due time, loses the
+    flag, and goes to the department's best free member."""
+    ticket = await _locked(session, ticket_id)
+    if not ticket.needs_review or ticket.status != TicketStatus.UNASSIGNED:
+        raise TicketWorkflowError(N_("Only a ticket waiting for review can be categorised."))
+    category = await session.get(Category, category_id)
+    if category is None:
+        raise TicketWorkflowError(N_("That category does not exist."))
+    target = department_id if department_id is not None else category.department_id
+    if target is None or await session.get(Department, target) is None:
+        raise TicketWorkflowError(N_("This category has no department: choose one."))
+    add_event(
+        session,
+        ticket,
+        EventKind.TRANSFERRED,
+        user_id=user_id,
+        at=now,
+        from_status=ticket.status,
+        to_status=TicketStatus.UNASSIGNED,
+        from_department_id=ticket.department_id,
+        to_department_id=target,
+        note=category.name,
+    )
+    ticket.category_id = category.id
+    ticket.department_id = target
+    ticket.needs_review = False
+    ticket.due_at = sla_due(now, category.sla_hours)
+    await session.flush()
+    await auto_assign_ticket(session, ticket, now=now, user_id=user_id)
+    return ticket
+
+
 # ---------------------------------------------------------------------- status moves
 async def transition(
     session: AsyncSession,

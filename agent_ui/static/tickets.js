@@ -1,0 +1,110 @@
+// Ticket pages: the live inbox (server-sent events → reload the rows) and the ticket
+// page's actions (JSON API with the CSRF header; the page reloads to show the result).
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  function show(text, bad) {
+    const box = document.getElementById("message");
+    if (!box) return;
+    box.textContent = text;
+    box.className = bad ? "notice bad" : "notice";
+    box.hidden = false;
+  }
+
+  async function send(url, body, isForm) {
+    const options = { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (isForm) {
+      options.body = body;
+    } else {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    const response = await fetch(url, options);
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
+    if (!response.ok) throw new Error(data.error || response.statusText);
+    return data;
+  }
+
+  // ---- live inbox
+  const rows = document.getElementById("inbox-rows");
+  if (rows) {
+    const state = document.getElementById("live-state");
+    const notice = document.getElementById("live-notice");
+    // One reload at a time; changes that arrive meanwhile ask for one more afterwards.
+    let reloading = false, again = false;
+    async function reload() {
+      if (reloading) { again = true; return; }
+      reloading = true;
+      try {
+        do {
+          again = false;
+          const response = await fetch(rows.dataset.source, { credentials: "same-origin" });
+          if (response.ok) rows.innerHTML = await response.text();
+        } while (again);
+      } finally { reloading = false; }
+    }
+    const events = new EventSource("/tickets/inbox/events");
+    events.onopen = function () { state.textContent = state.dataset.on; state.className = "live on"; };
+    events.onerror = function () { state.textContent = state.dataset.off; state.className = "live off"; };
+    events.addEventListener("ticket", function (message) {
+      const data = JSON.parse(message.data);
+      if (data.change === "created") {
+        notice.querySelector("span").textContent = data.code;
+        notice.hidden = false;
+      }
+      reload();
+    });
+  }
+
+  // ---- ticket page
+  const ticket = document.getElementById("ticket");
+  if (ticket) {
+    const base = "/api/tickets/" + ticket.dataset.code;
+    async function act(promise) {
+      try {
+        await promise;
+        window.location.reload();
+      } catch (error) {
+        show(error.message, true);
+      }
+    }
+    ticket.addEventListener("click", function (event) {
+      const button = event.target.closest("button[data-action]");
+      if (!button) return;
+      const action = button.dataset.action;
+      if (action === "claim") act(send(base + "/claim"));
+      if (action === "status") act(send(base + "/status", { status: button.dataset.status }));
+      if (action === "retry") act(send("/api/tickets/notifications/" + button.dataset.id + "/retry"));
+      if (action === "call") {
+        send(base + "/call", {}).then(function () { show(button.textContent + " ✓", false); },
+                                      function (error) { show(error.message, true); });
+      }
+    });
+    function onSubmit(id, handler) {
+      const form = document.getElementById(id);
+      if (form) form.addEventListener("submit", function (event) { event.preventDefault(); handler(form); });
+    }
+    onSubmit("transfer-form", function (form) {
+      const user = form.to_user_id.value, department = form.to_department_id.value;
+      act(send(base + "/transfer", {
+        reason: form.reason.value,
+        to_user_id: user ? Number(user) : null,
+        to_department_id: department ? Number(department) : null,
+      }));
+    });
+    onSubmit("categorise-form", function (form) {
+      const department = form.department_id.value;
+      act(send(base + "/category", {
+        category_id: Number(form.category_id.value),
+        department_id: department ? Number(department) : null,
+      }));
+    });
+    onSubmit("follow-up-form", function (form) {
+      act(send(base + "/follow-up", { outcome: form.outcome.value, comment: form.comment.value }));
+    });
+    onSubmit("comment-form", function (form) { act(send(base + "/comments", { text: form.text.value })); });
+    onSubmit("attach-form", function (form) { act(send(base + "/files", new FormData(form), true)); });
+  }
+})();
