@@ -126,12 +126,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 @jinja2.pass_context
-@jinja2.pass_context
 def _label(context: Any, table: str, code: str | None) -> str:
     """``label("ticket_status", t.status)``: a stored code's name in the page's language."""
     return _gettext(context, labels.msgid(table, code)) if code else ""
 
 
+@jinja2.pass_context
 def _storage_warning(context: Any) -> str:
     """For admins only: a translated warning when the recordings volume is low or unusable."""
     from callcenter.core.roles import Role
