@@ -238,8 +238,7 @@ def _history(history: CallerHistory, *, can_listen: bool, zone: ZoneInfo) -> dic
         "open_tickets": [_ticket(t, zone) for t in history.open_tickets],
         "recent_tickets": [_ticket(t, zone) for t in history.recent_tickets],
         "surveys": [
-            {"at": _iso(s.at), "question": s.question, "answer": s.answer}
-            for s in history.surveys
+            {"at": _iso(s.at), "question": s.question, "answer": s.answer} for s in history.surveys
         ],
     }
 

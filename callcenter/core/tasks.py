@@ -15,6 +15,8 @@ work them from the agent page. Rules kept here so the database code only carries
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -40,13 +42,13 @@ class TaskOutcome(StrEnum):
 
 OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, str] = {
     TaskStatus.OPEN: N_("To call back"),
     TaskStatus.IN_PROGRESS: N_("Being called back"),
     TaskStatus.DONE: N_("Called back"),
     TaskStatus.CANCELLED: N_("Cancelled"),
 }
-OUTCOME_LABELS = {
+OUTCOME_LABELS: dict[str, str] = {
     TaskOutcome.REACHED: N_("Reached"),
     TaskOutcome.NOT_REACHED: N_("Not reached"),
     TaskOutcome.WRONG_NUMBER: N_("Wrong number"),
@@ -63,6 +65,64 @@ ORIGIN_LABELS = {
     "ticket_follow_up": N_("Ticket follow-up"),
     "manual": N_("Added by hand"),
 }
+
+
+#: Why a hotline was closed (the ACD's ``CC_CLOSED_REASON``, kept in a task's notes).
+CLOSED_REASON_LABELS = {
+    "outside_hours": N_("Outside business hours"),
+    "holiday": N_("Holiday"),
+    "closed_day": N_("Closed day"),
+}
+#: Where an abandoned caller was when they hung up.
+ABANDONED_WHILE_LABELS = {
+    "waiting": N_("while waiting"),
+    "ringing": N_("while an agent's phone rang"),
+    "routing": N_("while being routed"),
+    "connected": N_("while being connected"),
+}
+
+_LINE = re.compile(
+    r"^(?P<at>\d\d/\d\d/\d{4} \d\d:\d\d )?(?:\[(?P<origin>[a-z_]+)\] ?)?"
+    r"(?:→ (?P<outcome>[a-z_]+)(?P<rest>.*)|(?P<text>.*))$"
+)
+_WAITED = re.compile(r"^waited (?P<seconds>\d+) s \((?P<while>[a-z]+)\)$")
+_VOICEMAIL = re.compile(r"^voicemail-[\w.]+\.wav$")
+
+
+def readable_notes(notes: str, gettext: Callable[[str], str]) -> str:
+    """A task's notes for people: the codes the ACD and the outcomes write, translated.
+
+    The notes keep codes (``[abandoned] waited 40 s (waiting)``, ``→ not_reached (Lan)``)
+    so they read the same in any language; this turns each known one into words."""
+    out = []
+    for line in notes.splitlines():
+        match = _LINE.match(line)
+        if match is None:  # pragma: no cover - the pattern accepts any line
+            out.append(line)
+            continue
+        parts = [match["at"].strip()] if match["at"] else []
+        if match["origin"]:
+            parts.append(gettext(ORIGIN_LABELS.get(match["origin"], match["origin"])) + ":")
+        if match["outcome"]:
+            label = OUTCOME_LABELS.get(match["outcome"])
+            parts.append("→ " + (gettext(label) if label else match["outcome"]) + match["rest"])
+        else:
+            parts.append(_readable_text(match["text"], gettext))
+        out.append(" ".join(p for p in parts if p))
+    return "\n".join(out)
+
+
+def _readable_text(text: str, gettext: Callable[[str], str]) -> str:
+    if text in CLOSED_REASON_LABELS:
+        return gettext(CLOSED_REASON_LABELS[text])
+    waited = _WAITED.match(text)
+    if waited is not None:
+        where = ABANDONED_WHILE_LABELS.get(waited["while"])
+        phrase = gettext(N_("Hung up after %(seconds)s s")) % {"seconds": waited["seconds"]}
+        return phrase + (" " + gettext(where) if where else "")
+    if _VOICEMAIL.match(text):
+        return gettext(N_("Voice message recorded"))
+    return text
 
 
 class TaskRuleError(ValueError):

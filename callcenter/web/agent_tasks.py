@@ -36,6 +36,7 @@ from callcenter.core.tasks import (
     OUTCOME_LABELS,
     STATUS_LABELS,
     TaskRuleError,
+    readable_notes,
 )
 from callcenter.db.models import AgentGroup, Customer, Task
 from callcenter.db.repos import history as history_repo
@@ -129,15 +130,15 @@ def task_json(
         "origin": task.origin,
         "origin_label": label(ORIGIN_LABELS, task.origin),
         "status": task.status,
-        "status_label": label(STATUS_LABELS, task.status),  # type: ignore[arg-type]
+        "status_label": label(STATUS_LABELS, task.status),
         "outcome": task.outcome,
-        "outcome_label": label(OUTCOME_LABELS, task.outcome),  # type: ignore[arg-type]
+        "outcome_label": label(OUTCOME_LABELS, task.outcome),
         "phone": task.phone,
         "phone_display": _display(task.phone),
         "customer_id": task.customer_id,
         "customer_name": customer_name,
         "group": task.group,
-        "notes": task.notes,
+        "notes": readable_notes(task.notes, catalog.gettext),
         "mine": task.assignee_id == user_id,
         "created_at": task.created_at.isoformat(),
         "created_text": localtime.format_datetime(task.created_at, zone),
@@ -356,9 +357,9 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
                 "id": task.id,
                 "kind": catalog.gettext(KIND_LABELS.get(task.kind, task.kind)),
                 "origin": catalog.gettext(ORIGIN_LABELS.get(task.origin, task.origin)),
-                "status": catalog.gettext(STATUS_LABELS.get(task.status, task.status)),  # type: ignore[call-overload]
+                "status": catalog.gettext(STATUS_LABELS.get(task.status, task.status)),
                 "outcome": (
-                    catalog.gettext(OUTCOME_LABELS[task.outcome])  # type: ignore[index]
+                    catalog.gettext(OUTCOME_LABELS[task.outcome])
                     if task.outcome in OUTCOME_LABELS
                     else ""
                 ),
@@ -374,7 +375,7 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
                 "overdue": task.due_at is not None and task.due_at < now,
                 "age_hours": age // 3600,
                 "age_minutes": (age % 3600) // 60,
-                "notes": task.notes,
+                "notes": readable_notes(task.notes, catalog.gettext),
             }
         )
     return aiohttp_jinja2.render_template("tasks.html", request, {"tasks": items})

@@ -145,7 +145,7 @@ async def record_callback(
         phone=phone,
         customer_id=customer_id,
         group=group,
-        notes=_line(now, zone, notes) if notes else "",
+        notes=notes,  # the first line's time is the task's own
         created_at=now,
     )
     return task, False
