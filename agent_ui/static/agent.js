@@ -240,6 +240,7 @@
   function hidePop() {
     $("pop").hidden = true;
     currentPop = null;
+    clear($("wrapup").open_ticket_id); // the last caller's tickets must not stay on offer
   }
 
   function renderPop(pop) {
@@ -373,6 +374,7 @@
     $("btn-retrieve").hidden = !parked;
     $("btn-park").hidden = parked;
     $("btn-save").disabled = !current || (phase !== "talking" && phase !== "wrapup");
+    $("wrapup-card").hidden = !current; // after-call work belongs to a call
     // Call controls only work on a call of mine: greyed out otherwise (click-to-call stays).
     const talking = phase === "talking";
     $("btn-hangup").disabled = !(talking || phase === "ringing");
@@ -536,10 +538,15 @@
   // ------------------------------------------------------------------ callbacks (task list)
   let tasks = [];
   let openTask = null; // the task whose details are shown
+  // A datetime-local value in the centre's zone (the server reads it so), whatever zone
+  // the browser's computer is set to.
   function localInput(date) {
-    const pad = (n) => String(n).padStart(2, "0");
-    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
-      "T" + pad(date.getHours()) + ":" + pad(date.getMinutes());
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: config.zone, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).formatToParts(date).forEach((p) => { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
   }
   async function getJson(url) {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -637,12 +644,17 @@
     form.reset();
     const later = new Date(now() + 60 * 60 * 1000);
     form.retry_at.value = localInput(later);
+    form.retry_at.disabled = true;
     text($("task-outcome-result"), "");
     $("btn-task-release").hidden = !data.task.mine;
     Array.from($("task-list").children).forEach((li) =>
       li.classList.toggle("selected", li.dataset.taskId === String(id)));
   }
   $("btn-tasks-refresh").addEventListener("click", loadTasks);
+  $("task-outcome").addEventListener("change", () => {
+    const chosen = $("task-outcome").querySelector('input[name="outcome"]:checked');
+    $("task-outcome").retry_at.disabled = !(chosen && chosen.value === "not_reached");
+  });
   $("btn-task-call").addEventListener("click", () => {
     if (openTask) callBack(openTask);
   });

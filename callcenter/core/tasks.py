@@ -89,11 +89,12 @@ _WAITED = re.compile(r"^waited (?P<seconds>\d+) s \((?P<while>[a-z]+)\)$")
 _VOICEMAIL = re.compile(r"^voicemail-[\w.]+\.wav$")
 
 
-def readable_notes(notes: str, gettext: Callable[[str], str]) -> str:
+def readable_notes(notes: str, gettext: Callable[[str], str], *, origin: str = "") -> str:
     """A task's notes for people: the codes the ACD and the outcomes write, translated.
 
     The notes keep codes (``[abandoned] waited 40 s (waiting)``, ``→ not_reached (Lan)``)
-    so they read the same in any language; this turns each known one into words."""
+    so they read the same in any language; this turns each known one into words. A merged
+    miss names its origin only when it differs from the task's own ``origin``."""
     out = []
     for line in notes.splitlines():
         match = _LINE.match(line)
@@ -101,7 +102,7 @@ def readable_notes(notes: str, gettext: Callable[[str], str]) -> str:
             out.append(line)
             continue
         parts = [match["at"].strip()] if match["at"] else []
-        if match["origin"]:
+        if match["origin"] and match["origin"] != origin:
             parts.append(gettext(ORIGIN_LABELS.get(match["origin"], match["origin"])) + ":")
         if match["outcome"]:
             label = OUTCOME_LABELS.get(match["outcome"])

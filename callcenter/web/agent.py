@@ -225,6 +225,7 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
         "labels": labels_for(language),
         "user_id": user.id,
         "language": language,
+        "zone": request.app[SETTINGS].tz.key,  # the centre's time zone (retry times)
         "categories": [
             {
                 "id": c.id,

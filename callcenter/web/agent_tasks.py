@@ -41,7 +41,7 @@ from callcenter.core.tasks import (
 from callcenter.db.models import AgentGroup, Customer, Task
 from callcenter.db.repos import history as history_repo
 from callcenter.db.repos import tasks as tasks_repo
-from callcenter.i18n import translations
+from callcenter.i18n import N_, translations
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.auth import request_language
@@ -52,6 +52,7 @@ routes = web.RouteTableDef()
 PAGE_ROLES = (Role.AGENT, Role.SUPERVISOR)
 TAGS = ["agent"]
 NOT_YOURS = {404: "no such task, or it is not yours to see"}
+ASAP = N_("As soon as possible")
 TAKEN = {409: "a colleague has already taken this task, or it is no longer open"}
 
 
@@ -138,7 +139,7 @@ def task_json(
         "customer_id": task.customer_id,
         "customer_name": customer_name,
         "group": task.group,
-        "notes": readable_notes(task.notes, catalog.gettext),
+        "notes": readable_notes(task.notes, catalog.gettext, origin=task.origin),
         "mine": task.assignee_id == user_id,
         "created_at": task.created_at.isoformat(),
         "created_text": localtime.format_datetime(task.created_at, zone),
@@ -352,6 +353,7 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
     for row in rows:
         task = row.task
         age = max(0, int((now - task.created_at).total_seconds()))
+        retry = task.due_at is not None and task.due_at > task.created_at
         items.append(
             {
                 "id": task.id,
@@ -369,13 +371,15 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
                 "group": groups.get(task.group, task.group),
                 "assignee": row.assignee,
                 "created_text": localtime.format_datetime(task.created_at, zone),
+                # A first callback is due at once ("as soon as possible", its age says how
+                # long it waits); a retry time the agent chose can be overdue.
                 "due_text": (
-                    "" if task.due_at is None else localtime.format_datetime(task.due_at, zone)
+                    localtime.format_datetime(task.due_at, zone) if retry else catalog.gettext(ASAP)
                 ),
-                "overdue": task.due_at is not None and task.due_at < now,
+                "overdue": retry and task.due_at is not None and task.due_at < now,
                 "age_hours": age // 3600,
                 "age_minutes": (age % 3600) // 60,
-                "notes": readable_notes(task.notes, catalog.gettext),
+                "notes": readable_notes(task.notes, catalog.gettext, origin=task.origin),
             }
         )
     return aiohttp_jinja2.render_template("tasks.html", request, {"tasks": items})
