@@ -353,7 +353,8 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
     for row in rows:
         task = row.task
         age = max(0, int((now - task.created_at).total_seconds()))
-        retry = task.due_at is not None and task.due_at > task.created_at
+        due = task.due_at
+        retry = due is not None and due > task.created_at
         items.append(
             {
                 "id": task.id,
@@ -374,9 +375,11 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
                 # A first callback is due at once ("as soon as possible", its age says how
                 # long it waits); a retry time the agent chose can be overdue.
                 "due_text": (
-                    localtime.format_datetime(task.due_at, zone) if retry else catalog.gettext(ASAP)
+                    localtime.format_datetime(due, zone)
+                    if due is not None and retry
+                    else catalog.gettext(ASAP)
                 ),
-                "overdue": retry and task.due_at is not None and task.due_at < now,
+                "overdue": due is not None and retry and due < now,
                 "age_hours": age // 3600,
                 "age_minutes": (age % 3600) // 60,
                 "notes": readable_notes(task.notes, catalog.gettext, origin=task.origin),
