@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -226,8 +227,27 @@ async def _task(app: Any, *, group: str, phone: str, customer_id: int | None = N
         return int(task.id)
 
 
+async def _client(world: AgentWorld, username: str) -> TestClient:
+    """Another browser on the same server (each logs in as itself)."""
+    client = TestClient(world.client.server)
+    await client.start_server()
+    await login(client, username)
+    world_clients.append(client)
+    return client
+
+
+world_clients: list[TestClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> Any:
+    yield
+    while world_clients:
+        await world_clients.pop().close()
+
+
 async def test_task_api_shows_each_agent_only_theirs(
-    agent_world: AgentWorld, aiohttp_client: Any
+    agent_world: AgentWorld,
 ) -> None:
     app = agent_world.client.server.app
     async with app[SESSIONMAKER]() as session, session.begin():
@@ -246,10 +266,8 @@ async def test_task_api_shows_each_agent_only_theirs(
 
     lan = agent_world.client
     await login(lan, "lan")
-    minh = await aiohttp_client(app)
-    await login(minh, "minh")
-    hoa_client = await aiohttp_client(app)
-    await login(hoa_client, "hoa")
+    minh = await _client(agent_world, "minh")
+    hoa_client = await _client(agent_world, "hoa")
 
     listed = await (await lan.get("/api/agent/tasks", headers={"Accept-Language": "vi"})).json()
     assert [t["id"] for t in listed["tasks"]] == [known]
@@ -301,13 +319,12 @@ async def test_task_api_shows_each_agent_only_theirs(
 
 
 async def test_supervisors_see_every_open_task_with_its_age(
-    agent_world: AgentWorld, aiohttp_client: Any
+    agent_world: AgentWorld,
 ) -> None:
     app = agent_world.client.server.app
     await _task(app, group="sales", phone="+84912000888")
     await make_user(app, "giam.sat", "supervisor", full_name="Giám Sát")
-    boss = await aiohttp_client(app)
-    await login(boss, "giam.sat")
+    boss = await _client(agent_world, "giam.sat")
     page = await boss.get("/tasks")
     html = await page.text()
     assert page.status == 200
