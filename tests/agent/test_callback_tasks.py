@@ -94,6 +94,21 @@ async def test_misses_merge_per_local_day_not_per_utc_day(
     ]
 
 
+async def test_two_misses_at_the_same_moment_make_one_task(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    async def miss(minute: int) -> bool:
+        async with session_factory() as session, session.begin():
+            _task, merged = await _callback(session, EARLY_MORNING + timedelta(minutes=minute))
+            await asyncio.sleep(0.05)  # hold the transaction open: the other one must wait
+            return merged
+
+    results = await asyncio.gather(miss(0), miss(1))
+    assert sorted(results) == [False, True]
+    async with session_factory() as session:
+        assert len((await session.scalars(select(Task))).all()) == 1
+
+
 async def test_voicemail_and_finished_tasks_never_absorb_a_miss(
     session_factory: async_sessionmaker[Any],
 ) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import localtime
@@ -114,6 +114,15 @@ async def record_callback(
     five times before lunch is one call back, not five (:func:`core.tasks.merges_into`).
     The caller (the ACD) has already refused anonymous numbers."""
     start, end = localtime.day_bounds(localtime.local_date(now, zone), zone)
+    # Two misses of one number at once must not both find "no task yet": the second waits
+    # for the first's transaction before it looks.
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("cb:" + phone))))
+    else:  # a write that changes nothing takes SQLite's write gate (db/write_gate.py) now
+        await session.execute(
+            update(Task).where(false()).values(status=Task.status),
+            execution_options={"synchronize_session": False},
+        )
     same_day = (
         await session.scalars(
             select(Task)
