@@ -207,6 +207,7 @@
       case "wrapup_timed_out":
         if (current && current.linkedid === message.linkedid) {
           current = null;
+          hidePop(); // the call is over and filed: its pop must not linger
           renderCall();
           resetWrapup();
           notice(L.timed_out_notice, "warn", "");

@@ -8,7 +8,8 @@ and presses 1: a second task. The supervisor sees both on ``/tasks`` with their 
 works them in the page: calls the customer back (claim + click-to-call) and records
 "reached"; the other is "not reached" with a retry time (it stays in the list), then
 "wrong number" (it leaves the list). On the way: the state label is not the logout
-button's word, and the call controls are greyed out while there is no call.
+button's word, the call controls are greyed out while there is no call, and a wrap-up
+whose time runs out says so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from sqlalchemy import select, update
 
 from callcenter.clock import SystemClock
-from callcenter.db.models import Holiday, Hotline, Task
+from callcenter.db.models import Holiday, Hotline, SystemSetting, Task, Ticket
 from callcenter.localtime import local_date
 from callcenter.registry import SESSIONMAKER
 from tests.agent.stack import HOTLINE, Stack, build_stack
@@ -113,6 +114,31 @@ async def test_missed_and_out_of_hours_callers_become_tasks_worked_in_the_page(
         await lan.click("#btn-available")
         await expect(lan.locator("#state-label")).to_have_text("Sẵn sàng")
         await expect(lan.locator("#control-result")).to_be_empty()  # no stale "Đã xong"
+
+        # A call whose wrap-up time runs out: a clear notice, the notes kept in the ticket.
+        async with stack.app[SESSIONMAKER]() as session, session.begin():
+            await session.merge(SystemSetting(key="wrapup_seconds", value=3))
+        await stack.acd.reload()
+        await stack.call("0912345678", "NGUYEN VAN AN")
+        phone = await stack.wait_ringing("PJSIP/101")
+        stack.answer(phone)
+        await expect(lan.locator("#call-phase")).to_have_attribute("data-phase", "talking")
+        await expect(lan.locator("#btn-hangup")).to_be_enabled()
+        await expect(lan.locator("#btn-park")).to_be_enabled()
+        await lan.fill("#wrapup textarea[name=notes]", "Hỏi lịch bảo dưỡng")
+        stack.hang_up(phone)
+        await expect(lan.locator("#call-phase")).to_have_attribute("data-phase", "wrapup")
+        await expect(lan.locator("#notice")).to_contain_text(
+            "Hết thời gian kết thúc cuộc gọi", timeout=15_000
+        )
+        await expect(lan.locator("#wrapup-card")).to_be_hidden()
+        await expect(lan.locator("#pop")).to_be_hidden()
+        await expect(lan.locator("#btn-park")).to_be_disabled()
+        await lan.screenshot(path=str(ARTIFACTS / "agent-wrapup-timed-out.png"), full_page=True)
+        async with stack.app[SESSIONMAKER]() as session:
+            review = await session.scalar(select(Ticket).where(Ticket.needs_review.is_(True)))
+            assert review is not None and review.description == "Hỏi lịch bảo dưỡng"
+        await expect(lan.locator("#state-label")).to_have_text("Sẵn sàng")
 
         # A missed call: the known customer hangs up while Lan's phone still rings, twice.
         for _ in range(2):
