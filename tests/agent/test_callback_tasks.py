@@ -312,6 +312,16 @@ async def test_task_api_shows_each_agent_only_theirs(
         headers=csrf_headers(lan),
     )
     assert no_time.status == 400
+    garbled = await lan.post(
+        f"/api/agent/tasks/{known}/outcome",
+        json={"outcome": "not_reached", "retry_at": "ngày mai"},
+        headers=csrf_headers(lan),
+    )
+    assert garbled.status == 400 and "retry_at" in (await garbled.json())["error"]
+    unknown = await lan.post(
+        f"/api/agent/tasks/{known}/outcome", json={"outcome": "maybe"}, headers=csrf_headers(lan)
+    )
+    assert unknown.status == 400 and "outcome" in (await unknown.json())["error"]
     # The page's datetime-local value is Hanoi time (UTC+7): two hours from now.
     local = (datetime.now(UTC) + timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M")
     saved = await lan.post(
