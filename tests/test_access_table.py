@@ -236,6 +236,18 @@ TABLE: list[Row] = [
     ),
     Row("POST", "/api/agent/originate", 401, 400, 400, 403, 403),
     Row("POST", "/api/agent/customers", 401, 400, 400, 403, 403),
+    # --- issue 13: the agents' task list (callcenter/web/agent_tasks.py) ---
+    # Task 999 does not exist: 404 (the same answer as another group's task); the outcome's
+    # empty body is refused first (400). Supervisors see every open task on /tasks.
+    Row("GET", "/api/agent/tasks", 401, 200, 200, 403, 403),
+    Row("GET", "/api/agent/tasks/{id}", 401, 404, 404, 403, 403, sample="/api/agent/tasks/999"),
+    Row("POST", "/api/agent/tasks/{id}/claim", 401, 404, 404, 403, 403,
+        sample="/api/agent/tasks/999/claim"),
+    Row("POST", "/api/agent/tasks/{id}/release", 401, 404, 404, 403, 403,
+        sample="/api/agent/tasks/999/release"),
+    Row("POST", "/api/agent/tasks/{id}/outcome", 401, 400, 400, 403, 403,
+        sample="/api/agent/tasks/999/outcome"),
+    Row("GET", "/tasks", LOGIN, 403, 200, 403, 200),
     # --- issue 7: supervisor control of the ACD (callcenter/web/acd_api.py) ---
     # This app runs without the ACD service (daemon plugin), so allowed roles get 503.
     Row("GET", "/api/acd/agents", 401, 403, 503, 403, 503),

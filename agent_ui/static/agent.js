@@ -49,9 +49,31 @@
   function since(iso) {
     return iso ? (now() - Date.parse(iso)) / 1000 : 0;
   }
+  const fadeTimers = new Map();
+  // A confirmation fades after a few seconds (a stale "Done" misleads); an error stays
+  // until the next action replaces it.
   function status(el, message, ok) {
     text(el, message);
     el.className = ok ? "ok" : "error";
+    clearTimeout(fadeTimers.get(el));
+    if (ok && message) fadeTimers.set(el, setTimeout(() => text(el, ""), 5000));
+  }
+
+  // The page's one prominent notice: the wrap-up saved (with the ticket's link) or timed out.
+  function notice(message, kind, code) {
+    const box = $("notice");
+    text($("notice-text"), message);
+    box.className = "notice " + kind;
+    const link = $("notice-link");
+    link.hidden = !code;
+    if (code) {
+      text(link, code);
+      link.href = "/tickets/" + encodeURIComponent(code);
+    }
+    box.hidden = false;
+  }
+  function hideNotice() {
+    $("notice").hidden = true;
   }
 
   async function post(url, body) {
@@ -158,7 +180,11 @@
       case "pop":
         popsReceived += 1;
         document.body.dataset.pops = String(popsReceived);
-        if (!current || current.linkedid !== message.call.linkedid) resetWrapup();
+        if (!current || current.linkedid !== message.call.linkedid) {
+          resetWrapup();
+          hideNotice();
+          text($("control-result"), "");
+        }
         current = Object.assign({}, current && current.linkedid === message.call.linkedid ? current : {}, {
           linkedid: message.call.linkedid,
           phase: message.phase || "ringing",
@@ -181,12 +207,15 @@
       case "wrapup_timed_out":
         if (current && current.linkedid === message.linkedid) {
           current = null;
+          hidePop(); // the call is over and filed: its pop must not linger
           renderCall();
-          status($("wrapup-result"), L.timed_out, false);
+          resetWrapup();
+          notice(L.timed_out_notice, "warn", "");
         }
         break;
       case "state":
         applyState(message);
+        if (message.state === "available" || message.state === "wrapup") loadTasks();
         break;
       case "counters":
         applyCounters(message);
@@ -212,6 +241,7 @@
   function hidePop() {
     $("pop").hidden = true;
     currentPop = null;
+    clear($("wrapup").open_ticket_id); // the last caller's tickets must not stay on offer
   }
 
   function renderPop(pop) {
@@ -223,6 +253,7 @@
     text($("caller-name"), call.caller_name);
     $("caller-name-part").hidden = !call.caller_name;  // most trunks send no name
     text($("caller-hotline"), call.hotline);
+    $("caller-hotline-part").hidden = !call.hotline;
     text($("caller-title"), customer ? customer.name : call.anonymous ? L.anonymous : L.unknown_caller);
 
     $("customer").hidden = !customer;
@@ -234,7 +265,7 @@
       const phones = $("customer-phones");
       clear(phones);
       customer.phones.forEach((phone) => phones.appendChild(dialLink(phone.number, phone.display)));
-      text($("customer-address"), [customer.address, customer.district, customer.province].filter(Boolean).join(", "));
+      text($("customer-address"), [customer.address, customer.district, customer.province].filter(Boolean).join(", ") || "—");
       const vehicles = $("vehicles");
       clear(vehicles);
       customer.vehicles.forEach((v) => {
@@ -256,26 +287,36 @@
     const select = $("wrapup").open_ticket_id;
     clear(select);
     pop.history.open_tickets.forEach((t) => {
-      const option = make("option", "#" + t.id + " " + t.subject);
+      const option = make("option", (t.code || "") + " " + t.subject);
       option.value = String(t.id);
       select.appendChild(option);
     });
 
-    const calls = $("earlier-calls");
+    renderCalls($("earlier-calls"), pop.history.calls, 5);
+
+    const surveys = $("surveys");
+    clear(surveys);
+    if (!pop.history.surveys.length) surveys.appendChild(make("li", L.no_surveys, "muted"));
+    pop.history.surveys.forEach((s) => surveys.appendChild(make("li", s.question + ": " + s.answer)));
+  }
+
+  function renderCalls(calls, list, columns) {
     clear(calls);
-    if (!pop.history.calls.length) {
+    if (!list.length) {
       const row = make("tr");
       const cell = make("td", L.no_calls, "muted");
-      cell.colSpan = 5;
+      cell.colSpan = columns;
       row.appendChild(cell);
       calls.appendChild(row);
     }
-    pop.history.calls.forEach((c) => {
+    list.forEach((c) => {
       const row = make("tr");
       row.appendChild(make("td", c.at_text));
       row.appendChild(make("td", c.agent));
       row.appendChild(make("td", c.category));
       row.appendChild(make("td", clock(c.duration_seconds)));
+      calls.appendChild(row);
+      if (columns < 5) return;
       const rec = make("td");
       if (c.recording_url) {
         const link = make("a", L.listen);
@@ -287,7 +328,6 @@
         rec.appendChild(make("span", L.recording, "muted"));
       }
       row.appendChild(rec);
-      calls.appendChild(row);
       if (c.transcript) {
         const trow = make("tr", null, "transcript");
         const cell = make("td", L.transcript + ": " + c.transcript);
@@ -296,23 +336,21 @@
         calls.appendChild(trow);
       }
     });
-
-    const surveys = $("surveys");
-    clear(surveys);
-    if (!pop.history.surveys.length) surveys.appendChild(make("li", L.no_surveys, "muted"));
-    pop.history.surveys.forEach((s) => surveys.appendChild(make("li", s.question + ": " + s.answer)));
   }
 
   function renderTickets(list, tickets) {
     clear(list);
     if (!tickets.length) list.appendChild(make("li", L.no_tickets, "muted"));
     tickets.forEach((t) => {
-      const item = make("li");
-      item.appendChild(make("strong", "#" + t.id + " "));
-      item.appendChild(make("span", t.subject));
-      item.appendChild(make("span", " · " + t.department + " · ", "muted"));
+      const item = make("li", null, "parts");
+      const link = make("a", t.code, "ticket-code");
+      link.href = t.url;
+      item.appendChild(link);
+      // Only the parts that have a value, joined by a dot in CSS (never "· ·").
+      if (t.subject) item.appendChild(make("span", t.subject));
+      if (t.department) item.appendChild(make("span", t.department, "muted"));
       item.appendChild(make("span", L["status_" + t.status] || t.status, "status status-" + t.status.replace(/[^a-z_]/g, "")));
-      item.appendChild(make("span", " " + t.created_text, "muted"));
+      if (t.created_text) item.appendChild(make("span", t.created_text, "muted"));
       list.appendChild(item);
     });
   }
@@ -337,6 +375,14 @@
     $("btn-retrieve").hidden = !parked;
     $("btn-park").hidden = parked;
     $("btn-save").disabled = !current || (phase !== "talking" && phase !== "wrapup");
+    $("wrapup-card").hidden = !current; // after-call work belongs to a call
+    // Call controls only work on a call of mine: greyed out otherwise (click-to-call stays).
+    const talking = phase === "talking";
+    $("btn-hangup").disabled = !(talking || phase === "ringing");
+    ["btn-park", "btn-retrieve", "btn-mute", "btn-blind", "btn-attended"].forEach((id) => {
+      $(id).disabled = !talking;
+    });
+    $("transfer-target").disabled = !talking;
   }
 
   function resetWrapup() {
@@ -368,7 +414,7 @@
     const out = $("control-result");
     try {
       const result = await post(url, body);
-      status(out, okMessage || L.done, true);
+      status(out, okMessage == null ? L.done : okMessage, true);
       return result;
     } catch (error) {
       status(out, L.action_failed + ": " + error.message, false);
@@ -379,15 +425,16 @@
     return "/api/agent/calls/" + encodeURIComponent(current ? current.linkedid : "-") + "/" + verb;
   }
   function originate(number) {
-    action("/api/agent/originate", { number: number });
+    return action("/api/agent/originate", { number: number }, L.calling);
   }
 
-  $("btn-available").addEventListener("click", () => action("/api/agent/state", { action: "available" }));
+  // State changes show in the state pill; only a failure needs words here.
+  $("btn-available").addEventListener("click", () => action("/api/agent/state", { action: "available" }, ""));
   $("btn-pause").addEventListener("click", () =>
-    action("/api/agent/state", { action: "pause", reason: $("pause-reason").value }));
+    action("/api/agent/state", { action: "pause", reason: $("pause-reason").value }, ""));
   $("btn-login").addEventListener("click", () =>
-    action("/api/agent/state", { action: "login", interface: $("login-interface").value }));
-  $("btn-logout-phone").addEventListener("click", () => action("/api/agent/state", { action: "logout" }));
+    action("/api/agent/state", { action: "login", interface: $("login-interface").value }, ""));
+  $("btn-logout-phone").addEventListener("click", () => action("/api/agent/state", { action: "logout" }, ""));
   $("btn-hangup").addEventListener("click", () => action(callUrl("hangup")));
   $("btn-park").addEventListener("click", async () => {
     const result = await action(callUrl("park"));
@@ -473,9 +520,13 @@
         notes: value("notes"),
         open_ticket_id: outcome === "add_to_open" ? number("open_ticket_id") : null,
       });
-      status(out, L.saved + " #" + result.ticket_id, true);
+      text(out, "");
+      if (outcome === "info_only") notice(L.wrapup_saved_info, "ok", "");
+      else notice(L.wrapup_saved, "ok", result.code);
+      resetWrapup();
       if (current && current.phase === "wrapup") {
         current = null;
+        hidePop();
         renderCall();
       }
     } catch (error) {
@@ -483,10 +534,173 @@
     }
   });
 
+  $("notice-dismiss").addEventListener("click", hideNotice);
+
+  // ------------------------------------------------------------------ callbacks (task list)
+  let tasks = [];
+  let openTask = null; // the task whose details are shown
+  // A datetime-local value in the centre's zone (the server reads it so), whatever zone
+  // the browser's computer is set to.
+  function localInput(date) {
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: config.zone, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).formatToParts(date).forEach((p) => { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  }
+  async function getJson(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.error || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+  async function loadTasks() {
+    try {
+      const data = await getJson("/api/agent/tasks");
+      tasks = data.tasks;
+    } catch (error) {
+      status($("tasks-result"), L.action_failed + ": " + error.message, false);
+      return;
+    }
+    renderTasks();
+  }
+  function renderTasks() {
+    const list = $("task-list");
+    clear(list);
+    const count = $("tasks-count");
+    text(count, tasks.length);
+    count.className = "count-pill" + (tasks.length ? " some" : "");
+    document.body.dataset.tasks = String(tasks.length);
+    if (!tasks.length) list.appendChild(make("li", L.tasks_none, "muted"));
+    tasks.forEach((t) => {
+      const item = make("li");
+      item.dataset.taskId = String(t.id);
+      if (openTask && openTask.id === t.id) item.classList.add("selected");
+      item.appendChild(make("span", t.customer_name || t.phone_display, "who"));
+      const parts = make("span", null, "parts");
+      if (t.customer_name) parts.appendChild(make("span", t.phone_display, "number"));
+      parts.appendChild(make("span", t.origin_label));
+      parts.appendChild(make("span", t.created_text, "muted"));
+      if (t.outcome_label) parts.appendChild(make("span", t.outcome_label, "muted"));
+      if (t.mine) parts.appendChild(make("span", L.task_mine, "tag"));
+      item.appendChild(parts);
+      const actions = make("span", null, "actions");
+      const call = make("button", L.task_call_back);
+      call.type = "button";
+      call.className = "task-call";
+      call.addEventListener("click", () => callBack(t));
+      const open = make("button", L.task_open, "secondary task-open");
+      open.type = "button";
+      open.addEventListener("click", () => showTask(t.id));
+      actions.appendChild(call);
+      actions.appendChild(open);
+      item.appendChild(actions);
+      list.appendChild(item);
+    });
+    if (openTask && !tasks.some((t) => t.id === openTask.id)) {
+      openTask = null;
+      $("task-detail").hidden = true;
+    }
+  }
+  async function claimTask(t) {
+    try {
+      return await post("/api/agent/tasks/" + t.id + "/claim");
+    } catch (error) {
+      status($("tasks-result"), error.status === 409 ? L.task_taken : L.action_failed + ": " + error.message, false);
+      loadTasks();
+      return null;
+    }
+  }
+  async function callBack(t) {
+    // Claim first, so no colleague calls the same customer; then the usual click-to-call.
+    if (!(await claimTask(t))) return;
+    await showTask(t.id);
+    const result = await originate(t.phone);
+    status($("tasks-result"), result ? L.calling : L.action_failed, Boolean(result));
+    loadTasks();
+  }
+  async function showTask(id) {
+    let data;
+    try {
+      data = await getJson("/api/agent/tasks/" + id);
+    } catch (error) {
+      status($("tasks-result"), error.status === 404 ? L.task_taken : L.action_failed + ": " + error.message, false);
+      loadTasks();
+      return;
+    }
+    openTask = data.task;
+    $("task-detail").hidden = false;
+    text($("task-title"), (data.customer ? data.customer.name + " · " : "") + data.task.phone_display);
+    text($("task-meta"), [data.task.origin_label, data.task.created_text, data.task.status_label].filter(Boolean).join(" · "));
+    text($("task-notes"), data.task.notes);
+    renderTickets($("task-open-tickets"), data.history.open_tickets);
+    renderTickets($("task-recent-tickets"), data.history.recent_tickets);
+    renderCalls($("task-calls"), data.history.calls, 4);
+    const form = $("task-outcome");
+    form.reset();
+    const later = new Date(now() + 60 * 60 * 1000);
+    form.retry_at.value = localInput(later);
+    form.retry_at.disabled = true;
+    text($("task-outcome-result"), "");
+    $("btn-task-release").hidden = !data.task.mine;
+    Array.from($("task-list").children).forEach((li) =>
+      li.classList.toggle("selected", li.dataset.taskId === String(id)));
+  }
+  $("btn-tasks-refresh").addEventListener("click", loadTasks);
+  $("task-outcome").addEventListener("change", () => {
+    const chosen = $("task-outcome").querySelector('input[name="outcome"]:checked');
+    $("task-outcome").retry_at.disabled = !(chosen && chosen.value === "not_reached");
+  });
+  $("btn-task-call").addEventListener("click", () => {
+    if (openTask) callBack(openTask);
+  });
+  $("btn-task-release").addEventListener("click", async () => {
+    if (!openTask) return;
+    try {
+      await post("/api/agent/tasks/" + openTask.id + "/release");
+      openTask = null;
+      $("task-detail").hidden = true;
+    } catch (error) {
+      status($("task-outcome-result"), L.action_failed + ": " + error.message, false);
+    }
+    loadTasks();
+  });
+  $("task-outcome").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!openTask) return;
+    const form = event.target;
+    const chosen = form.querySelector('input[name="outcome"]:checked');
+    const out = $("task-outcome-result");
+    if (!chosen) {
+      status(out, L.choose_outcome, false);
+      return;
+    }
+    try {
+      const result = await post("/api/agent/tasks/" + openTask.id + "/outcome", {
+        outcome: chosen.value,
+        retry_at: chosen.value === "not_reached" ? form.retry_at.value : "",
+        note: form.note.value,
+      });
+      status($("tasks-result"), L.task_saved + ": " + result.outcome_label, true);
+      openTask = null;
+      $("task-detail").hidden = true;
+    } catch (error) {
+      status(out, error.status === 409 ? L.task_taken : L.save_failed + ": " + error.message, false);
+    }
+    loadTasks();
+  });
+
   window.addEventListener("beforeunload", () => {
     stopped = true;
   });
   renderCall();
   setInterval(tick, 1000);
+  setInterval(loadTasks, 20000); // callbacks arrive from the ACD while the page is open
+  loadTasks();
   connect();
 })();

@@ -104,6 +104,12 @@ class TicketView:
     priority: str = "normal"
     created_at: datetime | None = None
     closed_at: datetime | None = None
+    code: str = ""  # TK-2026-000123: what people see and what the ticket page's URL holds
+
+
+def ticket_url(code: str) -> str:
+    """The ticket page of a ticket (by its readable code, never the row id)."""
+    return f"/tickets/{code}" if code else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +204,8 @@ def _customer(customer: CustomerView, zone: ZoneInfo) -> dict[str, Any]:
 def _ticket(ticket: TicketView, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "id": ticket.id,
+        "code": ticket.code,
+        "url": ticket_url(ticket.code),
         "subject": ticket.subject,
         "status": ticket.status,
         "department": ticket.department_name,
@@ -222,6 +230,28 @@ def _call(call: EarlierCall, *, can_listen: bool, zone: ZoneInfo) -> dict[str, A
         "recording_url": recording_url(call.id) if (call.has_recording and can_listen) else None,
         "transcript": call.transcript,
     }
+
+
+def _history(history: CallerHistory, *, can_listen: bool, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "calls": [_call(c, can_listen=can_listen, zone=zone) for c in history.calls],
+        "open_tickets": [_ticket(t, zone) for t in history.open_tickets],
+        "recent_tickets": [_ticket(t, zone) for t in history.recent_tickets],
+        "surveys": [
+            {"at": _iso(s.at), "question": s.question, "answer": s.answer} for s in history.surveys
+        ],
+    }
+
+
+def build_pop_history(
+    history: CallerHistory, *, viewer_role: Role, zone: ZoneInfo = localtime.DEFAULT_ZONE
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(customer, history) shaped as in the pop, for the task list's caller history."""
+    customer = history.customer
+    return (
+        None if customer is None else _customer(customer, zone),
+        _history(history, can_listen=viewer_role in LISTEN_ROLES, zone=zone),
+    )
 
 
 def build_pop(
@@ -250,15 +280,7 @@ def build_pop(
             "ring_timeout_seconds": offer.ring_timeout_seconds,
         },
         "customer": None if customer is None else _customer(customer, zone),
-        "history": {
-            "calls": [_call(c, can_listen=can_listen, zone=zone) for c in history.calls],
-            "open_tickets": [_ticket(t, zone) for t in history.open_tickets],
-            "recent_tickets": [_ticket(t, zone) for t in history.recent_tickets],
-            "surveys": [
-                {"at": _iso(s.at), "question": s.question, "answer": s.answer}
-                for s in history.surveys
-            ],
-        },
+        "history": _history(history, can_listen=can_listen, zone=zone),
         "quick_create": (
             {"phone": offer.caller_number}
             if customer is None and not offer.anonymous and offer.caller_number

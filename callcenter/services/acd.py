@@ -763,22 +763,23 @@ class AcdService:
         phone = normalize_phone(info.caller)
         number = phone.e164 if isinstance(phone, Phone) else info.caller
         async with self.sessions() as session, session.begin():
-            duplicate = await tasks_repo.open_callback_for(session, number)
-            if duplicate is not None and origin != "voicemail":  # a message is never dropped
-                return False
             if info.customer_id is None:
                 profile = await acd_repo.caller_profile(session, number)
                 info.customer_id = profile.customer_id
-            task = await tasks_repo.create_task(
+            # One callback per number per local day: a repeat joins it (tasks_repo docs).
+            task, merged = await tasks_repo.record_callback(
                 session,
                 origin=origin,
                 phone=number,
                 customer_id=info.customer_id,
                 group=info.group,
                 notes=notes,
-                created_at=self.clock.now(),
+                now=self.clock.now(),
+                zone=self.acd.settings.zone,
             )
             task_id = task.id
+        if merged:
+            return False
         self.bus.publish(
             CallbackTaskCreated(task_id=task_id, phone=number, origin=origin, group=info.group)
         )

@@ -50,6 +50,7 @@ from callcenter.registry import (
 )
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
+from callcenter.web import agent_tasks
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.agent_desk import AgentDesk, LiveCall
 from callcenter.web.auth import request_language, session_is_current
@@ -86,7 +87,8 @@ JS_LABELS = {
     "wrapup": N_("Wrap-up"),
     "available": N_("Available"),
     "paused": N_("Paused"),
-    "logged_out": N_("Logged out"),
+    # Not "Logged out": that is the session's "Log out" (Đăng xuất) in Vietnamese too.
+    "logged_out": N_("Not taking calls"),
     "on_call": N_("On call"),
     "fleet": N_("Fleet (2+ vehicles)"),
     "individual": N_("Individual"),
@@ -95,8 +97,25 @@ JS_LABELS = {
     "recording": N_("Recording"),
     "listen": N_("Listen"),
     "saved": N_("Saved"),
+    "wrapup_saved": N_("Wrap-up saved: ticket"),
+    "wrapup_saved_info": N_("Wrap-up saved (information only, closed)"),
     "save_failed": N_("Could not save"),
     "timed_out": N_("Wrap-up time ran out: saved as uncategorized"),
+    "timed_out_notice": N_(
+        "Wrap-up time ran out: the call was saved as an uncategorized ticket with the notes"
+        " typed so far; a supervisor will categorize it."
+    ),
+    "dismiss": N_("Dismiss"),
+    "calling": N_("Calling: your phone rings first"),
+    "tasks_none": N_("No callbacks waiting"),
+    "task_call_back": N_("Call back"),
+    "task_open": N_("Details"),
+    "task_taken": N_("A colleague has already taken this callback"),
+    "task_saved": N_("Outcome saved"),
+    "task_mine": N_("Taken by me"),
+    "task_release": N_("Give back"),
+    "task_notes": N_("Notes"),
+    "choose_outcome": N_("Choose an outcome: reached, not reached or wrong number"),
     "offer_ended": N_("The call stopped ringing"),
     "call": N_("Call"),
     "seconds": N_("s"),
@@ -214,6 +233,7 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
         "labels": labels_for(language),
         "user_id": user.id,
         "language": language,
+        "zone": request.app[SETTINGS].tz.key,  # the centre's time zone (retry times)
         "categories": [
             {
                 "id": c.id,
@@ -353,6 +373,7 @@ class WrapUpBody(BaseModel):
 
 class WrapUpOut(BaseModel):
     ticket_id: int
+    code: str = Field(description="the ticket's readable code (TK-2026-000123), for its page")
     outcome: WrapUpOutcome
 
 
@@ -422,12 +443,12 @@ async def save_wrapup(request: web.Request) -> web.Response:
         except ticket_repo.AlreadyWrappedUp:
             return _error(409, "this call is already wrapped up")
         await session.commit()
-        ticket_id = ticket.id
+        ticket_id, code = ticket.id, ticket.code
     desk.wrapup_saved(user.id, linkedid)
     ticket_saved = request.app.get(TICKET_SAVED)  # the tickets room: announce, live inbox
     if ticket_saved is not None and plan.create:
         await ticket_saved(ticket_id)
-    return web.json_response({"ticket_id": ticket_id, "outcome": str(plan.outcome)})
+    return web.json_response({"ticket_id": ticket_id, "code": code, "outcome": str(plan.outcome)})
 
 
 # ---------------------------------------------------------------------- quick create
@@ -820,6 +841,7 @@ def setup(app: web.Application) -> None:
     app[AGENT_DESK] = AgentDesk(hub, app[SESSIONMAKER], app[CLOCK], zone=app[SETTINGS].tz)
     app.cleanup_ctx.append(_desk_ctx)
     app.router.add_routes(routes)
+    agent_tasks.setup(app)  # the task list (callbacks) and /tasks
 
 
 __all__ = ["AGENT_DESK", "AGENT_HUB", "setup"]

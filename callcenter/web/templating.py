@@ -24,6 +24,7 @@ from callcenter import localtime
 from callcenter import tasks as background
 from callcenter.i18n import DEFAULT_LANGUAGE, N_, translate, translations
 from callcenter.registry import SETTINGS
+from callcenter.web import labels
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 @jinja2.pass_context
+def _label(context: Any, table: str, code: str | None) -> str:
+    """``label("ticket_status", t.status)``: a stored code's name in the page's language."""
+    return _gettext(context, labels.msgid(table, code)) if code else ""
+
+
+@jinja2.pass_context
 def _storage_warning(context: Any) -> str:
     """For admins only: a translated warning when the recordings volume is low or unusable."""
     from callcenter.core.roles import Role
@@ -173,6 +180,7 @@ def setup(app: web.Application) -> jinja2.Environment:
     env.globals["current_user"] = _current_user
     env.globals["page_lang"] = _lang
     env.globals["storage_warning"] = _storage_warning
+    env.globals["label"] = _label
     app[STORAGE] = StorageMonitor(Path(app[SETTINGS].recordings_dir))
     app.cleanup_ctx.append(_storage_ctx)
     return env

@@ -430,3 +430,30 @@ async def test_a_hotlines_own_menu_prompt_is_played_from_the_prompts_folder(
     channel = await rig.agi("inbound", args=(HOTLINE,), uniqueid="p1.1", caller="0912345678")
     assert channel.variables["CC_ACTION"] == "menu"
     assert channel.variables["CC_PROMPT"] == "callcenter/menu-19006868"
+
+
+async def test_misses_of_one_number_merge_per_local_day_and_anonymous_get_none(
+    rig: Any, session_factory: Any
+) -> None:
+    """Issue 13: one callback per number per local day (the ACD asks ``record_callback``)."""
+
+    async def abandon(uniqueid: str, caller: str) -> None:
+        await rig.agi("route", {"CC_GROUP": "care"}, uniqueid=uniqueid, caller=caller)
+        rig.clock.set(rig.clock.now() + timedelta(seconds=20))
+        await rig.agi("hangup", uniqueid=uniqueid)
+        await settle(rig.service)
+
+    await abandon("m1.1", "0912000044")
+    await abandon("m2.1", "0912 000 044")  # the same number, written otherwise
+    await abandon("m3.1", "anonymous")
+    rig.clock.set(datetime(2026, 11, 23, 17, 30, tzinfo=UTC))  # 00:30 on the 24th in Hanoi
+    await abandon("m4.1", "0912000044")
+    await abandon("m5.1", "anonymous")
+    async with session_factory() as session:
+        tasks = (await session.scalars(select(Task).order_by(Task.id))).all()
+    assert [(t.origin, t.phone) for t in tasks] == [
+        ("abandoned", "+84912000044"),
+        ("abandoned", "+84912000044"),
+    ]
+    assert len(tasks[0].notes.splitlines()) == 2  # the second miss joined the first
+    assert tasks[1].created_at.date().isoformat() == "2026-11-23"  # same UTC day, next local day

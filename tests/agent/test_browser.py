@@ -14,6 +14,7 @@ whose password is changed while it stays connected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,11 @@ async def test_agent_page_pop_answer_save_xss_and_restart(stack: Stack) -> None:
         await expect(lan.locator("#call-phase")).to_have_attribute("data-phase", "wrapup")
         await expect(lan.locator("#wrapup-countdown")).not_to_be_empty()
         await lan.click("#btn-save")
-        await expect(lan.locator("#wrapup-result")).to_contain_text("Đã lưu")
+        # A clear confirmation with the new ticket's code, linking to its page.
+        await expect(lan.locator("#notice")).to_contain_text("Đã lưu kết thúc cuộc gọi")
+        await expect(lan.locator("#notice-link")).to_have_text(re.compile(r"^TK-\d{4}-\d{6}$"))
+        code = await lan.locator("#notice-link").text_content()
+        await expect(lan.locator("#notice-link")).to_have_attribute("href", f"/tickets/{code}")
 
         assert stack.app is not None
         await stack.app[CALL_RECORDER].flush()
@@ -131,6 +136,7 @@ async def test_agent_page_pop_answer_save_xss_and_restart(stack: Stack) -> None:
             )
             assert ticket.department_id == stack.world.department_id
             assert ticket.description == "Xe không nổ máy, hẹn kiểm tra"
+            assert ticket.code == code
 
         # Saving ended the wrap-up: Lan is available again for the next call.
         await expect(lan.locator("#state-label")).to_have_attribute("data-state", "available")
@@ -172,7 +178,7 @@ async def test_agent_page_pop_answer_save_xss_and_restart(stack: Stack) -> None:
         )
         await lan.check("#wrapup input[name=outcome][value=info_only]")
         await lan.click("#btn-save")
-        await expect(lan.locator("#wrapup-result")).to_contain_text("Đã lưu")
+        await expect(lan.locator("#notice")).to_contain_text("chỉ cung cấp thông tin")
 
         await minh.wait_for_url("**/login?next=/agent", timeout=15_000)
 

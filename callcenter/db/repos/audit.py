@@ -33,6 +33,7 @@ ACTIONS: dict[str, str] = {
     "export": N_("Export"),
     "delete": N_("Deletion"),
     "recording.play": N_("Recording played"),
+    "recording.listen": N_("Recording listened to"),
     "backup": N_("Backup"),
     "restore": N_("Restore"),
 }

@@ -130,6 +130,7 @@ def _ticket_query(customer_id: int):  # type: ignore[no-untyped-def]
             Ticket.priority,
             Ticket.created_at,
             Ticket.closed_at,
+            Ticket.code,
         )
         .outerjoin(Department, Department.id == Ticket.department_id)
         .outerjoin(Category, Category.id == Ticket.category_id)
@@ -148,6 +149,7 @@ def _ticket_view(row: tuple) -> TicketView:  # type: ignore[type-arg]
         priority=row[5],
         created_at=row[6],
         closed_at=row[7],
+        code=row[8] or "",
     )
 
 

@@ -26,7 +26,6 @@ from callcenter.core.customers import (
 )
 from callcenter.core.phones import Anonymous, InvalidPhone, Phone, format_national, normalize_phone
 from callcenter.core.screenpop import LISTEN_ROLES
-from callcenter.core.tickets import STATUS_LABELS
 from callcenter.db.models.calls import Call
 from callcenter.db.models.customers import Customer
 from callcenter.db.models.tickets import Ticket
@@ -106,7 +105,6 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
         "tickets": tickets,
         "surveys": [],  # surveys arrive with the survey issue; the section shows "none yet"
         "can_listen": user.role in LISTEN_ROLES,
-        "status_labels": {str(k): v for k, v in STATUS_LABELS.items()},
         "changes": changes,
         "national": format_national,
     }
