@@ -53,7 +53,10 @@ async def app_dial(pbx: Pbx, chan: Channel, data: str) -> str | None:
         elif status in ("NOANSWER", "BUSY"):
             dial_event(pbx, "DialEnd", chan, out, status)
         out.extra["owned"] = False
-        pbx.destroy(out, 17 if status == "BUSY" else 0)
+        # The caller hanging up passes its cause on to the callee (traces c-abandon-
+        # while-ringing, abandon-ringing: 16); a ring timeout leaves it at 0.
+        cause = {"BUSY": 17, "CANCEL": chan.hangup_cause or 16}.get(status, 0)
+        pbx.destroy(out, cause)
         pbx.set_var(chan, "DIALSTATUS", status)
         if status == "CANCEL":
             raise ChannelHungUp()

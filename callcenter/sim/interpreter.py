@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from callcenter.sim import dialplan as dp
 from callcenter.sim.actions import parked
-from callcenter.sim.apps import GOTO
+from callcenter.sim.apps import APP_NAMES, GOTO
 from callcenter.sim.channels import Channel, ChannelHungUp, Redirected
 
 if TYPE_CHECKING:
@@ -36,6 +36,12 @@ def lookup(pbx: Pbx, chan: Channel) -> Callable[[str], str]:
                 "name": chan.name,
                 "uniqueid": chan.uniqueid,
             }.get(part, "")
+        if name.startswith("DB("):
+            # func_db: read family/key from the AstDB; Asterisk also sets DB_RESULT.
+            family, _, key = name[3:-1].partition("/")
+            value = pbx.astdb.get((family, key), "")
+            pbx.set_var(chan, "DB_RESULT", value)
+            return value
         if "(" in name:
             raise dp.DialplanError(f"function {name} is not simulated")
         builtin = {
@@ -79,13 +85,14 @@ async def run_pbx(pbx: Pbx, chan: Channel) -> None:
             if step is None:
                 break
             data = pbx.substitute(chan, step.data)
-            chan.app, chan.appdata = step.app, data
-            pbx.chan_event(
-                "Newexten",
-                chan,
-                [("Extension", chan.exten), ("Application", step.app), ("AppData", data)],
-                "dialplan",
-            )
+            chan.app, chan.appdata = APP_NAMES.get(step.app.lower(), step.app), data
+            if chan.extra.pop("published_cep", None) != (chan.context, chan.exten, chan.priority):
+                pbx.chan_event(
+                    "Newexten",
+                    chan,
+                    [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
+                    "dialplan",
+                )
             app = pbx.apps.get(step.app.lower())
             if app is None:
                 raise dp.DialplanError(f"application {step.app} is not simulated")
@@ -126,11 +133,11 @@ async def _hangup_path(pbx: Pbx, chan: Channel) -> None:
         if step is None:
             break
         data = pbx.substitute(chan, step.data)
-        chan.app, chan.appdata = step.app, data
+        chan.app, chan.appdata = APP_NAMES.get(step.app.lower(), step.app), data
         pbx.chan_event(
             "Newexten",
             chan,
-            [("Extension", chan.exten), ("Application", step.app), ("AppData", data)],
+            [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
             "dialplan",
         )
         chan.priority += 1
