@@ -89,9 +89,7 @@ async def originate(
             _respond(
                 pbx,
                 on_response,
-                originate_response(
-                    pbx, None, action_id, context, exten, "Failure", 0, num, name
-                )
+                originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name),
             )
             return None
         suffix = f"{next(pbx._chan_seq):08x}"
@@ -114,7 +112,7 @@ async def originate(
     _respond(
         pbx,
         on_response,
-        originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name)
+        originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name),
     )
     return None
 
@@ -158,7 +156,7 @@ async def _originate_wait(
             on_response,
             originate_response(
                 pbx, None, action_id, context, exten, "Failure", 0, one.cid_num, one.cid_name
-            )
+            ),
         )
         return
     if one.tech == "Local":
@@ -170,7 +168,7 @@ async def _originate_wait(
         on_response,
         originate_response(
             pbx, one, action_id, context, exten, "Success", 4, one.cid_num, one.cid_name
-        )
+        ),
     )
     if one.hangup_pending:
         pbx.destroy(one)

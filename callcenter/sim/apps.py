@@ -240,16 +240,25 @@ APPS: dict[str, App] = {
 #: The names Asterisk registers the applications under: Newexten, Cdr and channel
 #: snapshots show these, whatever case the dialplan wrote (``Background`` → ``BackGround``).
 APP_NAMES: dict[str, str] = {
-    name: name.capitalize()
-    for name in ("set", "answer", "ringing", "wait", "playback", "goto", "hangup", "busy")
-    + ("congestion", "dial", "queue", "read", "record")
-} | {
     "noop": "NoOp",
+    "set": "Set",
+    "answer": "Answer",
+    "ringing": "Ringing",
+    "wait": "Wait",
+    "playback": "Playback",
     "background": "BackGround",
     "waitexten": "WaitExten",
     "musiconhold": "MusicOnHold",
+    "goto": "Goto",
     "gotoif": "GotoIf",
+    "hangup": "Hangup",
+    "congestion": "Congestion",
+    "busy": "Busy",
     "agi": "AGI",
     "mixmonitor": "MixMonitor",
+    "dial": "Dial",
+    "queue": "Queue",
+    "read": "Read",
     "senddtmf": "SendDTMF",
+    "record": "Record",
 }

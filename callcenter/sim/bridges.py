@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callcenter.sim import cdr
 from callcenter.sim.channels import Channel
 from callcenter.sim.events import Headers
 
@@ -125,6 +126,7 @@ async def bridge_call(
                 pbx.destroy(member)
     if on_end is not None:
         on_end()
+    cdr.bridge_ended(pbx, chan)
     if chan.bridge is bridge:
         bridge.leave(chan)
     moved = out.bridge is not None and out.bridge is not bridge

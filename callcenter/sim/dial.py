@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.bridges import bridge_call
 from callcenter.sim.channels import DOWN, RINGING, UP, Channel, ChannelHungUp, Redirected
@@ -52,6 +53,7 @@ async def app_dial(pbx: Pbx, chan: Channel, data: str) -> str | None:
             dial_event(pbx, "DialEnd", chan, out, "CANCEL")
         elif status in ("NOANSWER", "BUSY"):
             dial_event(pbx, "DialEnd", chan, out, status)
+        cdr.dial_ended(pbx, chan, out, status)
         out.extra["owned"] = False
         # The caller hanging up passes its cause on to the callee (traces c-abandon-
         # while-ringing, abandon-ringing: 16); a ring timeout leaves it at 0.
@@ -65,6 +67,7 @@ async def app_dial(pbx: Pbx, chan: Channel, data: str) -> str | None:
     pbx.set_var(chan, "DIALEDPEERNAME", out.name)
     pbx.set_var(chan, "DIALEDPEERNUMBER", out.vars.get("DIALEDPEERNUMBER", ""))
     dial_event(pbx, "DialEnd", chan, out, "ANSWER")
+    cdr.dial_ended(pbx, chan, out, "ANSWER")
     if chan.state != UP:
         pbx.answer(chan)
     answered = pbx.clock.monotonic()
@@ -102,6 +105,7 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
         for name in caller.extra.get("inherit", {}).values():
             pbx.set_var(two, name, caller.vars[name.lstrip("_")])
         one.extra["owned"] = True
+        cdr.mark_dialled(one)
         return one
     if target.startswith("PJSIP/"):
         endpoint = target.split("/", 1)[1].split("@", 1)[0]
@@ -119,6 +123,7 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
         )
         chan.extra["owned"] = True
         chan.extra["phone"] = phone
+        cdr.mark_dialled(chan)
         # One call per phone (pjsip.conf device_state_busy_at = 1): a second call is refused.
         if any(
             c is not chan and c.tech == "PJSIP" and pbx.device_of(c) == f"PJSIP/{endpoint}"

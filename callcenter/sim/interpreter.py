@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.actions import parked
 from callcenter.sim.apps import APP_NAMES, GOTO
@@ -93,6 +94,7 @@ async def run_pbx(pbx: Pbx, chan: Channel) -> None:
                     [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
                     "dialplan",
                 )
+            cdr.app_started(pbx, chan)
             app = pbx.apps.get(step.app.lower())
             if app is None:
                 raise dp.DialplanError(f"application {step.app} is not simulated")

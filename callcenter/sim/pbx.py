@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.clock import Clock, SystemClock
-from callcenter.sim import actions, interpreter
+from callcenter.sim import actions, cdr, interpreter
 from callcenter.sim import dialplan as dp
 from callcenter.sim.apps import APPS, App
 from callcenter.sim.channels import CAUSE_TEXT, DOWN, RING, RINGING, UP, Channel
-from callcenter.sim.events import Headers, Listener, emit_cdr, rtp_qos
+from callcenter.sim.events import Headers, Listener, rtp_qos
 from callcenter.sim.phones import PhoneBehaviour, set_registered
 from callcenter.sim.queue import QueueConfig, QueueMember, parse_queues
 
@@ -275,7 +275,7 @@ class Pbx:
                     "ANSWER" if chan.answered_at is not None else "NOANSWER",
                 )
             self.request_hangup(chan.peer, chan.hangup_cause)
-        emit_cdr(self, chan)
+        cdr.post(self, chan)
         self.chan_event(
             "Hangup",
             chan,

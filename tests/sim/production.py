@@ -183,8 +183,19 @@ def astdb(events: list[Block]) -> dict[tuple[str, str], str]:
     return out
 
 
-def prompt_seconds(events: list[Block]) -> dict[str, float]:
-    """How long each prompt played: Newexten Playback → that channel's PLAYBACKSTATUS."""
+def prompt_seconds() -> dict[str, float]:
+    """How long each prompt played: Newexten Playback → that channel's PLAYBACKSTATUS, the
+    longest over every production trace (one recording run, one set of prompt files; a
+    hangup cuts a playback short)."""
+    out: dict[str, float] = {}
+    for path in sorted(PRODUCTION.glob("*.agi.txt")):
+        name = path.name.removesuffix(".agi.txt")
+        for prompt, seconds in _prompt_seconds(read_trace(f"production/{name}").events).items():
+            out[prompt] = max(seconds, out.get(prompt, 0.0))
+    return out
+
+
+def _prompt_seconds(events: list[Block]) -> dict[str, float]:
     started: dict[str, tuple[str, float]] = {}
     out: dict[str, float] = {}
     for block in events:
@@ -196,7 +207,7 @@ def prompt_seconds(events: list[Block]) -> dict[str, float]:
             prompt, since = started.pop(chan)
             parts = prompt.split("&")
             for part in parts:
-                out.setdefault(part, round((at - since) / len(parts), 3))
+                out[part] = max(out.get(part, 0.0), round((at - since) / len(parts), 3))
     return out
 
 
@@ -252,7 +263,7 @@ async def run_production(name: str, scale: float = SCALE) -> tuple[list[Block], 
             dialplan=extensions,
             queues=work / "queues.conf",
             globals={"CC_AGI": f"agi://127.0.0.1:{port}", "CC_RECORDINGS": str(work / "rec")},
-            sounds=prompt_seconds(trace.events),
+            sounds=prompt_seconds(),
             write_recordings=False,
         ),
         clock,
@@ -358,9 +369,7 @@ def _daemon_action(pbx: Pbx, item: DaemonAction, events: list[Block]) -> None:
 
 def daemon_user() -> AmiUser:
     """The daemon's AMI user with manager.conf's event filters: what the daemon sees."""
-    return parse_manager_conf((ASTERISK / "manager.conf").read_text(encoding="utf-8"))[
-        "callcenter"
-    ]
+    return parse_manager_conf((ASTERISK / "manager.conf").read_text(encoding="utf-8"))["callcenter"]
 
 
 def daemon_view(

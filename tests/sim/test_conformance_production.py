@@ -29,6 +29,8 @@ Tolerated, and why:
   is a race in Asterisk itself (compared as a count per channel instead).
 * ``DeviceStateChange``, ``BridgeCreate``/``BridgeDestroy``: no channel; raised from the
   device-state and bridge threads (their order against channel events is a race).
+* ``OriginateResponse``: raised by the originate thread when the outgoing channel
+  answers, racing that channel's own Newstate/DialEnd (compared as a count per channel).
 * ``HangupRequest``/``SoftHangupRequest`` on a Local channel whose peer hung up:
   raised by the peer's thread, racing the channel's own events (compared as a set per
   channel, not by position; listed in ``RACY``).
@@ -74,7 +76,7 @@ KEY_HEADERS = {
 }
 
 #: Compared per channel as a count / a set, not by position (see the module docstring).
-RACY = {"Cdr", "HangupRequest", "SoftHangupRequest"}
+RACY = {"Cdr", "HangupRequest", "SoftHangupRequest", "OriginateResponse"}
 
 
 def _normalise(line: str) -> str:
@@ -114,7 +116,7 @@ def linked(events: list[Block]) -> dict[str, str]:
     for block in events:
         data = dict(block)
         chan = event_channel(block)
-        if not chan or chan.startswith(PROVIDER_LEG) or "Uniqueid" not in data:
+        if not chan or chan.startswith(PROVIDER_LEG) or chan == "none" or "Uniqueid" not in data:
             continue
         key = names.key(chan)
         by_uid.setdefault(data["Uniqueid"], key)
