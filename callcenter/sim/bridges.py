@@ -88,14 +88,15 @@ async def bridge_call(
     if out.tech in ("Local", "PJSIP"):
         pbx.emit("BridgeCreate", "call", bridge.headers())
         bridge.created = True
-        out.exten = ""
-        out.priority = 1
-        pbx.chan_event(
-            "Newexten",
-            out,
-            [("Extension", ""), ("Application", app), ("AppData", "(Outgoing Line)")],
-            "dialplan",
-        )
+        if not (app == "AppQueue" and out.tech == "Local"):  # see dial.start_outbound
+            out.exten = ""
+            out.priority = 1
+            pbx.chan_event(
+                "Newexten",
+                out,
+                [("Extension", ""), ("Application", app), ("AppData", "(Outgoing Line)")],
+                "dialplan",
+            )
     bridge.enter(out)
     bridge.enter(chan)
     bridge.set_peers()

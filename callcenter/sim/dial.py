@@ -136,10 +136,42 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
     return "CHANUNAVAIL"
 
 
+def _start_local_two(pbx: Pbx, caller: Channel, out: Channel, two: Channel) -> None:
+    """The callee's Local ;2 half takes the caller's ids and runs its dialplan."""
+    two.extra["inherit"] = dict(caller.extra.get("inherit", {}))
+    two.cid_num, two.cid_name = caller.cid_num, caller.cid_name
+    two.conn_num, two.conn_name = caller.exten, caller.cid_name
+    pbx.chan_event(
+        "NewCallerid", two, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+    )
+    pbx.chan_event("NewConnectedLine", two)
+    pbx.local_bridge_event(out, two)
+    pbx.spawn(pbx.run_pbx(two))
+
+
 def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
     """After DialBegin: the callee starts ringing (Local ;2 runs its dialplan; phones ring)."""
     out.cid_num, out.cid_name = caller.exten, caller.cid_name
     out.conn_num, out.conn_name = caller.cid_num, caller.cid_name
+    if out.tech == "Local" and app == "AppQueue":
+        # app_queue: the member's ;1 first shows the dialled extension; it takes the
+        # caller's extension, with the connected line, when the member answers (before
+        # its Up), and shows no "(Outgoing Line)" step at the bridge (traces
+        # d-queue-answered, daemon-down-fallback).
+        assert out.peer is not None
+        two = out.peer
+        pbx.chan_event(
+            "Newexten",
+            out,
+            [("Extension", out.exten), ("Application", app), ("AppData", "(Outgoing Line)")],
+            "dialplan",
+        )
+        pbx.chan_event(
+            "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+        )
+        out.extra["queue_exten"] = caller.exten
+        _start_local_two(pbx, caller, out, two)
+        return
     if out.tech == "Local":
         assert out.peer is not None
         two = out.peer
@@ -154,15 +186,7 @@ def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
             "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
         )
         pbx.chan_event("NewConnectedLine", out)
-        two.extra["inherit"] = dict(caller.extra.get("inherit", {}))
-        two.cid_num, two.cid_name = caller.cid_num, caller.cid_name
-        two.conn_num, two.conn_name = caller.exten, caller.cid_name
-        pbx.chan_event(
-            "NewCallerid", two, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
-        )
-        pbx.chan_event("NewConnectedLine", two)
-        pbx.local_bridge_event(out, two)
-        pbx.spawn(pbx.run_pbx(two))
+        _start_local_two(pbx, caller, out, two)
     else:
         out.exten = caller.exten
         pbx.chan_event(

@@ -314,6 +314,21 @@ class Pbx:
         chan.answered_at = self.clock.monotonic()
         self.set_state(chan, UP)
         if chan.peer is not None and chan.peer.state != UP:
+            queue_exten = chan.peer.extra.pop("queue_exten", None)
+            if queue_exten is not None:  # a queue member answers (see dial.start_outbound)
+                chan.peer.exten = queue_exten
+                chan.peer.app, chan.peer.appdata = "AppQueue", "(Outgoing Line)"
+                self.chan_event(
+                    "Newexten",
+                    chan.peer,
+                    [
+                        ("Extension", queue_exten),
+                        ("Application", "AppQueue"),
+                        ("AppData", "(Outgoing Line)"),
+                    ],
+                    "dialplan",
+                )
+                self.chan_event("NewConnectedLine", chan.peer)
             chan.peer.answered_at = chan.answered_at
             self.set_state(chan.peer, UP)
             chan.peer.answered.set()

@@ -343,6 +343,9 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
             _queue_vars(pbx, chan, queue)
             chan.check()
             if "c" in options:
+                # The member hung up and option c lets the caller go on (app_queue's
+                # QUEUE_CONTINUE; trace daemon-down-fallback).
+                pbx.set_var(chan, "QUEUESTATUS", "CONTINUE")
                 return None
             pbx.request_hangup(chan, 16, soft=True)
             raise ChannelHungUp()
