@@ -14,7 +14,7 @@ from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.bridges import bridge_call
 from callcenter.sim.channels import DOWN, RINGING, UP, Channel, ChannelHungUp, Redirected
-from callcenter.sim.phones import ring_phone
+from callcenter.sim.phones import call_through_trunk, ring_phone
 
 if TYPE_CHECKING:
     from callcenter.sim.pbx import Pbx
@@ -107,6 +107,26 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
         one.extra["owned"] = True
         cdr.mark_dialled(one)
         return one
+    if target.startswith("PJSIP/") and "@" in target:
+        # PJSIP/<number>@<trunk>: out over the provider trunk (phones.call_through_trunk).
+        number, _, endpoint = target.split("/", 1)[1].partition("@")
+        if endpoint not in pbx.config.trunks:
+            return "CHANUNAVAIL"
+        suffix = f"{next(pbx._chan_seq):08x}"
+        chan = pbx.new_channel(
+            f"PJSIP/{endpoint}-{suffix}",
+            pbx.config.trunks[endpoint],
+            "s",
+            state=DOWN,
+            linkedid=caller.linkedid,
+            tech="PJSIP",
+        )
+        chan.extra["owned"] = True
+        chan.extra["trunk_number"] = number
+        chan.extra["dialer"] = caller
+        cdr.mark_dialled(chan)
+        pbx.chan_event("Newchannel", chan)
+        return chan
     if target.startswith("PJSIP/"):
         endpoint = target.split("/", 1)[1].split("@", 1)[0]
         phone = pbx.phones.get(endpoint)
@@ -199,7 +219,10 @@ def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
             "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
         )
         pbx.chan_event("NewConnectedLine", out)
-        pbx.spawn(ring_phone(pbx, out))
+        if "trunk_number" in out.extra:
+            pbx.spawn(call_through_trunk(pbx, out))
+        else:
+            pbx.spawn(ring_phone(pbx, out))
 
 
 def dial_begin(pbx: Pbx, caller: Channel, out: Channel, dialstring: str) -> None:

@@ -61,6 +61,14 @@ class PbxConfig:
     write_recordings: bool = True
     seed: int = 1
     agi_connect_timeout: float = 2.0
+    #: provider trunks (pjsip.conf endpoint -> its context): Dial(PJSIP/<number>@trunk)
+    trunks: dict[str, str] = field(default_factory=lambda: {"trunk": "from-trunk"})
+    #: who answers a call out over a trunk (an external transfer, click-to-call)
+    outside: PhoneBehaviour = field(
+        default_factory=lambda: PhoneBehaviour("outside", answer_delay=2.0, talk_seconds=30.0)
+    )
+    #: the provider sends calls out back in on the trunk (the real-Asterisk rig does)
+    provider_loopback: bool = False
 
 
 class Pbx:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import tempfile
+import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,6 +178,19 @@ def ami_trace(name: str, scenario: Scenario, raw: list[tuple[float, str, bytes]]
     return bytes(out)
 
 
+def prompt_lengths(data_dir: Path) -> dict[str, float]:
+    """Seconds each installed prompt plays (``callcenter/…``, ``tier/…``): a replay on the
+    simulator needs the lengths, not the audio (written as ``prompts.json``)."""
+    sounds = data_dir / "sounds"
+    lengths: dict[str, float] = {}
+    for folder in ("callcenter", "tier"):
+        for path in sorted((sounds / folder).rglob("*.wav")):
+            with wave.open(str(path)) as audio:
+                seconds = audio.getnframes() / audio.getframerate()
+            lengths[path.relative_to(sounds).with_suffix("").as_posix()] = round(seconds, 3)
+    return lengths
+
+
 def boot(work: Path) -> Asterisk:
     binary = find_asterisk()
     if binary is None:
@@ -232,12 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+        parser.error(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     names = args.scenarios or list(SCENARIOS)
     work = Path(tempfile.mkdtemp(prefix="cc-rec-"))
     for name in names:
         (work / name).mkdir()
     pbx = boot(work)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lengths = json.dumps(prompt_lengths(pbx.root / "data"), indent=1, sort_keys=True)
+    (args.out / "prompts.json").write_text(lengths + "\n", encoding="utf-8")
     try:
         traces = asyncio.run(record(pbx, work, names))
     finally:

@@ -24,6 +24,7 @@ customer's recorded patience and digits.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import tempfile
@@ -184,31 +185,10 @@ def astdb(events: list[Block]) -> dict[tuple[str, str], str]:
 
 
 def prompt_seconds() -> dict[str, float]:
-    """How long each prompt played: Newexten Playback → that channel's PLAYBACKSTATUS, the
-    longest over every production trace (one recording run, one set of prompt files; a
-    hangup cuts a playback short)."""
-    out: dict[str, float] = {}
-    for path in sorted(PRODUCTION.glob("*.agi.txt")):
-        name = path.name.removesuffix(".agi.txt")
-        for prompt, seconds in _prompt_seconds(read_trace(f"production/{name}").events).items():
-            out[prompt] = max(seconds, out.get(prompt, 0.0))
-    return out
-
-
-def _prompt_seconds(events: list[Block]) -> dict[str, float]:
-    started: dict[str, tuple[str, float]] = {}
-    out: dict[str, float] = {}
-    for block in events:
-        data = dict(block)
-        chan, at = data.get("Channel", ""), float(data.get("Timestamp", 0) or 0)
-        if data.get("Event") == "Newexten" and data.get("Application") == "Playback":
-            started[chan] = (data.get("AppData", "").split(",")[0], at)
-        elif data.get("Variable") == "PLAYBACKSTATUS" and chan in started:
-            prompt, since = started.pop(chan)
-            parts = prompt.split("&")
-            for part in parts:
-                out[part] = max(out.get(part, 0.0), round((at - since) / len(parts), 3))
-    return out
+    """How long each prompt plays: the lengths of the files the recording installed
+    (``prompts.json``, written by the recorder)."""
+    lengths: dict[str, float] = json.loads((PRODUCTION / "prompts.json").read_text("utf-8"))
+    return lengths
 
 
 def marker_times(name: str, events: list[Block]) -> dict[tuple[str, str, str, str], float]:
@@ -265,6 +245,7 @@ async def run_production(name: str, scale: float = SCALE) -> tuple[list[Block], 
             globals={"CC_AGI": f"agi://127.0.0.1:{port}", "CC_RECORDINGS": str(work / "rec")},
             sounds=prompt_seconds(),
             write_recordings=False,
+            provider_loopback=True,
         ),
         clock,
     )

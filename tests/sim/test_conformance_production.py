@@ -81,9 +81,10 @@ RACY = {"Cdr", "HangupRequest", "SoftHangupRequest", "OriginateResponse"}
 
 def _normalise(line: str) -> str:
     """Ids, epochs and folders differ between runs: keep what they say, not their digits."""
-    line = re.sub(r"Value=\S*/([^/\s]+)$", r"Value=<dir>/\1", line)
-    line = re.sub(r"\d{9,}\.\d+", "<uid>", line)
-    return re.sub(r"\d{9,}", "<epoch>", line)
+    head, sep, value = line.partition(" Value=")
+    value = re.sub(r"^\S*/([^/\s]+)$", r"<dir>/\1", value)
+    value = re.sub(r"\d{9,}\.\d+", "<uid>", value)
+    return head + sep + re.sub(r"\d{9,}", "<epoch>", value)
 
 
 def view(events: list[Block]) -> dict[str, list[str]]:
