@@ -284,6 +284,7 @@ async def place_call(
     suffix = f"{next(pbx._chan_seq):08x}"
     chan = pbx.new_channel(f"PJSIP/{trunk}-{suffix}", context, did, state=RING, tech="PJSIP")
     chan.cid_num, chan.cid_name = caller_num, caller_name
+    chan.extra["dnid"] = did  # the number dialled, as the INVITE's Request-URI gave it
     pbx.chan_event("Newchannel", chan)
     pbx.set_var(chan, "SIPDOMAIN", "127.0.0.1")
     pbx.spawn(pbx.run_pbx(chan))

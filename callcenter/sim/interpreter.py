@@ -142,13 +142,15 @@ async def _hangup_path(pbx: Pbx, chan: Channel) -> None:
             [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
             "dialplan",
         )
-        chan.priority += 1
         app = pbx.apps.get(step.app.lower())
         if app is None:
             raise dp.DialplanError(f"application {step.app} is not simulated")
         try:
+            # The step runs at its own priority (FastAGI's agi_priority in h is 1).
             result = await app(pbx, chan, data)
         except (ChannelHungUp, Redirected):
-            continue
+            result = None
+        if result != GOTO:
+            chan.priority += 1
         if result == "hangup":
             break

@@ -151,6 +151,31 @@ def agi_scripts(name: str) -> dict[tuple[str, str], list[list[str]]]:
     return scripts
 
 
+#: FastAGI environment lines that name ids or this run's ports and threads, not the call.
+AGI_RUN_SPECIFIC = {"agi_uniqueid", "agi_threadid", "agi_request"}
+
+
+def agi_environments(name: str) -> list[dict[str, str]]:
+    """The ``agi_*`` environment Asterisk sent in each recorded FastAGI session, with the
+    run-specific lines left out and the channel name normalised."""
+    sessions: list[dict[str, str]] = []
+    path = PRODUCTION / f"{name}.agi.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# ===== FastAGI session"):
+            sessions.append({})
+        match = re.match(r"\S+ << (agi_\w+): (.*)$", line)
+        if match and sessions:
+            sessions[-1][match.group(1)] = match.group(2)
+    return [comparable_environment(env) for env in sessions]
+
+
+def comparable_environment(env: dict[str, str]) -> dict[str, str]:
+    out = {k: v for k, v in env.items() if k not in AGI_RUN_SPECIFIC}
+    if "agi_channel" in out:
+        out["agi_channel"] = channel_base(out["agi_channel"])
+    return out
+
+
 class ProductionResponder(Responder):
     """Answers each FastAGI session with the recorded daemon's commands for that route
     and caller (two callers' sessions interleave, so order alone would not do)."""

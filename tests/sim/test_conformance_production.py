@@ -12,8 +12,9 @@ context/exten/priority/application, VarSet name and value (ids, times and folder
 normalised) for the variables the filter lets through (``CC_*``, ``DIALSTATUS``,
 ``QUEUESTATUS``, ``AGISTATUS``, ``MIXMONITOR_FILENAME``), Newstate, Dial status, Hangup
 cause, MusicOnHold class, MixMonitor, bridge enter/leave, transfer and queue events.
-Separately: which channel each channel's Linkedid names (the call it belongs to), and
-the AGI routes each channel ran.
+Separately: which channel each channel's Linkedid names (the call it belongs to), the
+AGI routes each channel ran, the CDRs (count per channel; the daemon checks their
+chain), and the FastAGI environment of every session (ids and ports left out).
 
 Tolerated, and why:
 
@@ -26,7 +27,9 @@ Tolerated, and why:
 * The provider's leg ``PJSIP/tier-provider-…`` of a SIP test call: in production it is
   on the provider's PBX; the rig's manager.conf hides it from the daemon the same way.
 * ``Cdr``: raised by the CDR engine's own thread, so its place among a channel's events
-  is a race in Asterisk itself (compared as a count per channel instead).
+  is a race in Asterisk itself (compared per channel as a count, and as the chain of
+  records: party B, application, disposition, context and extension; durations are
+  times, left out).
 * ``DeviceStateChange``, ``BridgeCreate``/``BridgeDestroy``: no channel; raised from the
   device-state and bridge threads (their order against channel events is a race).
 * ``OriginateResponse``: raised by the originate thread when the outgoing channel
@@ -47,6 +50,8 @@ from tests.sim.production import (
     PRODUCTION,
     PROVIDER_LEG,
     ChannelNames,
+    agi_environments,
+    comparable_environment,
     daemon_user,
     daemon_view,
     event_channel,
@@ -109,6 +114,26 @@ def racy_counts(events: list[Block]) -> dict[str, Counter[str]]:
     return dict(out)
 
 
+def cdr_chains(events: list[Block]) -> dict[str, list[str]]:
+    """Each channel's posted CDRs in order: party B, application, disposition, where.
+    (What the daemon reconciles per leg; times are left to the durations' own check.)"""
+    names = ChannelNames()
+    out: dict[str, list[str]] = defaultdict(list)
+    for block in events:
+        data = dict(block)
+        chan = event_channel(block)
+        if chan:
+            names.key(chan)
+        if data["Event"] != "Cdr" or data["Channel"].startswith(PROVIDER_LEG):
+            continue
+        party_b = names.key(data["DestinationChannel"]) if data["DestinationChannel"] else "-"
+        out[names.key(data["Channel"])].append(
+            f"{party_b} {data['LastApplication']} {data['Disposition']}"
+            f" {data['DestinationContext']},{data['Destination']}"
+        )
+    return dict(out)
+
+
 def linked(events: list[Block]) -> dict[str, str]:
     """Each channel → the channel its Linkedid names (the call's first channel)."""
     names = ChannelNames()
@@ -161,8 +186,19 @@ async def test_production_scenario_matches_the_real_asterisk(scenario: str) -> N
     real, sim = view(real_events), view(events)
     assert sim == real, _diff(real, sim)
     assert racy_counts(events) == racy_counts(real_events)
+    assert cdr_chains(events) == cdr_chains(real_events)
     assert linked(events) == linked(real_events)
     assert agi_routes(events) == agi_routes(real_events)
+    # What the daemon's FastAGI server is told, session by session (in the order the
+    # sessions opened; two callers' sessions may swap places, hence sorted).
+    sim_envs = [comparable_environment(s.env) for s in responder.sessions]
+    assert sorted(map(sorted_items, sim_envs)) == sorted(
+        map(sorted_items, agi_environments(scenario))
+    )
+
+
+def sorted_items(env: dict[str, str]) -> list[tuple[str, str]]:
+    return sorted(env.items())
 
 
 def test_every_production_scenario_is_replayed() -> None:
