@@ -255,37 +255,42 @@ def _parse_callerid(text: str) -> tuple[str, str]:
 async def run_production(name: str, scale: float = SCALE) -> tuple[list[Block], Responder]:
     """Play scenario ``name`` on the simulator; return every event it raised."""
     trace = read_trace(f"production/{name}")
-    responder = ProductionResponder(agi_scripts(name))
-    agi_up = name != "daemon-down-fallback"
+    scripts = agi_scripts(name)
+    markers = marker_times(name, trace.events)
+    sends: list[tuple[float, Block | DaemonAction]] = list(
+        zip(trace.sent_at, trace.actions, strict=True)
+    )
+    origin = next(at for at, a in sends if isinstance(a, list) and dict(a)["Action"] == "Originate")
+    sends += [(markers[action.marker], action) for action in DAEMON_ACTIONS.get(name, [])]
+    sends.sort(key=lambda item: item[0])
+    responder = ProductionResponder(scripts)
+    # No session in the transcript: nothing listened (Asterisk's connect was refused).
+    agi_up = bool(scripts)
     port = await responder.start()
     if not agi_up:
         await responder.close()
     work = Path(tempfile.mkdtemp(prefix="cc-conform-"))
-    extensions = _setup(work, name)
-    clock = ScaledClock(scale)
-    pbx = Pbx(
-        PbxConfig(
-            dialplan=extensions,
-            queues=work / "queues.conf",
-            globals={"CC_AGI": f"agi://127.0.0.1:{port}", "CC_RECORDINGS": str(work / "rec")},
-            sounds=prompt_seconds(),
-            write_recordings=False,
-            provider_loopback=True,
-        ),
-        clock,
-    )
-    pbx.astdb.update(astdb(trace.events))
     events: list[Block] = []
-    pbx.listeners.append(events.append)
-    markers = marker_times(name, trace.events)
-    loop = asyncio.get_running_loop()
-    sends = [(at, a) for a, at in zip(trace.actions, trace.sent_at, strict=True)]
-    origin = next(at for at, a in sends if dict(a).get("Action") == "Originate")
-    for action in DAEMON_ACTIONS.get(name, []):
-        sends.append((markers[action.marker], action))  # type: ignore[arg-type]
-    sends.sort(key=lambda item: item[0])
-    wall0 = loop.time()
+    pbx: Pbx | None = None
     try:
+        pbx = Pbx(
+            PbxConfig(
+                dialplan=_setup(work, name),
+                queues=work / "queues.conf",
+                globals={
+                    "CC_AGI": f"agi://127.0.0.1:{port}",
+                    "CC_RECORDINGS": str(work / "rec"),
+                },
+                sounds=prompt_seconds(),
+                write_recordings=False,
+                provider_loopback=True,
+            ),
+            ScaledClock(scale),
+        )
+        pbx.astdb.update(astdb(trace.events))
+        pbx.listeners.append(events.append)
+        loop = asyncio.get_running_loop()
+        wall0 = loop.time()
         for at, item in sends:
             due = wall0 + max(0.0, at - origin) / scale
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -297,7 +302,8 @@ async def run_production(name: str, scale: float = SCALE) -> tuple[list[Block], 
         await asyncio.wait_for(pbx.idle.wait(), 120 / scale + 30)
         await asyncio.sleep(0.1)
     finally:
-        await pbx.close()
+        if pbx is not None:
+            await pbx.close()
         if agi_up:
             await responder.close()
         shutil.rmtree(work, ignore_errors=True)

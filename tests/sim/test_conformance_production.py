@@ -41,8 +41,10 @@ Tolerated, and why:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +209,60 @@ def test_every_production_scenario_is_replayed() -> None:
     recorded = {name for name in recorded if not name.endswith(".agi")}
     assert recorded == set(SCENARIOS)
     assert len(SCENARIOS) >= 9
+
+
+MOVE_DIALPLAN = """
+[from-trunk]
+exten => 100,1,Answer()
+ same => n,Dial(Local/200@phone,20,g)
+ same => n,Hangup()
+
+[phone]
+exten => 200,1,Answer()
+ same => n,Wait(60)
+
+[moved]
+exten => s,1,Set(MOVED=yes)
+ same => n,Hangup()
+"""
+
+
+@pytest.mark.parametrize("how", ["redirect", "blind_transfer"])
+async def test_a_caller_moved_out_of_dials_bridge_runs_priority_1_silently(
+    tmp_path: Path, how: str
+) -> None:
+    """Asterisk 22.10.1 runs priority 1 of the target (its verbose log shows ``Executing
+    [s@moved:1]``) but raises no Newexten for it; the traces only show that when priority
+    1 is a NoOp, so a Set there tells "ran silently" from "skipped"."""
+    from callcenter.clock import ScaledClock
+    from callcenter.sim.pbx import Pbx, PbxConfig
+    from callcenter.sim.transfers import blind_transfer
+
+    (tmp_path / "extensions.conf").write_text(MOVE_DIALPLAN, encoding="utf-8")
+    pbx = Pbx(PbxConfig(dialplan=tmp_path / "extensions.conf"), ScaledClock(10.0))
+    events: list[Block] = []
+    pbx.listeners.append(events.append)
+    try:
+        caller = await pbx.place_call("100", "0912345678")
+        for _ in range(200):
+            if caller.bridge is not None and len(caller.bridge.channels) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert caller.bridge is not None
+        if how == "redirect":
+            pbx.redirect(caller, "moved", "s", 1)
+        else:
+            agent = next(c for c in caller.bridge.channels if c is not caller)
+            assert blind_transfer(pbx, agent, "moved", "s")
+        await asyncio.wait_for(pbx.idle.wait(), 10)
+    finally:
+        await pbx.close()
+    mine = [dict(b) for b in events if dict(b).get("Channel") == caller.name]
+    steps = [
+        (e["Context"], e["Priority"], e["Application"])
+        for e in mine
+        if e["Event"] == "Newexten" and e["Context"] == "moved"
+    ]
+    assert steps == [("moved", "1", "Dial"), ("moved", "2", "Hangup")]
+    moved = [e["Value"] for e in mine if e["Event"] == "VarSet" and e["Variable"] == "MOVED"]
+    assert moved == ["yes"], "priority 1 of the target did not run"
