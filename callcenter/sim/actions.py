@@ -86,12 +86,11 @@ async def originate(
         endpoint = channel.split("/", 1)[1]
         phone = pbx.phones.get(endpoint)
         if phone is None or not phone.registered:
-            if on_response:
-                on_response(
-                    originate_response(
-                        pbx, None, action_id, context, exten, "Failure", 0, num, name
-                    )
-                )
+            _respond(
+                pbx,
+                on_response,
+                originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name),
+            )
             return None
         suffix = f"{next(pbx._chan_seq):08x}"
         chan = pbx.new_channel(
@@ -110,11 +109,22 @@ async def originate(
             )
         )
         return chan
-    if on_response:
-        on_response(
-            originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name)
-        )
+    _respond(
+        pbx,
+        on_response,
+        originate_response(pbx, None, action_id, context, exten, "Failure", 0, num, name),
+    )
     return None
+
+
+def _respond(pbx: Pbx, on_response: Callable[[Headers], None] | None, block: Headers) -> None:
+    """OriginateResponse is a manager event: Asterisk sends it to every AMI session that
+    reads ``call`` events, not only to the one that sent the Originate (its ActionID says
+    whose it is)."""
+    for listener in list(pbx.listeners):
+        listener(block)
+    if on_response is not None and on_response not in pbx.listeners:
+        on_response(block)
 
 
 async def _originate_wait(
@@ -141,23 +151,25 @@ async def _originate_wait(
         if not one.hungup:
             one.extra["owned"] = False
             pbx.destroy(one, 0)
-        if on_response:
-            on_response(
-                originate_response(
-                    pbx, None, action_id, context, exten, "Failure", 0, one.cid_num, one.cid_name
-                )
-            )
+        _respond(
+            pbx,
+            on_response,
+            originate_response(
+                pbx, None, action_id, context, exten, "Failure", 0, one.cid_num, one.cid_name
+            ),
+        )
         return
     if one.tech == "Local":
         pbx.emit("DialEnd", "call", [*one.headers("Dest"), ("DialStatus", "ANSWER")])
     one.extra["owned"] = False
     one.context, one.exten, one.priority = context, exten, priority
-    if on_response:
-        on_response(
-            originate_response(
-                pbx, one, action_id, context, exten, "Success", 4, one.cid_num, one.cid_name
-            )
-        )
+    _respond(
+        pbx,
+        on_response,
+        originate_response(
+            pbx, one, action_id, context, exten, "Success", 4, one.cid_num, one.cid_name
+        ),
+    )
     if one.hangup_pending:
         pbx.destroy(one)
         return
@@ -229,11 +241,14 @@ def redirect(pbx: Pbx, chan: Channel, context: str, exten: str, priority: int) -
     chan.redirect_to = (context, exten, priority)
     if chan.bridge is not None:
         if chan.running_pbx and chan.app in ("Dial", "Queue"):
-            # Asterisk moves a bridged channel with an after-bridge "go on": the
-            # snapshot shows the target at once, and the dialplan resumes at the
-            # priority AFTER the target one (seen in trace e-redirect-transfer).
+            # Asterisk moves a bridged channel with an after-bridge goto: the snapshot
+            # shows the target at once (a Newexten still naming Dial), then the target
+            # priority runs; AMI derives Newexten from snapshot changes of context,
+            # extension and priority, and these did not change, so that step raises
+            # none (traces e-redirect-transfer, blind-transfer-external; Asterisk's
+            # verbose log shows it executing).
             chan.context, chan.exten, chan.priority = context, exten, priority
-            chan.extra["go_on"] = True
+            chan.extra["published_cep"] = (context, exten, priority)
             pbx.chan_event(
                 "Newexten",
                 chan,
@@ -269,6 +284,7 @@ async def place_call(
     suffix = f"{next(pbx._chan_seq):08x}"
     chan = pbx.new_channel(f"PJSIP/{trunk}-{suffix}", context, did, state=RING, tech="PJSIP")
     chan.cid_num, chan.cid_name = caller_num, caller_name
+    chan.extra["dnid"] = did  # the number dialled, as the INVITE's Request-URI gave it
     pbx.chan_event("Newchannel", chan)
     pbx.set_var(chan, "SIPDOMAIN", "127.0.0.1")
     pbx.spawn(pbx.run_pbx(chan))
@@ -324,6 +340,7 @@ def press(pbx: Pbx, chan: Channel, digits: str) -> None:
 def _parse_callerid(text: str) -> tuple[str, str]:
     text = text.strip()
     if "<" in text:
-        name, _, rest = text.partition("<")
+        # The number is in the last <…>: a quoted name may itself contain "<".
+        name, _, rest = text.rpartition("<")
         return name.strip().strip('"'), rest.rstrip(">").strip()
     return "", text

@@ -96,6 +96,21 @@ def _goto_digit(pbx: Pbx, chan: Channel, digit: str) -> str:
     return GOTO
 
 
+async def app_senddtmf(pbx: Pbx, chan: Channel, data: str) -> str | None:
+    """SendDTMF(digits): the far end receives them (a Local half's peer, or the bridge peer)."""
+    digits = dp.split_args(data)[0]
+    far = chan.peer
+    if far is not None and far.bridge is not None:
+        far = next((c for c in far.bridge.channels if c is not far), far)
+    elif chan.bridge is not None:
+        far = next((c for c in chan.bridge.channels if c is not chan), None)
+    for digit in digits:
+        await pbx.pause(chan, 0.25)
+        if far is not None and not far.hungup:
+            pbx.press(far, digit)
+    return None
+
+
 async def app_read(pbx: Pbx, chan: Channel, data: str) -> str | None:
     args = dp.split_args(data) + [""] * 6
     var, prompt, timeout = args[0], args[1], float(args[5] or 5)
@@ -218,5 +233,32 @@ APPS: dict[str, App] = {
     "dial": app_dial,
     "queue": app_queue,
     "read": app_read,
+    "senddtmf": app_senddtmf,
     "record": app_record,
+}
+
+#: The names Asterisk registers the applications under: Newexten, Cdr and channel
+#: snapshots show these, whatever case the dialplan wrote (``Background`` → ``BackGround``).
+APP_NAMES: dict[str, str] = {
+    "noop": "NoOp",
+    "set": "Set",
+    "answer": "Answer",
+    "ringing": "Ringing",
+    "wait": "Wait",
+    "playback": "Playback",
+    "background": "BackGround",
+    "waitexten": "WaitExten",
+    "musiconhold": "MusicOnHold",
+    "goto": "Goto",
+    "gotoif": "GotoIf",
+    "hangup": "Hangup",
+    "congestion": "Congestion",
+    "busy": "Busy",
+    "agi": "AGI",
+    "mixmonitor": "MixMonitor",
+    "dial": "Dial",
+    "queue": "Queue",
+    "read": "Read",
+    "senddtmf": "SendDTMF",
+    "record": "Record",
 }

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callcenter.sim import cdr
 from callcenter.sim.channels import Channel
 from callcenter.sim.events import Headers
 
@@ -87,14 +88,15 @@ async def bridge_call(
     if out.tech in ("Local", "PJSIP"):
         pbx.emit("BridgeCreate", "call", bridge.headers())
         bridge.created = True
-        out.exten = ""
-        out.priority = 1
-        pbx.chan_event(
-            "Newexten",
-            out,
-            [("Extension", ""), ("Application", app), ("AppData", "(Outgoing Line)")],
-            "dialplan",
-        )
+        if not (app == "AppQueue" and out.tech == "Local"):  # see dial.start_outbound
+            out.exten = ""
+            out.priority = 1
+            pbx.chan_event(
+                "Newexten",
+                out,
+                [("Extension", ""), ("Application", app), ("AppData", "(Outgoing Line)")],
+                "dialplan",
+            )
     bridge.enter(out)
     bridge.enter(chan)
     bridge.set_peers()
@@ -125,6 +127,7 @@ async def bridge_call(
                 pbx.destroy(member)
     if on_end is not None:
         on_end()
+    cdr.bridge_ended(pbx, chan)
     if chan.bridge is bridge:
         bridge.leave(chan)
     moved = out.bridge is not None and out.bridge is not bridge

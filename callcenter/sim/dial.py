@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.bridges import bridge_call
 from callcenter.sim.channels import DOWN, RINGING, UP, Channel, ChannelHungUp, Redirected
-from callcenter.sim.phones import ring_phone
+from callcenter.sim.phones import call_through_trunk, ring_phone
 
 if TYPE_CHECKING:
     from callcenter.sim.pbx import Pbx
@@ -52,8 +53,12 @@ async def app_dial(pbx: Pbx, chan: Channel, data: str) -> str | None:
             dial_event(pbx, "DialEnd", chan, out, "CANCEL")
         elif status in ("NOANSWER", "BUSY"):
             dial_event(pbx, "DialEnd", chan, out, status)
+        cdr.dial_ended(pbx, chan, out, status)
         out.extra["owned"] = False
-        pbx.destroy(out, 17 if status == "BUSY" else 0)
+        # The caller hanging up passes its cause on to the callee (traces c-abandon-
+        # while-ringing, abandon-ringing: 16); a ring timeout leaves it at 0.
+        cause = {"BUSY": 17, "CANCEL": chan.hangup_cause or 16}.get(status, 0)
+        pbx.destroy(out, cause)
         pbx.set_var(chan, "DIALSTATUS", status)
         if status == "CANCEL":
             raise ChannelHungUp()
@@ -62,6 +67,7 @@ async def app_dial(pbx: Pbx, chan: Channel, data: str) -> str | None:
     pbx.set_var(chan, "DIALEDPEERNAME", out.name)
     pbx.set_var(chan, "DIALEDPEERNUMBER", out.vars.get("DIALEDPEERNUMBER", ""))
     dial_event(pbx, "DialEnd", chan, out, "ANSWER")
+    cdr.dial_ended(pbx, chan, out, "ANSWER")
     if chan.state != UP:
         pbx.answer(chan)
     answered = pbx.clock.monotonic()
@@ -99,7 +105,28 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
         for name in caller.extra.get("inherit", {}).values():
             pbx.set_var(two, name, caller.vars[name.lstrip("_")])
         one.extra["owned"] = True
+        cdr.mark_dialled(one)
         return one
+    if target.startswith("PJSIP/") and "@" in target:
+        # PJSIP/<number>@<trunk>: out over the provider trunk (phones.call_through_trunk).
+        number, _, endpoint = target.split("/", 1)[1].partition("@")
+        if endpoint not in pbx.config.trunks:
+            return "CHANUNAVAIL"
+        suffix = f"{next(pbx._chan_seq):08x}"
+        chan = pbx.new_channel(
+            f"PJSIP/{endpoint}-{suffix}",
+            pbx.config.trunks[endpoint],
+            "s",
+            state=DOWN,
+            linkedid=caller.linkedid,
+            tech="PJSIP",
+        )
+        chan.extra["owned"] = True
+        chan.extra["trunk_number"] = number
+        chan.extra["dialer"] = caller
+        cdr.mark_dialled(chan)
+        pbx.chan_event("Newchannel", chan)
+        return chan
     if target.startswith("PJSIP/"):
         endpoint = target.split("/", 1)[1].split("@", 1)[0]
         phone = pbx.phones.get(endpoint)
@@ -116,6 +143,7 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
         )
         chan.extra["owned"] = True
         chan.extra["phone"] = phone
+        cdr.mark_dialled(chan)
         # One call per phone (pjsip.conf device_state_busy_at = 1): a second call is refused.
         if any(
             c is not chan and c.tech == "PJSIP" and pbx.device_of(c) == f"PJSIP/{endpoint}"
@@ -128,10 +156,42 @@ async def create_outbound(pbx: Pbx, caller: Channel, target: str) -> Channel | s
     return "CHANUNAVAIL"
 
 
+def _start_local_two(pbx: Pbx, caller: Channel, out: Channel, two: Channel) -> None:
+    """The callee's Local ;2 half takes the caller's ids and runs its dialplan."""
+    two.extra["inherit"] = dict(caller.extra.get("inherit", {}))
+    two.cid_num, two.cid_name = caller.cid_num, caller.cid_name
+    two.conn_num, two.conn_name = caller.exten, caller.cid_name
+    pbx.chan_event(
+        "NewCallerid", two, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+    )
+    pbx.chan_event("NewConnectedLine", two)
+    pbx.local_bridge_event(out, two)
+    pbx.spawn(pbx.run_pbx(two))
+
+
 def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
     """After DialBegin: the callee starts ringing (Local ;2 runs its dialplan; phones ring)."""
     out.cid_num, out.cid_name = caller.exten, caller.cid_name
     out.conn_num, out.conn_name = caller.cid_num, caller.cid_name
+    if out.tech == "Local" and app == "AppQueue":
+        # app_queue: the member's ;1 first shows the dialled extension; it takes the
+        # caller's extension, with the connected line, when the member answers (before
+        # its Up), and shows no "(Outgoing Line)" step at the bridge (traces
+        # d-queue-answered, daemon-down-fallback).
+        assert out.peer is not None
+        two = out.peer
+        pbx.chan_event(
+            "Newexten",
+            out,
+            [("Extension", out.exten), ("Application", app), ("AppData", "(Outgoing Line)")],
+            "dialplan",
+        )
+        pbx.chan_event(
+            "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+        )
+        out.extra["queue_exten"] = caller.exten
+        _start_local_two(pbx, caller, out, two)
+        return
     if out.tech == "Local":
         assert out.peer is not None
         two = out.peer
@@ -146,15 +206,7 @@ def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
             "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
         )
         pbx.chan_event("NewConnectedLine", out)
-        two.extra["inherit"] = dict(caller.extra.get("inherit", {}))
-        two.cid_num, two.cid_name = caller.cid_num, caller.cid_name
-        two.conn_num, two.conn_name = caller.exten, caller.cid_name
-        pbx.chan_event(
-            "NewCallerid", two, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
-        )
-        pbx.chan_event("NewConnectedLine", two)
-        pbx.local_bridge_event(out, two)
-        pbx.spawn(pbx.run_pbx(two))
+        _start_local_two(pbx, caller, out, two)
     else:
         out.exten = caller.exten
         pbx.chan_event(
@@ -167,7 +219,10 @@ def start_outbound(pbx: Pbx, caller: Channel, out: Channel, app: str) -> None:
             "NewCallerid", out, [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
         )
         pbx.chan_event("NewConnectedLine", out)
-        pbx.spawn(ring_phone(pbx, out))
+        if "trunk_number" in out.extra:
+            pbx.spawn(call_through_trunk(pbx, out))
+        else:
+            pbx.spawn(ring_phone(pbx, out))
 
 
 def dial_begin(pbx: Pbx, caller: Channel, out: Channel, dialstring: str) -> None:

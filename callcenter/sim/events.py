@@ -9,7 +9,6 @@ blocks here are long header lists kept in one place so that conformance differen
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from callcenter.sim.channels import Channel
@@ -47,43 +46,6 @@ def rtp_qos(pbx: Pbx, chan: Channel) -> None:
     if peer is not None:
         for name, value in values.items():
             pbx.set_var(peer, name + "BRIDGED", value)
-
-
-def emit_cdr(pbx: Pbx, chan: Channel) -> None:
-    now = pbx.clock.now()
-    start = now.timestamp() - (pbx.clock.monotonic() - chan.created)
-    fmt = "%Y-%m-%d %H:%M:%S"
-
-    answered = chan.answered_at is not None
-    pbx.emit(
-        "Cdr",
-        "cdr",
-        [
-            ("AccountCode", ""),
-            ("Source", chan.cid_num),
-            ("Destination", chan.exten),
-            ("DestinationContext", chan.context),
-            ("CallerID", f'"{chan.cid_name}" <{chan.cid_num}>' if chan.cid_num else ""),
-            ("Channel", chan.name),
-            ("DestinationChannel", chan.vars.get("BRIDGEPEER", "")),
-            ("LastApplication", chan.app),
-            ("LastData", chan.appdata),
-            ("StartTime", datetime.fromtimestamp(start, UTC).strftime(fmt)),
-            ("AnswerTime", now.strftime(fmt) if answered else ""),
-            ("EndTime", now.strftime(fmt)),
-            ("Duration", str(int(pbx.clock.monotonic() - chan.created))),
-            (
-                "BillableSeconds",
-                str(int(pbx.clock.monotonic() - chan.answered_at))
-                if chan.answered_at is not None
-                else "0",
-            ),
-            ("Disposition", "ANSWERED" if answered else "NO ANSWER"),
-            ("AMAFlags", "DOCUMENTATION"),
-            ("UniqueID", chan.uniqueid),
-            ("UserField", ""),
-        ],
-    )
 
 
 def originate_response(

@@ -40,7 +40,7 @@ def environment(pbx: Pbx, chan: Channel, url: str, args: list[str]) -> list[str]
         ("agi_callingani2", "0"),
         ("agi_callington", "0"),
         ("agi_callingtns", "0"),
-        ("agi_dnid", "unknown"),
+        ("agi_dnid", chan.extra.get("dnid", "unknown")),
         ("agi_rdnis", "unknown"),
         ("agi_context", chan.context),
         ("agi_extension", chan.exten),

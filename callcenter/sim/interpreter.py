@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.actions import parked
-from callcenter.sim.apps import GOTO
+from callcenter.sim.apps import APP_NAMES, GOTO
 from callcenter.sim.channels import Channel, ChannelHungUp, Redirected
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ def lookup(pbx: Pbx, chan: Channel) -> Callable[[str], str]:
                 "name": chan.name,
                 "uniqueid": chan.uniqueid,
             }.get(part, "")
+        if name.startswith("DB("):
+            # func_db: read family/key from the AstDB; Asterisk also sets DB_RESULT.
+            family, _, key = name[3:-1].partition("/")
+            value = pbx.astdb.get((family, key), "")
+            pbx.set_var(chan, "DB_RESULT", value)
+            return value
         if "(" in name:
             raise dp.DialplanError(f"function {name} is not simulated")
         builtin = {
@@ -79,13 +86,15 @@ async def run_pbx(pbx: Pbx, chan: Channel) -> None:
             if step is None:
                 break
             data = pbx.substitute(chan, step.data)
-            chan.app, chan.appdata = step.app, data
-            pbx.chan_event(
-                "Newexten",
-                chan,
-                [("Extension", chan.exten), ("Application", step.app), ("AppData", data)],
-                "dialplan",
-            )
+            chan.app, chan.appdata = APP_NAMES.get(step.app.lower(), step.app), data
+            if chan.extra.pop("published_cep", None) != (chan.context, chan.exten, chan.priority):
+                pbx.chan_event(
+                    "Newexten",
+                    chan,
+                    [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
+                    "dialplan",
+                )
+            cdr.app_started(pbx, chan)
             app = pbx.apps.get(step.app.lower())
             if app is None:
                 raise dp.DialplanError(f"application {step.app} is not simulated")
@@ -126,20 +135,22 @@ async def _hangup_path(pbx: Pbx, chan: Channel) -> None:
         if step is None:
             break
         data = pbx.substitute(chan, step.data)
-        chan.app, chan.appdata = step.app, data
+        chan.app, chan.appdata = APP_NAMES.get(step.app.lower(), step.app), data
         pbx.chan_event(
             "Newexten",
             chan,
-            [("Extension", chan.exten), ("Application", step.app), ("AppData", data)],
+            [("Extension", chan.exten), ("Application", chan.app), ("AppData", data)],
             "dialplan",
         )
-        chan.priority += 1
         app = pbx.apps.get(step.app.lower())
         if app is None:
             raise dp.DialplanError(f"application {step.app} is not simulated")
         try:
+            # The step runs at its own priority (FastAGI's agi_priority in h is 1).
             result = await app(pbx, chan, data)
         except (ChannelHungUp, Redirected):
-            continue
+            result = None
+        if result != GOTO:
+            chan.priority += 1
         if result == "hangup":
             break

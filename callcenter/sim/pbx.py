@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.clock import Clock, SystemClock
-from callcenter.sim import actions, interpreter
+from callcenter.sim import actions, cdr, interpreter
 from callcenter.sim import dialplan as dp
 from callcenter.sim.apps import APPS, App
 from callcenter.sim.channels import CAUSE_TEXT, DOWN, RING, RINGING, UP, Channel
-from callcenter.sim.events import Headers, Listener, emit_cdr, rtp_qos
+from callcenter.sim.events import Headers, Listener, rtp_qos
 from callcenter.sim.phones import PhoneBehaviour, set_registered
 from callcenter.sim.queue import QueueConfig, QueueMember, parse_queues
 
@@ -61,6 +61,14 @@ class PbxConfig:
     write_recordings: bool = True
     seed: int = 1
     agi_connect_timeout: float = 2.0
+    #: provider trunks (pjsip.conf endpoint -> its context): Dial(PJSIP/<number>@trunk)
+    trunks: dict[str, str] = field(default_factory=lambda: {"trunk": "from-trunk"})
+    #: who answers a call out over a trunk (an external transfer, click-to-call)
+    outside: PhoneBehaviour = field(
+        default_factory=lambda: PhoneBehaviour("outside", answer_delay=2.0, talk_seconds=30.0)
+    )
+    #: the provider sends calls out back in on the trunk (the real-Asterisk rig does)
+    provider_loopback: bool = False
 
 
 class Pbx:
@@ -275,7 +283,7 @@ class Pbx:
                     "ANSWER" if chan.answered_at is not None else "NOANSWER",
                 )
             self.request_hangup(chan.peer, chan.hangup_cause)
-        emit_cdr(self, chan)
+        cdr.post(self, chan)
         self.chan_event(
             "Hangup",
             chan,
@@ -314,6 +322,21 @@ class Pbx:
         chan.answered_at = self.clock.monotonic()
         self.set_state(chan, UP)
         if chan.peer is not None and chan.peer.state != UP:
+            queue_exten = chan.peer.extra.pop("queue_exten", None)
+            if queue_exten is not None:  # a queue member answers (see dial.start_outbound)
+                chan.peer.exten = queue_exten
+                chan.peer.app, chan.peer.appdata = "AppQueue", "(Outgoing Line)"
+                self.chan_event(
+                    "Newexten",
+                    chan.peer,
+                    [
+                        ("Extension", queue_exten),
+                        ("Application", "AppQueue"),
+                        ("AppData", "(Outgoing Line)"),
+                    ],
+                    "dialplan",
+                )
+                self.chan_event("NewConnectedLine", chan.peer)
             chan.peer.answered_at = chan.answered_at
             self.set_state(chan.peer, UP)
             chan.peer.answered.set()

@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from callcenter.sim.channels import RINGING, Channel, ChannelHungUp, Redirected
+from callcenter.sim.channels import RINGING, UP, Channel, ChannelHungUp, Redirected
 
 if TYPE_CHECKING:
     from callcenter.sim.pbx import Pbx
@@ -110,3 +110,51 @@ def set_registered(pbx: Pbx, endpoint: str, registered: bool) -> None:
         ],
     )
     pbx.device_state(f"PJSIP/{endpoint}", "NOT_INUSE" if registered else "UNAVAILABLE")
+
+
+async def call_through_trunk(pbx: Pbx, out: Channel) -> None:
+    """A Dial out over the provider trunk (``PJSIP/<number>@trunk``): the far end is the
+    outside phone (``PbxConfig.outside``), or, with ``provider_loopback``, the provider
+    sends the call back in on the trunk as a call to ``<number>`` (the real-Asterisk rig
+    routes outside numbers that way; trace blind-transfer-external)."""
+    number = out.extra["trunk_number"]
+    dialer: Channel = out.extra["dialer"]
+    if not dialer.hungup:
+        # The dialler's connected line becomes the number dialled, right after DialBegin.
+        dialer.conn_num, dialer.conn_name = number, ""
+        pbx.chan_event("NewConnectedLine", dialer)
+    if not pbx.config.provider_loopback:
+        out.extra["phone"] = pbx.config.outside
+        await ring_phone(pbx, out)
+        return
+    endpoint = out.name.split("/", 1)[1].rsplit("-", 1)[0]
+    inbound = await pbx.place_call(
+        number,
+        out.conn_num,
+        out.conn_name,
+        context=pbx.config.trunks.get(endpoint, "from-trunk"),
+        trunk=endpoint,
+    )
+    while not inbound.hungup and not out.hungup:
+        if inbound.ringing.is_set() and out.state not in (RINGING, UP):
+            pbx.set_state(out, RINGING)
+            out.ringing.set()
+        if inbound.state == UP and out.state != UP:
+            pbx.answer(out)
+        waiters = [
+            asyncio.ensure_future(e.wait())
+            for e in (inbound.ringing, inbound.answered, inbound.gone, out.gone)
+            if not (e is inbound.ringing and out.state in (RINGING, UP))
+            and not (e is inbound.answered and out.state == UP)
+        ]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+    if inbound.hungup and not out.hungup:
+        pbx.request_hangup(out, inbound.hangup_cause or 16)  # the provider sends BYE
+        if out.bridge is None and not out.hungup:
+            pbx.destroy(out)
+    elif out.hungup and not inbound.hungup:
+        pbx.request_hangup(inbound, 16)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from callcenter.sim import cdr
 from callcenter.sim import dialplan as dp
 from callcenter.sim.bridges import bridge_call
 from callcenter.sim.channels import Channel, ChannelHungUp
@@ -284,6 +285,7 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
                 await pbx.pause(chan, float(queue.retry))
                 continue
             dial_event(pbx, "DialEnd", chan, out, "ANSWER")
+            cdr.dial_ended(pbx, chan, out, "ANSWER")
             pbx.chan_event("MusicOnHoldStop", chan)
             hold = int(pbx.clock.monotonic() - start)
             _member_vars(pbx, chan, queue, member, hold)
@@ -341,6 +343,9 @@ async def run_queue(pbx: Pbx, chan: Channel, data: str) -> str | None:
             _queue_vars(pbx, chan, queue)
             chan.check()
             if "c" in options:
+                # The member hung up and option c lets the caller go on (app_queue's
+                # QUEUE_CONTINUE; trace daemon-down-fallback).
+                pbx.set_var(chan, "QUEUESTATUS", "CONTINUE")
                 return None
             pbx.request_hangup(chan, 16, soft=True)
             raise ChannelHungUp()

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import sys
 import tempfile
+import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,6 +178,19 @@ def ami_trace(name: str, scenario: Scenario, raw: list[tuple[float, str, bytes]]
     return bytes(out)
 
 
+def prompt_lengths(data_dir: Path) -> dict[str, float]:
+    """Seconds each installed prompt plays (``callcenter/…``, ``tier/…``): a replay on the
+    simulator needs the lengths, not the audio (written as ``prompts.json``)."""
+    sounds = data_dir / "sounds"
+    lengths: dict[str, float] = {}
+    for folder in ("callcenter", "tier"):
+        for path in sorted((sounds / folder).rglob("*.wav")):
+            with wave.open(str(path)) as audio:
+                seconds = audio.getnframes() / audio.getframerate()
+            lengths[path.relative_to(sounds).with_suffix("").as_posix()] = round(seconds, 3)
+    return lengths
+
+
 def boot(work: Path) -> Asterisk:
     binary = find_asterisk()
     if binary is None:
@@ -183,14 +198,21 @@ def boot(work: Path) -> Asterisk:
     root = make_root()
     pbx = Asterisk(binary, root, Ports(), root / "recordings")
     pbx.prepare()
-    install_media(work / "media", pbx.sounds, pbx.moh)
+    install_media(work / "media", pbx.root / "data")
     pbx.start()
     return pbx
 
 
-async def record(pbx: Asterisk, work: Path, names: list[str]) -> dict[str, tuple[bytes, str]]:
-    """Play each scenario; return name → (AMI trace, FastAGI transcript)."""
-    traces: dict[str, tuple[bytes, str]] = {}
+#: The include files ``callcenter asterisk sync`` generated from the tier's database: kept
+#: with each trace, so a replay (tests/sim/production.py) runs the very same dialplan.
+GENERATED = ("extensions_callcenter.conf", "queues_callcenter.conf")
+
+
+async def record(
+    pbx: Asterisk, work: Path, names: list[str]
+) -> dict[str, tuple[bytes, str, dict[str, str]]]:
+    """Play each scenario; return name → (AMI trace, FastAGI transcript, generated config)."""
+    traces: dict[str, tuple[bytes, str, dict[str, str]]] = {}
     for name in names:
         scenario = SCENARIOS[name]
         proxy = AgiProxy(pbx.ports.agi, free_port())
@@ -199,13 +221,18 @@ async def record(pbx: Asterisk, work: Path, names: list[str]) -> dict[str, tuple
             async with open_tier(
                 pbx, work / name, scenario.seed, daemon_agi_port=proxy.target_port
             ) as tier:
+                generated = {f: (pbx.etc / f).read_text(encoding="utf-8") for f in GENERATED}
                 if scenario.daemon_down:
                     await proxy.close()  # nothing listens: Asterisk's connect is refused
                 await scenario.play(tier)
                 if not scenario.daemon_down:
                     await tier.wait_calls_ended(scenario.calls, within=90)
                 await asyncio.sleep(1)  # the last Cdr and Hangup events
-                traces[name] = (ami_trace(name, scenario, tier.ami.raw), proxy.transcript(name))
+                traces[name] = (
+                    ami_trace(name, scenario, tier.ami.raw),
+                    proxy.transcript(name),
+                    generated,
+                )
         finally:
             await proxy.close()
         print(f"recorded {name}", file=sys.stderr)
@@ -214,14 +241,23 @@ async def record(pbx: Asterisk, work: Path, names: list[str]) -> dict[str, tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", choices=list(SCENARIOS), default=[])
+    # No ``choices=``: with nargs="*" argparse rejects the empty default (all scenarios).
+    parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)}")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     names = args.scenarios or list(SCENARIOS)
     work = Path(tempfile.mkdtemp(prefix="cc-rec-"))
     for name in names:
         (work / name).mkdir()
     pbx = boot(work)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lengths = json.dumps(prompt_lengths(pbx.root / "data"), indent=1, sort_keys=True)
+    (args.out / "prompts.json").write_text(lengths + "\n", encoding="utf-8")
     try:
         traces = asyncio.run(record(pbx, work, names))
     finally:
@@ -229,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(pbx.root, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, (ami, agi) in traces.items():
+    for name, (ami, agi, generated) in traces.items():
         (args.out / f"{name}.txt").write_bytes(ami)
         (args.out / f"{name}.agi.txt").write_text(agi + "\n", encoding="utf-8")
+        for conf, text in generated.items():
+            (args.out / f"{name}.{conf}").write_text(text, encoding="utf-8")
     return 0
 
 
