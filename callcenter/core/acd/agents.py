@@ -97,6 +97,7 @@ class AgentStates(AcdBase):
         elif agent.page_closed_since is None:
             agent.page_closed_since = self.clock.now()
 
+    # ------------------------------------------------------------------ timers
     def tick(self) -> list[int]:
         """Expire wrap-ups whose time has come; returns the agents made available."""
         now = self.clock.now()
@@ -112,6 +113,7 @@ class AgentStates(AcdBase):
                 freed.append(agent.id)
         return freed
 
+    # ------------------------------------------------------------------ restart
     def restore_agent(
         self, agent_id: int, state: AgentState, *, reason: str, interface: str, since: datetime
     ) -> None:
