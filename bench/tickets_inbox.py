@@ -295,6 +295,7 @@ async def measure(url: str, org: Org, rounds: int, rng: random.Random) -> dict[s
 
     durations: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
+    cpu: dict[str, float] = {}  # this process's CPU (the client side), summed per kind
     try:
         for reader in readers[:20]:  # warm-up: connections, statement caches
             for query in kinds(reader).values():
@@ -305,10 +306,11 @@ async def measure(url: str, org: Org, rounds: int, rng: random.Random) -> dict[s
             rng.shuffle(order)
             for reader in order:
                 for name, query in kinds(reader).items():
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     async with factory() as session:
                         page = await query(session)
                     durations.setdefault(name, []).append(time.perf_counter() - start)
+                    cpu[name] = cpu.get(name, 0.0) + time.process_time() - start_cpu
                     sizes[name] = max(sizes.get(name, 0), page.total)
     finally:
         await engine.dispose()
@@ -317,7 +319,8 @@ async def measure(url: str, org: Org, rounds: int, rng: random.Random) -> dict[s
         print(
             f"  {name:20s} n={len(values):5d} p50={percentile(values, 0.5) * 1000:7.2f}ms "
             f"p90={percentile(values, 0.9) * 1000:7.2f}ms p99={percentile(values, 0.99) * 1000:7.2f}ms "
-            f"max={values[-1] * 1000:7.2f}ms  largest total={sizes[name]:,}"
+            f"max={values[-1] * 1000:7.2f}ms  client CPU={cpu[name] / len(values) * 1000:5.2f}ms "
+            f"largest total={sizes[name]:,}"
         )
     return durations
 
