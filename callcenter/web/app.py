@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.agent_desk import http as agent
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import Settings
 from callcenter.core.bus import EventBus
@@ -34,7 +35,6 @@ from callcenter.registry import (
 from callcenter.web import (
     acd_api,
     admin,
-    agent,
     api_docs,
     audit,
     auth,

@@ -21,6 +21,9 @@ from aiohttp import WSMsgType, web
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, or_, select
 
+from callcenter.agent_desk import tasks_http as agent_tasks
+from callcenter.agent_desk.desk import AgentDesk, LiveCall
+from callcenter.agent_desk.hub import AgentConnection, AgentHub, CloseCode
 from callcenter.auth import csrf
 from callcenter.core.acd import MISSED_CALLS_REASON, AcdError, AgentState
 from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
@@ -50,11 +53,8 @@ from callcenter.registry import (
 )
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
-from callcenter.web import agent_tasks
 from callcenter.web.access import CurrentUser, allow, current_user
-from callcenter.web.agent_desk import AgentDesk, LiveCall
 from callcenter.web.auth import request_language, session_is_current
-from callcenter.web.hub import AgentConnection, AgentHub, CloseCode
 from callcenter.web.openapi import describe
 
 log = logging.getLogger(__name__)

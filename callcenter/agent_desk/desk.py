@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
+from callcenter.agent_desk.hub import AgentHub
 from callcenter.clock import Clock
 from callcenter.core.bus import EventBus
 from callcenter.core.events import (
@@ -51,7 +52,6 @@ from callcenter.db.repos.calls import agent_ids_by_interface
 from callcenter.db.repos.customers import find_by_phone
 from callcenter.db.repos.routing import load_system_settings
 from callcenter.services.acd import AgentStatus, RingingOffer
-from callcenter.web.hub import AgentHub
 
 log = logging.getLogger(__name__)
 
