@@ -42,7 +42,7 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, WSMsgType, web
 from sqlalchemy import insert, select
 
-from callcenter.agent_desk.http import AGENT_HUB
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.agi import plugin as agi_plugin
 from callcenter.ami import plugin as ami_plugin
 from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -796,3 +797,7 @@ class AgentDesk:
             return self.acd.wrapup_seconds
         async with self.sessions() as session:
             return (await load_system_settings(session)).wrapup_seconds
+
+
+#: One per application, set by the room's ``plugin.py``.
+AGENT_DESK = web.AppKey("agent_desk", AgentDesk)

@@ -21,7 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from callcenter.agent_desk import http as desk  # click-to-call: the agent page's one path
+from callcenter.agent_desk import services as desk  # click-to-call: the desk's one path
 from callcenter.auth.scope import call_filter
 from callcenter.core.phones import format_national
 from callcenter.core.roles import Role

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.agent_desk.http import AGENT_DESK
+from callcenter.agent_desk.plugin import AGENT_DESK
 from callcenter.db.models import Call
 from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim import dialplan as dp

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.agent_desk.http import AGENT_HUB
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.agi import plugin as agi_plugin
 from callcenter.ami import plugin as ami_plugin
 from callcenter.clock import SystemClock

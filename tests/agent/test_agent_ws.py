@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from callcenter.agent_desk.http import AGENT_DESK
+from callcenter.agent_desk.plugin import AGENT_DESK
 from callcenter.core.events import CallOffered, CallStarted
 from callcenter.db.models import CallWrapUp, Ticket
 from callcenter.registry import BUS, SESSIONMAKER

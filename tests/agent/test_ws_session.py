@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from callcenter.agent_desk.http import AGENT_HUB
 from callcenter.agent_desk.hub import CloseCode
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.db.models.users import User
 from callcenter.db.repos import users
 from callcenter.registry import SESSIONMAKER

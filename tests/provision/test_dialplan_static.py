@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from callcenter import daemon
-from callcenter.agent_desk import http as agent_page
+from callcenter.agent_desk import services as agent_page
 from callcenter.agi.plugin import AGI_SERVER
 from callcenter.config import load_settings
 from callcenter.provision import sounds, sync
