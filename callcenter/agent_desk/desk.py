@@ -10,6 +10,12 @@ an agent is even chosen. The desk also remembers each agent's current call, stat
 counters so a page that reconnects (network drop, daemon restart) gets a full
 ``sync`` message instead of a reload, and it saves an "uncategorized" ticket
 when the wrap-up time runs out before the agent saves.
+
+It is this room's bus consumer (``bus_consume.py`` in the room pattern), named for what it
+holds. It stays one module of about 800 lines on purpose: the per-agent state, the pop, the
+resync and the wrap-up end all read and change the same per-agent records, and the wrap-up
+ends through one path keyed by the call (``_finish_wrapup``); splitting them would spread
+that race-sensitive path over files.
 """
 
 from __future__ import annotations
