@@ -42,6 +42,7 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, WSMsgType, web
 from sqlalchemy import insert, select
 
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.agi import plugin as agi_plugin
 from callcenter.ami import plugin as ami_plugin
 from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
@@ -71,7 +72,6 @@ from callcenter.services.plugin import ACD_SERVICE
 from callcenter.sim.ami import AmiServer, parse_manager_conf
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
-from callcenter.web.agent import AGENT_HUB
 from callcenter.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]

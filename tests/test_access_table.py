@@ -170,7 +170,7 @@ TABLE: list[Row] = [
     Row("GET", r"/customers/import/{id}/rejected.xlsx", LOGIN, 403, 404, 403, 404,
         sample="/customers/import/1/rejected.xlsx"),
     Row("GET", "/customers/export.xlsx", LOGIN, 403, 200, 403, 200),
-    # --- issue 8: agent page, its websocket and actions (callcenter/web/agent.py) ---
+    # --- issue 8: agent page, its websocket and actions (callcenter/agent_desk/) ---
     Row("GET", "/agent", LOGIN, 200, 200, 403, 403),
     Row("GET", "/agent/ws", 401, 101, 101, 403, 403, websocket=True),
     Row("POST", "/api/agent/state", 401, 400, 400, 403, 403),  # empty body: not JSON
@@ -236,7 +236,7 @@ TABLE: list[Row] = [
     ),
     Row("POST", "/api/agent/originate", 401, 400, 400, 403, 403),
     Row("POST", "/api/agent/customers", 401, 400, 400, 403, 403),
-    # --- issue 13: the agents' task list (callcenter/web/agent_tasks.py) ---
+    # --- issue 13: the agents' task list (callcenter/agent_desk/tasks_http.py) ---
     # Task 999 does not exist: 404 (the same answer as another group's task); the outcome's
     # empty body is refused first (400). Supervisors see every open task on /tasks.
     Row("GET", "/api/agent/tasks", 401, 200, 200, 403, 403),

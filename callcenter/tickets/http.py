@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from callcenter.agent_desk import services as desk  # click-to-call: the desk's one path
 from callcenter.auth.scope import call_filter
 from callcenter.core.phones import format_national
 from callcenter.core.roles import Role
@@ -53,7 +54,6 @@ from callcenter.notify.tickets import render_print_sheet, ticket_sheet
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.tickets import schemas, services
 from callcenter.tickets.bus_consume import CLOSE, LIVE_INBOX, InboxStream
-from callcenter.web import agent as desk  # click-to-call: the agent page's one path
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.auth import request_language, session_is_current
 from callcenter.web.openapi import describe

@@ -1,6 +1,6 @@
 """Supervisor control of the ACD over JSON: agents' states, pause/unpause/log out, strategy, waiting callers.
 
-Agents set their own state on their page (``web/agent.py`` calls the
+Agents set their own state on their page (``agent_desk/http.py`` calls the
 :class:`~callcenter.services.acd.AcdService` functions); these routes are the
 supervisor's. Every change goes through the service, so it is logged in the
 state log, mirrored into the fallback queue and announced on the bus.

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.agent_desk import plugin as agent_desk
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import Settings
 from callcenter.core.bus import EventBus
@@ -34,7 +35,6 @@ from callcenter.registry import (
 from callcenter.web import (
     acd_api,
     admin,
-    agent,
     api_docs,
     audit,
     auth,
@@ -50,14 +50,14 @@ from callcenter.web.templating import ui_dir
 log = logging.getLogger(__name__)
 
 #: Route modules, in order. Each has ``setup(app)`` that adds its routes and contexts.
-ROUTE_MODULES: list[Setup] = [
+ROUTE_MODULES: list[Plugin | Setup] = [
     auth.setup,  # first: its middleware puts the current user on each request
     health.setup,
     pages.setup,
     admin.setup,
     audit.setup,  # /admin/audit (issue 3)
     customers.setup,
-    agent.setup,
+    agent_desk.PLUGIN,  # the agent desk room: every app has it (see its plugin.py)
     acd_api.setup,  # /api/acd/* supervisor control (issue 7)
     recordings.setup,  # /recordings/{call_id}: listen, audited (linked from the pop)
     api_docs.setup,  # last: describes every route added before it

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from callcenter.agent_desk.plugin import AGENT_DESK
 from callcenter.db.models import Call
 from callcenter.services.plugin import CALL_RECORDER
 from callcenter.sim import dialplan as dp
-from callcenter.web.agent import AGENT_DESK
 from tests.acd.sim_rig import HOTLINE, phone
 
 pytestmark = pytest.mark.timeout(60)

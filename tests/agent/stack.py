@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.agi import plugin as agi_plugin
 from callcenter.ami import plugin as ami_plugin
 from callcenter.clock import SystemClock
@@ -33,7 +34,6 @@ from callcenter.sim.ami import AmiServer, AmiUser
 from callcenter.sim.channels import Channel
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
-from callcenter.web.agent import AGENT_HUB
 from callcenter.web.app import create_app
 from tests.agent.factories import World, build_world
 from tests.auth_helpers import make_user

@@ -8,10 +8,10 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from callcenter.agent_desk.plugin import AGENT_DESK
 from callcenter.core.events import CallOffered, CallStarted
 from callcenter.db.models import CallWrapUp, Ticket
 from callcenter.registry import BUS, SESSIONMAKER
-from callcenter.web.agent import AGENT_DESK
 from tests.agent.conftest import AgentWorld
 from tests.agent.factories import add_call
 from tests.auth_helpers import csrf_headers, login, make_user

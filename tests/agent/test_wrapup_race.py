@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callcenter.agent_desk.desk import AgentDesk
+from callcenter.agent_desk.hub import AgentHub
 from callcenter.agi.server import FastAgiServer
 from callcenter.clock import ManualClock
 from callcenter.core.acd import AgentState
@@ -26,8 +28,6 @@ from callcenter.core.bus import EventBus
 from callcenter.core.events import CallOffered
 from callcenter.db.models import AgentGroup, AgentGroupMember, Call, CallWrapUp, Ticket, User
 from callcenter.services.acd import AcdService
-from callcenter.web.agent_desk import AgentDesk
-from callcenter.web.hub import AgentHub
 from tests.agi.peer import FakeChannel, run_session
 from tests.events import answered, ended
 

@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from callcenter.agent_desk.hub import CloseCode
+from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.db.models.users import User
 from callcenter.db.repos import users
 from callcenter.registry import SESSIONMAKER
-from callcenter.web.agent import AGENT_HUB
-from callcenter.web.hub import CloseCode
 from tests.agent.conftest import AgentWorld, Desk
 from tests.auth_helpers import csrf_headers
 

@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 
 from callcenter import daemon
+from callcenter.agent_desk import services as agent_page
 from callcenter.agi.plugin import AGI_SERVER
 from callcenter.config import load_settings
 from callcenter.provision import sounds, sync
 from callcenter.services import acd as acd_service
 from callcenter.sim import dialplan as dp
 from callcenter.sim.pbx import parse_queues
-from callcenter.web import agent as agent_page
 
 ASTERISK = Path(__file__).resolve().parents[2] / "asterisk"
 SOUND_RE = re.compile(r"\bcallcenter/[a-z0-9][a-z0-9/-]*")

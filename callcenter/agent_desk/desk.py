@@ -10,6 +10,12 @@ an agent is even chosen. The desk also remembers each agent's current call, stat
 counters so a page that reconnects (network drop, daemon restart) gets a full
 ``sync`` message instead of a reload, and it saves an "uncategorized" ticket
 when the wrap-up time runs out before the agent saves.
+
+It is this room's bus consumer (``bus_consume.py`` in the room pattern), named for what it
+holds. It stays one module of about 800 lines on purpose: the per-agent state, the pop, the
+resync and the wrap-up end all read and change the same per-agent records, and the wrap-up
+ends through one path keyed by the call (``_finish_wrapup``); splitting them would spread
+that race-sensitive path over files.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
+from callcenter.agent_desk.hub import AgentHub
 from callcenter.clock import Clock
 from callcenter.core.bus import EventBus
 from callcenter.core.events import (
@@ -51,7 +59,6 @@ from callcenter.db.repos.calls import agent_ids_by_interface
 from callcenter.db.repos.customers import find_by_phone
 from callcenter.db.repos.routing import load_system_settings
 from callcenter.services.acd import AgentStatus, RingingOffer
-from callcenter.web.hub import AgentHub
 
 log = logging.getLogger(__name__)
 
@@ -796,3 +803,7 @@ class AgentDesk:
             return self.acd.wrapup_seconds
         async with self.sessions() as session:
             return (await load_system_settings(session)).wrapup_seconds
+
+
+#: One per application, set by the room's ``plugin.py``.
+AGENT_DESK = web.AppKey("agent_desk", AgentDesk)

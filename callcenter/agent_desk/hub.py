@@ -163,3 +163,7 @@ class AgentHub:
         for connection in connections:
             connection.close(code)
         await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
+
+
+#: One per application, set by the room's ``plugin.py``.
+AGENT_HUB = web.AppKey("agent_hub", AgentHub)

@@ -407,7 +407,7 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    """Registered from ``web/agent.py``'s setup (the agent page's room)."""
+    """Registered by the agent desk's setup (the agent page's room)."""
     app.router.add_routes(routes)
 
 

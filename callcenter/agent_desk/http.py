@@ -1,29 +1,51 @@
-"""The agent page (``/agent``), its websocket (``/agent/ws``) and the JSON actions it uses.
+"""The agent page (``/agent``) and the JSON actions it uses (under ``/api/agent/``).
 
 One page per agent, open all day: a state bar, live counters, the screen-pop
-pushed over the websocket while the phone rings, call controls carried out
-through AMI, and the after-call form that turns every call into a ticket.
-The websocket is authenticated by the session cookie (and its Origin checked)
-before it opens; it receives only the events of the agent who opened it.
+pushed over the websocket (``ws.py``) while the phone rings, call controls carried
+out through the call-control port (``services.py``), and the after-call form that
+turns every call into a ticket. Bodies and answers are in ``schemas.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import WSMsgType, web
-from pydantic import BaseModel, Field, ValidationError
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import exists, or_, select
 
-from callcenter.auth import csrf
+from callcenter.agent_desk.desk import AGENT_DESK, LiveCall
+from callcenter.agent_desk.schemas import (
+    AgentStateOut,
+    MuteBody,
+    MuteOut,
+    OkOut,
+    OriginateBody,
+    OriginateOut,
+    ParkOut,
+    QuickCustomerBody,
+    QuickCustomerOut,
+    StateBody,
+    TransferBody,
+    TransferOut,
+    WrapUpBody,
+    WrapUpOut,
+)
+from callcenter.agent_desk.services import (
+    OUTBOUND_CONTEXT,
+    TRANSFER_CONTEXT,
+    acd_service,
+    agent_interface,
+    ami_action,
+    call_control,
+    dial_string,
+    hotline_number,
+    is_extension,
+)
 from callcenter.core.acd import MISSED_CALLS_REASON, AcdError, AgentState
-from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
 from callcenter.core.customers import CustomerData, RuleError
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.roles import Role
@@ -32,40 +54,22 @@ from callcenter.core.tickets import (
     Priority,
     TicketWorkflowError,
     WrapUpForm,
-    WrapUpOutcome,
     plan_wrap_up,
 )
-from callcenter.db.models import Call, CallAttempt, Hotline, PauseReason, User
+from callcenter.db.models import Call, CallAttempt, PauseReason, User
 from callcenter.db.repos import customers as customer_repo
 from callcenter.db.repos import tickets as ticket_repo
 from callcenter.i18n import N_, translations
-from callcenter.registry import (
-    BUS,
-    CALL_CONTROL,
-    CALL_TRACKER,
-    CLOCK,
-    SESSIONMAKER,
-    SETTINGS,
-    TICKET_SAVED,
-)
-from callcenter.services.acd import AcdService
-from callcenter.services.plugin import ACD_SERVICE
-from callcenter.web import agent_tasks
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS, TICKET_SAVED
 from callcenter.web.access import CurrentUser, allow, current_user
-from callcenter.web.agent_desk import AgentDesk, LiveCall
-from callcenter.web.auth import request_language, session_is_current
-from callcenter.web.hub import AgentConnection, AgentHub, CloseCode
+from callcenter.web.auth import request_language
 from callcenter.web.openapi import describe
 
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
-AGENT_HUB = web.AppKey("agent_hub", AgentHub)
-AGENT_DESK = web.AppKey("agent_desk", AgentDesk)
-
 PAGE_ROLES = (Role.AGENT, Role.SUPERVISOR)
-MAX_CLIENT_MESSAGE = 64 * 1024
 
 MISSED_CALLS_LABEL = N_("Paused after missed calls")
 
@@ -144,39 +148,6 @@ TELEPHONY = {
     502: "the telephone system (Asterisk) refused the action",
     503: "the telephone system is not connected",
 }
-
-
-class OkOut(BaseModel):
-    ok: bool
-
-
-# ---------------------------------------------------------------------- outside services
-async def ami_action(action: Awaitable[Any]) -> Any:
-    """Carry out one call control; Asterisk's refusal becomes a clear 502 for the page."""
-    try:
-        return await action
-    except CallControlUnavailable:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "the telephone system is not connected"}),
-            content_type="application/json",
-        ) from None
-    except CallControlError as exc:
-        raise web.HTTPBadGateway(
-            text=json.dumps({"error": f"the telephone system refused: {exc}"}),
-            content_type="application/json",
-        ) from None
-
-
-def call_control(app: web.Application) -> CallControl:
-    """The call-control port (the services' ``CALL_CONTROL``), or 503 when it is down or
-    absent: the page reaches the telephone system only through it."""
-    control = app.get(CALL_CONTROL)
-    if control is None or not control.connected:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "the telephone system is not connected"}),
-            content_type="application/json",
-        )
-    return control
 
 
 # ---------------------------------------------------------------------- helpers
@@ -275,106 +246,7 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("agent.html", request, context)
 
 
-# ---------------------------------------------------------------------- websocket
-@routes.get("/agent/ws", name="agent_ws")
-@allow(*PAGE_ROLES)
-async def agent_ws(request: web.Request) -> web.StreamResponse:
-    user = _user(request)
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CLIENT_MESSAGE)
-    await ws.prepare(request)
-    if not csrf.same_origin(request.headers.get("Origin"), request.host):
-        await ws.close(code=int(CloseCode.FORBIDDEN), message=b"FORBIDDEN")
-        return ws
-    hub = request.app[AGENT_HUB]
-    desk = request.app[AGENT_DESK]
-    connection = AgentConnection(user.id, ws)
-    live = await desk.agent_connected(user.id, user.role)
-    connection.start()
-    hub.register(connection)
-    connection.send(desk.sync_message(live))
-    watcher = asyncio.create_task(
-        _watch_session(request, connection, hub.session_check_seconds),
-        name=f"agent-ws-session-{user.id}",
-    )
-    try:
-        async for message in ws:
-            if message.type != WSMsgType.TEXT:
-                continue
-            if await _session_ended(request, user.id):
-                connection.close(CloseCode.SESSION_ENDED)
-                break
-            try:
-                data = json.loads(message.data)
-            except json.JSONDecodeError:
-                connection.close(CloseCode.BAD_MESSAGE)
-                break
-            _client_message(desk, connection, user, data)
-    finally:
-        watcher.cancel()
-        hub.unregister(connection)
-        desk.agent_disconnected(user.id)
-        if connection.close_code is None:
-            connection.close(CloseCode.GOING_AWAY)
-        await connection.stop()
-    return ws
-
-
-async def _session_ended(request: web.Request, user_id: int) -> bool:
-    """Whether the socket's login has ended: logout, password or role change, deactivation,
-    expiry. The handshake checked it once; the socket lives all day, so it is asked again."""
-    try:
-        return not await session_is_current(request)
-    except Exception:  # the database is briefly away: keep the agent's page, ask again later
-        log.warning("could not check agent %s's session", user_id, exc_info=True)
-        return False
-
-
-async def _watch_session(request: web.Request, connection: AgentConnection, every: float) -> None:
-    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended.
-
-    Each socket starts its cycle at a random point of the period: a floor of pages that
-    connected together (a daemon restart) must not all ask the database in the same
-    millisecond, every period, while calls are being routed."""
-    delay = random.uniform(0, every)
-    while connection.close_code is None:
-        await asyncio.sleep(delay)
-        delay = every
-        if await _session_ended(request, connection.user_id):
-            connection.close(CloseCode.SESSION_ENDED)
-            return
-
-
-def _client_message(
-    desk: AgentDesk, connection: AgentConnection, user: CurrentUser, data: Any
-) -> None:
-    """The few things a page says over the socket: ping, resync, draft notes."""
-    if not isinstance(data, dict):
-        return
-    kind = data.get("type")
-    if kind == "ping":
-        connection.send({"type": "pong", "at": data.get("at")})
-    elif kind == "resync":
-        connection.send(desk.sync_message(desk.agent(user.id)))
-    elif kind == "draft":
-        live = desk.agent(user.id)
-        if live.call is not None and live.call.linkedid == str(data.get("linkedid")):
-            live.call.draft_notes = str(data.get("notes") or "")[:10_000]
-
-
 # ---------------------------------------------------------------------- after-call work
-class WrapUpBody(BaseModel):
-    outcome: WrapUpOutcome
-    category_id: int | None = None
-    department_id: int | None = None
-    priority: Priority = Priority.NORMAL
-    notes: str = Field(default="", max_length=10_000)
-    open_ticket_id: int | None = None
-
-
-class WrapUpOut(BaseModel):
-    ticket_id: int
-    code: str = Field(description="the ticket's readable code (TK-2026-000123), for its page")
-    outcome: WrapUpOutcome
 
 
 async def _call_of_agent(session: Any, linkedid: str, user: CurrentUser) -> Call | None:
@@ -452,16 +324,6 @@ async def save_wrapup(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- quick create
-class QuickCustomerBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=1, max_length=40)
-    province: str = Field(default="", max_length=80)
-    linkedid: str = ""
-
-
-class QuickCustomerOut(BaseModel):
-    customer_id: int
-    name: str
 
 
 @routes.post("/api/agent/customers", name="agent_quick_customer")
@@ -510,32 +372,6 @@ async def quick_create_customer(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- agent state (ACD)
-def acd_service(app: web.Application) -> AcdService:
-    service = app.get(ACD_SERVICE)
-    if service is None:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "agent states are not available (no ACD service)"}),
-            content_type="application/json",
-        )
-    return service
-
-
-class StateBody(BaseModel):
-    action: Literal["login", "logout", "available", "pause"]
-    reason: str = Field(default="", max_length=32)
-    interface: str = Field(default="", max_length=120)
-
-
-class AgentStateOut(BaseModel):
-    agent_id: int
-    name: str
-    state: str = Field(description="logged_out, available, ringing, on_call, wrapup or paused")
-    reason: str
-    since: str | None
-    interface: str
-    calls_today: int
-    missed_in_a_row: int
-    phone_ok: bool
 
 
 @routes.post("/api/agent/state", name="agent_state")
@@ -575,10 +411,6 @@ async def change_state(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- call controls
-TRANSFER_CONTEXT = "agents"
-OUTBOUND_CONTEXT = "cc-outbound"
-
-
 def _live_call_of(request: web.Request) -> LiveCall:
     user = _user(request)
     live = request.app[AGENT_DESK].agents.get(user.id)
@@ -589,27 +421,6 @@ def _live_call_of(request: web.Request) -> LiveCall:
             content_type="application/json",
         )
     return live.call
-
-
-def is_extension(exten: str) -> bool:
-    """An agent's or a department's number (``102``, ``6001``), not an outside number."""
-    return exten.isdigit() and len(exten) <= 6
-
-
-def dial_string(raw: str) -> str:
-    """What to dial for a typed number: an extension as is, a phone in national form."""
-    text = raw.strip()
-    if is_extension(text):
-        return text  # an agent's or a department's extension
-    result = normalize_phone(text)
-    if not isinstance(result, Phone):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "target: not a valid number or extension"}),
-            content_type="application/json",
-        )
-    if result.e164.startswith("+84"):
-        return "0" + result.e164[3:]
-    return "00" + result.e164[1:]
 
 
 @routes.post("/api/agent/calls/{linkedid}/hangup", name="agent_hangup")
@@ -627,18 +438,6 @@ async def hangup(request: web.Request) -> web.Response:
         return _error(409, "the call has no channel yet")
     await ami_action(call_control(request.app).hangup(channel))
     return web.json_response({"ok": True})
-
-
-class TransferBody(BaseModel):
-    kind: Literal["agent", "department", "external"]
-    target: str = Field(min_length=1, max_length=40)
-    mode: Literal["blind", "attended"] = "blind"
-
-
-class TransferOut(BaseModel):
-    ok: bool
-    exten: str = Field(description="what was dialled: an extension or a national number")
-    mode: Literal["blind", "attended"]
 
 
 @routes.post("/api/agent/calls/{linkedid}/transfer", name="agent_transfer")
@@ -671,11 +470,6 @@ async def transfer(request: web.Request) -> web.Response:
         # Atxfer on the agent's leg (Dial's t option): the agent talks to the target first.
         await ami_action(control.attended_transfer(call.agent_channel, TRANSFER_CONTEXT, exten))
     return web.json_response({"ok": True, "exten": exten, "mode": body.mode})
-
-
-class ParkOut(BaseModel):
-    ok: bool
-    parked_at: str
 
 
 @routes.post("/api/agent/calls/{linkedid}/park", name="agent_park")
@@ -728,15 +522,6 @@ async def retrieve(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-class MuteBody(BaseModel):
-    mute: bool
-
-
-class MuteOut(BaseModel):
-    ok: bool
-    muted: bool
-
-
 @routes.post("/api/agent/calls/{linkedid}/mute", name="agent_mute")
 @allow(*PAGE_ROLES)
 @describe(
@@ -754,18 +539,6 @@ async def mute(request: web.Request) -> web.Response:
     await ami_action(call_control(request.app).mute_recording(call.caller_channel, body.mute))
     call.muted = body.mute
     return web.json_response({"ok": True, "muted": call.muted})
-
-
-class OriginateBody(BaseModel):
-    number: str = Field(min_length=1, max_length=40)
-
-
-class OriginateOut(BaseModel):
-    ok: bool
-    exten: str = Field(description="what is dialled: an extension or a national number")
-    context: str = Field(description="where: agents (an extension) or cc-outbound (the trunk)")
-    caller_id: str = Field(description="the hotline number the customer sees")
-    id: str = Field(description="the AMI ActionID of the Originate")
 
 
 @routes.post("/api/agent/originate", name="agent_originate")
@@ -804,44 +577,4 @@ async def originate(request: web.Request) -> web.Response:
     )
 
 
-async def agent_interface(session: Any, user_id: int, app: web.Application) -> str:
-    """The phone the agent logged in at (hot-desking), else their configured one."""
-    service = app.get(ACD_SERVICE)
-    status = service.agent_status(user_id) if service is not None else None
-    if status is not None and status.phone:
-        return status.phone
-    user = await session.get(User, user_id)
-    return "" if user is None else user.interface
-
-
-async def hotline_number(session: Any) -> str:
-    """The number customers see on click-to-call: the first active hotline."""
-    number: str | None = await session.scalar(
-        select(Hotline.number).where(Hotline.active.is_(True)).order_by(Hotline.id).limit(1)
-    )
-    return number or ""
-
-
-# ---------------------------------------------------------------------- lifecycle
-async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
-    desk = app[AGENT_DESK]
-    desk.acd = app.get(ACD_SERVICE)
-    desk.tracker = app.get(CALL_TRACKER)
-    await desk.load_interfaces()
-    desk.subscribe(app[BUS])
-    yield
-    await app[AGENT_HUB].close_all(CloseCode.GOING_AWAY)
-    await desk.close()
-
-
-def setup(app: web.Application) -> None:
-    """The page, its websocket and actions; one hub and one desk per application."""
-    hub = AgentHub()
-    app[AGENT_HUB] = hub
-    app[AGENT_DESK] = AgentDesk(hub, app[SESSIONMAKER], app[CLOCK], zone=app[SETTINGS].tz)
-    app.cleanup_ctx.append(_desk_ctx)
-    app.router.add_routes(routes)
-    agent_tasks.setup(app)  # the task list (callbacks) and /tasks
-
-
-__all__ = ["AGENT_DESK", "AGENT_HUB", "setup"]
+__all__ = ["JS_LABELS", "PAGE_ROLES", "labels_for", "routes"]

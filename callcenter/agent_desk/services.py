@@ -1,0 +1,116 @@
+"""The agent desk's one path to the telephone system and the ACD: the call-control port
+(``registry.CALL_CONTROL``) with its refusals turned into clear 502/503 answers, what to
+dial for a typed number, the agent's phone and the hotline shown on click-to-call.
+
+The page's call controls and the tickets room's click-to-call both go through here, so
+there is one way to act on a call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
+from callcenter.core.phones import Phone, normalize_phone
+from callcenter.db.models import Hotline, User
+from callcenter.registry import CALL_CONTROL
+from callcenter.services.acd import AcdService
+from callcenter.services.plugin import ACD_SERVICE
+
+TRANSFER_CONTEXT = "agents"
+OUTBOUND_CONTEXT = "cc-outbound"
+
+
+async def ami_action(action: Awaitable[Any]) -> Any:
+    """Carry out one call control; Asterisk's refusal becomes a clear 502 for the page."""
+    try:
+        return await action
+    except CallControlUnavailable:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "the telephone system is not connected"}),
+            content_type="application/json",
+        ) from None
+    except CallControlError as exc:
+        raise web.HTTPBadGateway(
+            text=json.dumps({"error": f"the telephone system refused: {exc}"}),
+            content_type="application/json",
+        ) from None
+
+
+def call_control(app: web.Application) -> CallControl:
+    """The call-control port (the services' ``CALL_CONTROL``), or 503 when it is down or
+    absent: the page reaches the telephone system only through it."""
+    control = app.get(CALL_CONTROL)
+    if control is None or not control.connected:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "the telephone system is not connected"}),
+            content_type="application/json",
+        )
+    return control
+
+
+def acd_service(app: web.Application) -> AcdService:
+    service = app.get(ACD_SERVICE)
+    if service is None:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "agent states are not available (no ACD service)"}),
+            content_type="application/json",
+        )
+    return service
+
+
+def is_extension(exten: str) -> bool:
+    """An agent's or a department's number (``102``, ``6001``), not an outside number."""
+    return exten.isdigit() and len(exten) <= 6
+
+
+def dial_string(raw: str) -> str:
+    """What to dial for a typed number: an extension as is, a phone in national form."""
+    text = raw.strip()
+    if is_extension(text):
+        return text  # an agent's or a department's extension
+    result = normalize_phone(text)
+    if not isinstance(result, Phone):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "target: not a valid number or extension"}),
+            content_type="application/json",
+        )
+    if result.e164.startswith("+84"):
+        return "0" + result.e164[3:]
+    return "00" + result.e164[1:]
+
+
+async def agent_interface(session: Any, user_id: int, app: web.Application) -> str:
+    """The phone the agent logged in at (hot-desking), else their configured one."""
+    service = app.get(ACD_SERVICE)
+    status = service.agent_status(user_id) if service is not None else None
+    if status is not None and status.phone:
+        return status.phone
+    user = await session.get(User, user_id)
+    return "" if user is None else user.interface
+
+
+async def hotline_number(session: Any) -> str:
+    """The number customers see on click-to-call: the first active hotline."""
+    number: str | None = await session.scalar(
+        select(Hotline.number).where(Hotline.active.is_(True)).order_by(Hotline.id).limit(1)
+    )
+    return number or ""
+
+
+__all__ = [
+    "OUTBOUND_CONTEXT",
+    "TRANSFER_CONTEXT",
+    "acd_service",
+    "agent_interface",
+    "ami_action",
+    "call_control",
+    "dial_string",
+    "hotline_number",
+    "is_extension",
+]

@@ -1,0 +1,122 @@
+"""The agent page's websocket (``/agent/ws``): the desk's messages out, ping/resync/drafts in.
+
+It is authenticated by the session cookie (and its Origin checked) before it opens, it
+receives only the events of the agent who opened it, and it closes once that login ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from callcenter.agent_desk.desk import AGENT_DESK, AgentDesk
+from callcenter.agent_desk.http import PAGE_ROLES
+from callcenter.agent_desk.hub import AGENT_HUB, AgentConnection, CloseCode
+from callcenter.auth import csrf
+from callcenter.web.access import CurrentUser, allow, current_user
+from callcenter.web.auth import session_is_current
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+MAX_CLIENT_MESSAGE = 64 * 1024
+
+
+def _user(request: web.Request) -> CurrentUser:
+    user = current_user(request)
+    assert user is not None  # the access middleware let only logged-in users through
+    return user
+
+
+@routes.get("/agent/ws", name="agent_ws")
+@allow(*PAGE_ROLES)
+async def agent_ws(request: web.Request) -> web.StreamResponse:
+    user = _user(request)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_CLIENT_MESSAGE)
+    await ws.prepare(request)
+    if not csrf.same_origin(request.headers.get("Origin"), request.host):
+        await ws.close(code=int(CloseCode.FORBIDDEN), message=b"FORBIDDEN")
+        return ws
+    hub = request.app[AGENT_HUB]
+    desk = request.app[AGENT_DESK]
+    connection = AgentConnection(user.id, ws)
+    live = await desk.agent_connected(user.id, user.role)
+    connection.start()
+    hub.register(connection)
+    connection.send(desk.sync_message(live))
+    watcher = asyncio.create_task(
+        _watch_session(request, connection, hub.session_check_seconds),
+        name=f"agent-ws-session-{user.id}",
+    )
+    try:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            if await _session_ended(request, user.id):
+                connection.close(CloseCode.SESSION_ENDED)
+                break
+            try:
+                data = json.loads(message.data)
+            except json.JSONDecodeError:
+                connection.close(CloseCode.BAD_MESSAGE)
+                break
+            _client_message(desk, connection, user, data)
+    finally:
+        watcher.cancel()
+        hub.unregister(connection)
+        desk.agent_disconnected(user.id)
+        if connection.close_code is None:
+            connection.close(CloseCode.GOING_AWAY)
+        await connection.stop()
+    return ws
+
+
+async def _session_ended(request: web.Request, user_id: int) -> bool:
+    """Whether the socket's login has ended: logout, password or role change, deactivation,
+    expiry. The handshake checked it once; the socket lives all day, so it is asked again."""
+    try:
+        return not await session_is_current(request)
+    except Exception:  # the database is briefly away: keep the agent's page, ask again later
+        log.warning("could not check agent %s's session", user_id, exc_info=True)
+        return False
+
+
+async def _watch_session(request: web.Request, connection: AgentConnection, every: float) -> None:
+    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended.
+
+    Each socket starts its cycle at a random point of the period: a floor of pages that
+    connected together (a daemon restart) must not all ask the database in the same
+    millisecond, every period, while calls are being routed."""
+    delay = random.uniform(0, every)
+    while connection.close_code is None:
+        await asyncio.sleep(delay)
+        delay = every
+        if await _session_ended(request, connection.user_id):
+            connection.close(CloseCode.SESSION_ENDED)
+            return
+
+
+def _client_message(
+    desk: AgentDesk, connection: AgentConnection, user: CurrentUser, data: Any
+) -> None:
+    """The few things a page says over the socket: ping, resync, draft notes."""
+    if not isinstance(data, dict):
+        return
+    kind = data.get("type")
+    if kind == "ping":
+        connection.send({"type": "pong", "at": data.get("at")})
+    elif kind == "resync":
+        connection.send(desk.sync_message(desk.agent(user.id)))
+    elif kind == "draft":
+        live = desk.agent(user.id)
+        if live.call is not None and live.call.linkedid == str(data.get("linkedid")):
+            live.call.draft_notes = str(data.get("notes") or "")[:10_000]
+
+
+__all__ = ["MAX_CLIENT_MESSAGE", "routes"]
