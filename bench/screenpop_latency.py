@@ -21,6 +21,16 @@ COPY; every caller is one of those customers, so each pop loads a real history
 
     .venv/bin/python bench/screenpop_latency.py --seconds 30
     .venv/bin/python bench/screenpop_latency.py --seconds 30 --postgres
+
+It reports p50/p90/p99/max, the worst seconds of the run, the write-behind queues'
+depth, every process's full-GC pauses and the daemon's event-loop lag, and exits
+non-zero when a run's p99 is above ``--target-ms``. ``--runs N`` repeats the run on
+the same database and reports each; ``--ramp`` raises the call rate step by step
+until p99 passes the target and says what saturated first. ``--pin`` puts the
+simulator (and the websocket clients) on CPU 0 and the daemon on CPU 1.
+
+    .venv/bin/python bench/screenpop_latency.py --runs 3 --seconds 30 --pin
+    .venv/bin/python bench/screenpop_latency.py --ramp --postgres --target-ms 50 --pin
 """
 
 from __future__ import annotations
@@ -30,8 +40,10 @@ import asyncio
 import gc
 import json
 import multiprocessing as mp
+import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -49,6 +61,7 @@ from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
 from callcenter.clock import SystemClock
 from callcenter.config import load_settings
 from callcenter.core.events import AgentStateChanged, CallStarted
+from callcenter.core.tickets import format_code
 from callcenter.daemon import freeze_startup_heap
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
@@ -192,6 +205,7 @@ async def seed_small_history(url: str, customers: int, agent_ids: list[int]) -> 
                 [
                     {
                         "customer_id": n + 1,
+                        "code": format_code(T0.year, 2 * n + k + 1),  # bulk: no code event
                         "status": "forwarded" if k == 0 else "closed",
                         "subject": f"Phiếu {k}",
                         "created_at": T0 + timedelta(days=k),
@@ -300,9 +314,16 @@ async def seed_big_history(pg_name: str, customers: int, calls: int, agent_ids: 
         await copy_rows(
             connection,
             Ticket.__table__,
-            ["customer_id", "status", "subject", "created_at", "updated_at"],
+            ["customer_id", "code", "status", "subject", "created_at", "updated_at"],
             (
-                (n + 1, "forwarded" if k == 0 else "closed", f"Phiếu {k}", T0, T0)
+                (
+                    n + 1,
+                    format_code(T0.year, 2 * n + k + 1),
+                    "forwarded" if k == 0 else "closed",
+                    f"Phiếu {k}",
+                    T0,
+                    T0,
+                )
                 for n in range(customers)
                 for k in range(2)
             ),
@@ -319,9 +340,21 @@ async def seed_big_history(pg_name: str, customers: int, calls: int, agent_ids: 
 
 
 # ----------------------------------------------------------------------------- clients
+def pin(cpu: int | None) -> None:
+    """Run this process on one CPU only (``--pin``)."""
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
 def client_process(
-    base_url: str, cookies: list[tuple[int, str]], ready: Any, results: Any, seconds: float
+    base_url: str,
+    cookies: list[tuple[int, str]],
+    ready: Any,
+    results: Any,
+    seconds: float,
+    cpu: int | None = None,
 ) -> None:
+    pin(cpu)
     asyncio.run(_clients(base_url, cookies, ready, results, seconds))
 
 
@@ -356,14 +389,24 @@ async def _clients(
         readers = [asyncio.create_task(read(uid, ws)) for uid, ws in sockets]
         time_gc_pauses()
         freeze_startup_heap()  # a browser tab's heap is small; this process holds 300
+        gc.disable()  # 300 browsers collect on their own time, not in one process's pause
         ready.set()
+        cpu_started, wall_started = time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)
+        cpu_share = (time.process_time() - cpu_started) / (time.monotonic() - wall_started)
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
         for _, ws in sockets:
             await ws.close()
-    results.put({"pops": received, "other_messages": others, "gc_pauses": GC_PAUSES})
+    results.put(
+        {
+            "pops": received,
+            "other_messages": others,
+            "gc_pauses": GC_PAUSES,
+            "cpu_share": cpu_share,
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- main
@@ -373,7 +416,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="screenpop-"))
     pg_name = ""
     if args.postgres:
@@ -389,7 +432,22 @@ async def main(args: argparse.Namespace) -> None:
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     try:
-        await run(args, tmp, url, pg_name)
+        await prepare(args, url, pg_name)
+        if args.ramp:
+            return await ramp(args, tmp, url, pg_name)
+        reports = []
+        for number in range(1, args.runs + 1):
+            report = await run(args, tmp, url, pg_name)
+            print(f"run {number} of {args.runs}:")
+            print(json.dumps(report, indent=2))
+            reports.append(report)
+        print(summary_table(reports, args.target_ms))
+        failed = [r for r in reports if r["p99_ms"] > args.target_ms]
+        if failed:
+            print(f"FAIL: p99 above {args.target_ms} ms in {len(failed)} of {len(reports)} runs")
+            return 1
+        print(f"PASS: p99 at or below {args.target_ms} ms in all {len(reports)} runs")
+        return 0
     finally:
         if pg_name and not args.keep and not args.reuse:
             import asyncpg
@@ -419,19 +477,48 @@ def time_state_writes() -> None:
 
 
 GC_PAUSES: list[float] = []  # ms of each generation-2 collection in this process
+# per generation: [collections, unreachable objects found (cyclic garbage), ms total, ms max]
+GC_STATS: dict[int, list[float]] = {g: [0, 0, 0.0, 0.0] for g in range(3)}
 
 
 def time_gc_pauses() -> None:
-    """Time this process's full garbage collections (they stop its event loop)."""
+    """Time this process's garbage collections (they stop its event loop) and count the
+    cyclic garbage each finds: objects only a collection frees were made on some path."""
     started = [0.0]
 
     def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.monotonic()
-        elif info["generation"] == 2:
-            GC_PAUSES.append((time.monotonic() - started[0]) * 1000)
+            return
+        ms = (time.monotonic() - started[0]) * 1000
+        stats = GC_STATS[info["generation"]]
+        stats[0] += 1
+        stats[1] += info.get("collected", 0) + info.get("uncollectable", 0)
+        stats[2] += ms
+        stats[3] = max(stats[3], ms)
+        if info["generation"] == 2:
+            GC_PAUSES.append(ms)
 
     gc.callbacks.append(callback)
+
+
+def reset_gc_stats() -> None:
+    """Count from the start of the measured run (not the start-up)."""
+    GC_PAUSES.clear()
+    for stats in GC_STATS.values():
+        stats[:] = [0, 0, 0.0, 0.0]
+
+
+def gc_census(limit: int = 15) -> dict[str, int]:
+    """The types of the cyclic garbage kept since ``gc.DEBUG_SAVEALL`` was set."""
+    gc.collect()
+    counts: dict[str, int] = {}
+    for obj in gc.garbage:
+        name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        counts[name] = counts.get(name, 0) + 1
+    gc.garbage.clear()
+    gc.set_debug(0)
+    return dict(sorted(counts.items(), key=lambda item: -item[1])[:limit])
 
 
 def _pauses(pauses: list[float]) -> list[float]:
@@ -439,8 +526,14 @@ def _pauses(pauses: list[float]) -> list[float]:
 
 
 def daemon_process(
-    settings_data: dict[str, Any], ready: Any, stop: Any, results: Any, profile: bool
+    settings_data: dict[str, Any],
+    ready: Any,
+    stop: Any,
+    results: Any,
+    profile: bool,
+    cpu: int | None = None,
 ) -> None:
+    pin(cpu)
     time_state_writes()
     time_gc_pauses()
     if not profile:
@@ -459,6 +552,8 @@ def daemon_process(
 async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
     """The real daemon (as ``callcenter serve`` builds it, plus the AMI link) in its own process."""
     per_call = settings_data.pop("recorder_per_call", False)
+    census = settings_data.pop("gc_census", False)
+    threshold = settings_data.pop("gc_threshold", None)
     settings = load_settings(None, **settings_data)
     app = create_app(
         settings,
@@ -469,6 +564,8 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     await runner.setup()
     await web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024).start()
     freeze_startup_heap()  # as `callcenter serve` does
+    if threshold:
+        gc.set_threshold(*threshold)
     for _ in range(400):
         if app[AMI_STATUS].connected:
             break
@@ -517,17 +614,46 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
         saves += 1
         first_saved.setdefault(linkedid, time.monotonic())
 
+    recorder_ms: list[float] = []
+
     async def timed_batch(linkedids: list[str]) -> None:
         nonlocal saves
+        began = time.monotonic()
         await save_batch(linkedids)
+        recorder_ms.append((time.monotonic() - began) * 1000)
         saves += 1
         for linkedid in linkedids:
             first_saved.setdefault(linkedid, time.monotonic())
 
     recorder._save = timed_save  # type: ignore[method-assign]
     recorder._save_batch = timed_batch  # type: ignore[method-assign]
+    # Event-loop lag (how late a 20 ms sleep wakes) and the write-behind queues' depth.
+    lag_ms: list[tuple[float, float]] = []
+    depth: list[tuple[int, int]] = []
+    cpu: list[tuple[float, float]] = []  # (monotonic, process CPU seconds), every ~0.5 s
+
+    async def sample() -> None:
+        while True:
+            began = time.monotonic()
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            lag_ms.append((now, (now - began - 0.02) * 1000))
+            depth.append((service.state_log.depth, recorder.depth))
+            if not cpu or now - cpu[-1][0] >= 0.5:
+                cpu.append((now, time.process_time()))
+
+    sampler = asyncio.create_task(sample())
+    STATE_WRITES.clear()
+    reset_gc_stats()
+    if census:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+    cpu_started, wall_started = time.process_time(), time.monotonic()
     ready.set()
     await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+    wall = time.monotonic() - wall_started
+    cpu_share = (time.process_time() - cpu_started) / wall
+    sampler.cancel()
+    garbage = gc_census() if census else {}
     lags = [(first_saved[k] - t) * 1000 for k, t in started.items() if k in first_saved]
     results.put(
         {
@@ -535,23 +661,118 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             "decided": decided,
             "recorder": {"calls": len(started), "saves": saves, "first_save_lag_ms": lags},
             "state_writes": STATE_WRITES,
+            "recorder_ms": recorder_ms,
             "gc_pauses": GC_PAUSES,
+            "gc_stats": GC_STATS,
+            "gc_census": garbage,
+            "gc_threshold": gc.get_threshold(),
+            "lag_ms": lag_ms,
+            "depth": depth,
+            "cpu_share": cpu_share,
+            "cpu_samples": cpu,
+            "wall_seconds": wall,
+            "state_log_overflows": service.state_log.overflows,
+            "state_log_lost": service.state_log.lost,
         }
     )
     await runner.cleanup()
 
 
-async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> None:
+def summary_table(reports: list[dict[str, Any]], target_ms: float) -> str:
+    lines = [
+        "| run | calls/s | p50 ms | p90 ms | p99 ms | max ms | daemon full GC max ms "
+        "| loop lag p99/max ms | write-behind depth max | load avg (1/5/15) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for number, r in enumerate(reports, start=1):
+        mark = "" if r["p99_ms"] <= target_ms else " ✗"
+        lines.append(
+            f"| {number} | {r['rate_per_second']} | {r['p50_ms']} | {r['p90_ms']} "
+            f"| {r['p99_ms']}{mark} | {r['max_ms']} | {r['daemon_full_gc_count_p50_max_ms'][2]} "
+            f"| {r['daemon_loop_lag_p99_max_ms'][0]}/{r['daemon_loop_lag_p99_max_ms'][1]} "
+            f"| {r['write_behind_depth_max']['acd_states']}/"
+            f"{r['write_behind_depth_max']['call_records']} "
+            f"| {'/'.join(f'{x:.2f}' for x in r['load_average_at_start'])} |"
+        )
+    return "\n".join(lines)
+
+
+def saturated_first(report: dict[str, Any]) -> str:
+    """Which of loop CPU, database, simulator ran out first in a run that missed the target."""
+    shares = {
+        "the daemon's event loop (CPU)": report["daemon_cpu_share_while_calling"],
+        "the simulator's CPU (simulator + websocket clients)": report["simulator_cpu_share"]
+        + report["client_cpu_share"] * (1.0 if report["pinned"] else 0.0),
+        "the database (write time / wall time)": report["database_write_busy_share"],
+    }
+    name, _share = max(shares.items(), key=lambda item: item[1])
+    parts = ", ".join(f"{key}: {value:.0%}" for key, value in shares.items())
+    return f"{name} ({parts})"
+
+
+async def ramp(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> int:
+    """Raise calls/s until p99 passes the target; report the last rate that held."""
+    reports: list[dict[str, Any]] = []
+    rate = args.ramp_start
+    passed: dict[str, Any] | None = None
+    failed: dict[str, Any] | None = None
+    while rate <= args.ramp_max:
+        args.rate = rate
+        report = await run(args, tmp, url, pg_name)
+        reports.append(report)
+        print(
+            f"ramp {rate}/s: p99 {report['p99_ms']} ms, max {report['max_ms']} ms, "
+            f"pops {report['pops_measured']}/{report['calls_placed']}, "
+            f"daemon CPU {report['daemon_cpu_share_while_calling']:.0%}, "
+            f"simulator CPU {report['simulator_cpu_share']:.0%}, "
+            f"database busy {report['database_write_busy_share']:.0%}"
+        )
+        if (
+            report["p99_ms"] > args.target_ms
+            or report["pops_measured"] < 0.95 * report["calls_placed"]
+        ):
+            failed = report
+            break
+        passed = report
+        rate += args.ramp_step
+    print(summary_table(reports, args.target_ms))
+    database = "postgresql" if pg_name else "sqlite"
+    if passed is None:
+        print(f"{database}: p99 above {args.target_ms} ms already at {args.ramp_start}/s")
+        return 1
+    print(
+        f"{database}: sustained {passed['rate_per_second']} calls/s with p99 "
+        f"{passed['p99_ms']} ms (target {args.target_ms} ms)"
+    )
+    if failed is not None:
+        print(
+            f"{database}: at {failed['rate_per_second']} calls/s p99 was {failed['p99_ms']} ms; "
+            f"saturated first: {saturated_first(failed)}"
+        )
+    else:
+        print(f"{database}: the target held up to --ramp-max {args.ramp_max}/s")
+    return 0
+
+
+async def prepare(args: argparse.Namespace, url: str, pg_name: str) -> None:
+    """Schema, agents and history once; every run (and ramp step) reuses them."""
     if args.reuse:  # a database kept by an earlier --keep run: agents and history are there
-        agent_ids = await existing_agents(url)
+        args.agent_ids = await existing_agents(url)
     else:
         await migrate.upgrade_async(url)
-        agent_ids = await seed_agents(url, args.agents)
+        args.agent_ids = await seed_agents(url, args.agents)
         if pg_name:
-            await seed_big_history(pg_name, args.customers, args.history_calls, agent_ids)
+            await seed_big_history(pg_name, args.customers, args.history_calls, args.agent_ids)
         else:
-            await seed_small_history(url, args.customers, agent_ids)
+            await seed_small_history(url, args.customers, args.agent_ids)
     await open_today(url)
+
+
+async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> dict[str, Any]:
+    agent_ids = args.agent_ids
+    load_at_start = os.getloadavg()
+    sim_cpu, daemon_cpu = (0, 1) if args.pin else (None, None)
+    pin(sim_cpu)
     codec = SessionCodec(SESSION_SECRET)  # the daemon below is configured with it
     now = datetime.now(UTC)
     cookies = [(uid, codec.dumps(logged_in(now, uid, 1))) for uid in agent_ids]
@@ -594,12 +815,14 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
         "agi": {"host": "127.0.0.1", "port": agi_port},
         "http": {"host": "127.0.0.1", "port": http_port},
         "recorder_per_call": args.recorder_per_call,
+        "gc_census": args.gc_census,
+        "gc_threshold": args.gc_threshold,
     }
     ctx = mp.get_context("spawn")
     daemon_ready, daemon_stop, daemon_results = ctx.Event(), ctx.Event(), ctx.Queue()
     daemon = ctx.Process(
         target=daemon_process,
-        args=(settings_data, daemon_ready, daemon_stop, daemon_results, args.profile),
+        args=(settings_data, daemon_ready, daemon_stop, daemon_results, args.profile, daemon_cpu),
     )
     daemon.start()
     loop = asyncio.get_running_loop()
@@ -608,7 +831,14 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
     ready, results = ctx.Event(), ctx.Queue()
     clients = ctx.Process(
         target=client_process,
-        args=(f"http://127.0.0.1:{http_port}", cookies, ready, results, args.seconds + args.drain),
+        args=(
+            f"http://127.0.0.1:{http_port}",
+            cookies,
+            ready,
+            results,
+            args.seconds + args.drain,
+            sim_cpu,
+        ),
     )
     clients.start()
     await loop.run_in_executor(None, ready.wait)
@@ -616,11 +846,16 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
 
     # This process plays Asterisk (C, no garbage collector): keep its pauses out of the
     # numbers as far as Python allows, and report what is left.
-    time_gc_pauses()
+    if not GC_TIMED:
+        time_gc_pauses()
+        GC_TIMED.append(True)
     freeze_startup_heap()
+    reset_gc_stats()  # the freeze's own collection is start-up, not the run
+    gc.disable()  # Asterisk has no garbage collector: no pause of ours in the numbers
     rng = random.Random(3)
     interval = 1.0 / args.rate
     started = time.monotonic()
+    sim_cpu_started = time.process_time()
     placed = 0
     while time.monotonic() - started < args.seconds:
         delay = started + placed * interval - time.monotonic()
@@ -628,7 +863,10 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
             await asyncio.sleep(delay)
         await pbx.place_call(HOTLINE, national(rng.randrange(args.customers)), "")
         placed += 1
-    print(f"placed {placed} calls in {time.monotonic() - started:.1f} s; letting them finish")
+    placing_ended = time.monotonic()
+    simulator_cpu_share = (time.process_time() - sim_cpu_started) / (placing_ended - started)
+    print(f"placed {placed} calls in {placing_ended - started:.1f} s; letting them finish")
+    gc.enable()
     outcome = await loop.run_in_executor(None, results.get)
     clients.join()
     daemon_stop.set()
@@ -670,53 +908,87 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> No
             worst[second] = max(worst.get(second, 0.0), (at - before[-1]) * 1000)
     recorder = server_side["recorder"]
     lags = recorder["first_save_lag_ms"] or [0.0]
-    print(
-        json.dumps(
-            {
-                "database": "postgresql" if pg_name else "sqlite",
-                "agents": args.agents,
-                "rate_per_second": args.rate,
-                "calls_placed": placed,
-                "pops_received": len(outcome["pops"]),
-                "pops_measured": len(latencies),
-                "pops_without_route_request": unmatched,
-                "calls_routed_more_than_once": sum(1 for t in routes.values() if len(t) > 1),
-                "p50_ms": round(statistics.median(latencies), 2),
-                "p90_ms": round(percentile(latencies, 90), 2),
-                "p99_ms": round(percentile(latencies, 99), 2),
-                "max_ms": round(max(latencies), 2),
-                "route_request_to_pop_queued_p50_ms": round(statistics.median(in_daemon), 2),
-                "route_request_to_pop_queued_p99_ms": round(percentile(in_daemon, 99), 2),
-                "route_request_to_acd_decision_p50_ms": round(statistics.median(to_decision), 2),
-                "route_request_to_acd_decision_p99_ms": round(percentile(to_decision, 99), 2),
-                "acd_decision_to_pop_queued_p50_ms": round(
-                    statistics.median(decision_to_queued), 2
-                ),
-                "acd_decision_to_pop_queued_p99_ms": round(percentile(decision_to_queued, 99), 2),
-                "worst_seconds_of_run": {
-                    f"t+{second}s": round(ms)
-                    for second, ms in sorted(worst.items(), key=lambda item: -item[1])[:5]
-                },
-                "daemon_full_gc_count_p50_max_ms": _pauses(server_side["gc_pauses"]),
-                "simulator_full_gc_count_p50_max_ms": _pauses(GC_PAUSES),
-                "client_full_gc_count_p50_max_ms": _pauses(outcome["gc_pauses"]),
-                "acd_state_write_batches": len(server_side["state_writes"]),
-                "acd_state_write_rows": sum(n for _, n in server_side["state_writes"]),
-                "acd_state_write_ms_p50_max_sum": [
-                    round(statistics.median([ms for ms, _ in server_side["state_writes"]]), 1),
-                    round(max(ms for ms, _ in server_side["state_writes"]), 1),
-                    round(sum(ms for ms, _ in server_side["state_writes"])),
-                ],
-                "recorder_transactions": recorder["saves"],
-                "recorder_calls": recorder["calls"],
-                "recorder_first_save_lag_p50_ms": round(statistics.median(lags), 2),
-                "recorder_first_save_lag_p99_ms": round(percentile(lags, 99), 2),
-                "customers": args.customers,
-                "history_calls": args.history_calls if pg_name else args.customers * 10,
+    loop_lag = [ms for at, ms in server_side["lag_ms"] if started <= at <= placing_ended] or [0.0]
+    cpu = [(at, c) for at, c in server_side["cpu_samples"] if started <= at <= placing_ended]
+    daemon_cpu_share = (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) if len(cpu) > 1 else 0.0
+    depth = server_side["depth"] or [(0, 0)]
+    write_ms = sum(ms for ms, _ in server_side["state_writes"]) + sum(server_side["recorder_ms"])
+    calls = max(1, recorder["calls"])
+    gc_stats = server_side["gc_stats"]
+    if True:
+        return {
+            "database": "postgresql" if pg_name else "sqlite",
+            "agents": args.agents,
+            "rate_per_second": args.rate,
+            "calls_placed": placed,
+            "pops_received": len(outcome["pops"]),
+            "pops_measured": len(latencies),
+            "pops_without_route_request": unmatched,
+            "calls_routed_more_than_once": sum(1 for t in routes.values() if len(t) > 1),
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p90_ms": round(percentile(latencies, 90), 2),
+            "p99_ms": round(percentile(latencies, 99), 2),
+            "max_ms": round(max(latencies), 2),
+            "route_request_to_pop_queued_p50_ms": round(statistics.median(in_daemon), 2),
+            "route_request_to_pop_queued_p99_ms": round(percentile(in_daemon, 99), 2),
+            "route_request_to_acd_decision_p50_ms": round(statistics.median(to_decision), 2),
+            "route_request_to_acd_decision_p99_ms": round(percentile(to_decision, 99), 2),
+            "acd_decision_to_pop_queued_p50_ms": round(statistics.median(decision_to_queued), 2),
+            "acd_decision_to_pop_queued_p99_ms": round(percentile(decision_to_queued, 99), 2),
+            "worst_seconds_of_run": {
+                f"t+{second}s": round(ms)
+                for second, ms in sorted(worst.items(), key=lambda item: -item[1])[:5]
             },
-            indent=2,
-        )
-    )
+            "daemon_full_gc_count_p50_max_ms": _pauses(server_side["gc_pauses"]),
+            "simulator_full_gc_count_p50_max_ms": _pauses(GC_PAUSES),
+            "client_full_gc_count_p50_max_ms": _pauses(outcome["gc_pauses"]),
+            "acd_state_write_batches": len(server_side["state_writes"]),
+            "acd_state_write_rows": sum(n for _, n in server_side["state_writes"]),
+            "acd_state_write_ms_p50_max_sum": [
+                round(statistics.median([ms for ms, _ in server_side["state_writes"]]), 1),
+                round(max(ms for ms, _ in server_side["state_writes"]), 1),
+                round(sum(ms for ms, _ in server_side["state_writes"])),
+            ],
+            "recorder_transactions": recorder["saves"],
+            "recorder_calls": recorder["calls"],
+            "recorder_first_save_lag_p50_ms": round(statistics.median(lags), 2),
+            "recorder_first_save_lag_p99_ms": round(percentile(lags, 99), 2),
+            "customers": args.customers,
+            "history_calls": args.history_calls if pg_name else args.customers * 10,
+            "load_average_at_start": [round(x, 2) for x in load_at_start],
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "pinned": args.pin,
+            "daemon_loop_lag_p99_max_ms": [
+                round(percentile(loop_lag, 99), 1),
+                round(max(loop_lag), 1),
+            ],
+            "write_behind_depth_max": {
+                "acd_states": max(d[0] for d in depth),
+                "call_records": max(d[1] for d in depth),
+            },
+            "write_behind_depth_p99": {
+                "acd_states": percentile([d[0] for d in depth], 99),
+                "call_records": percentile([d[1] for d in depth], 99),
+            },
+            "state_log_overflows": server_side["state_log_overflows"],
+            "state_log_rows_lost": server_side["state_log_lost"],
+            "daemon_gc_threshold": server_side["gc_threshold"],
+            "daemon_gc_per_generation_count_unreachable_ms_total_max": {
+                f"gen{g}": [int(v[0]), int(v[1]), round(v[2], 1), round(v[3], 1)]
+                for g, v in sorted(gc_stats.items(), key=lambda item: str(item[0]))
+            },
+            "daemon_cyclic_garbage_objects_per_call": round(
+                sum(v[1] for v in gc_stats.values()) / calls, 1
+            ),
+            "daemon_gc_census_top_types": server_side["gc_census"],
+            "daemon_cpu_share_while_calling": round(daemon_cpu_share, 3),
+            "simulator_cpu_share": round(simulator_cpu_share, 3),
+            "client_cpu_share": round(outcome["cpu_share"], 3),
+            "database_write_busy_share": round(write_ms / 1000 / server_side["wall_seconds"], 3),
+        }
+
+
+GC_TIMED: list[bool] = []  # the simulator process's gc callback is installed once
 
 
 def _free_port() -> int:
@@ -747,7 +1019,29 @@ if __name__ == "__main__":
     parser.add_argument(
         "--drain", type=float, default=15.0, help="seconds to wait after the last call"
     )
+    parser.add_argument(
+        "--target-ms", type=float, default=25.0, help="p99 above this fails the run (exit 1)"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="repeat the run N times")
+    parser.add_argument("--ramp", action="store_true", help="raise calls/s until p99 fails")
+    parser.add_argument("--ramp-start", type=float, default=20.0)
+    parser.add_argument("--ramp-step", type=float, default=10.0)
+    parser.add_argument("--ramp-max", type=float, default=150.0)
+    parser.add_argument(
+        "--pin", action="store_true", help="simulator and clients on CPU 0, daemon on CPU 1"
+    )
+    parser.add_argument(
+        "--gc-census",
+        action="store_true",
+        help="keep the daemon's cyclic garbage (gc.DEBUG_SAVEALL) and report its types",
+    )
+    parser.add_argument(
+        "--gc-threshold",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=None,
+        help="the daemon's gc.set_threshold after warm-up, e.g. 50000,50,100",
+    )
     arguments = parser.parse_args()
     if arguments.customers is None:
         arguments.customers = 100_000 if arguments.postgres else 1_000
-    asyncio.run(main(arguments))
+    sys.exit(asyncio.run(main(arguments)))

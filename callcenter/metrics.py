@@ -46,3 +46,21 @@ class Metrics:
         self.websockets = Gauge(
             "callcenter_websockets", "Open agent/supervisor websockets", registry=self.registry
         )
+        self.write_behind_depth = Gauge(
+            "callcenter_write_behind_depth",
+            "Rows produced and not yet stored, per write-behind queue",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.write_behind_overflow = Counter(
+            "callcenter_write_behind_overflow_total",
+            "Rows queued while a write-behind queue was over its limit (held, not dropped)",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.write_behind_written = Counter(
+            "callcenter_write_behind_written_total",
+            "Rows a write-behind queue handed to the database",
+            ["queue"],
+            registry=self.registry,
+        )

@@ -58,6 +58,7 @@ from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
 from callcenter.db.repos.routing import RoutingConfig, load_routing_config
 from callcenter.prompts import menu_prompt_code
+from callcenter.services.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ class AcdService:
         sessions: async_sessionmaker[AsyncSession],
         control: CallControl | None = None,
         settings_zone: Any = None,
+        metrics: Any = None,
+        profile_wait_seconds: float = 0.25,
     ) -> None:
         self.clock = clock
         self.bus = bus
@@ -181,6 +184,12 @@ class AcdService:
         self.hours: dict[str, OfficeHours] = {}
         self.calls: dict[str, CallInfo] = {}
         self._changes: asyncio.Queue[StateChange] = asyncio.Queue()
+        #: the agent-state history, written behind: the route path only appends (issue 19)
+        self.state_log: WriteBehind[acd_repo.StateRow] = WriteBehind(
+            "acd_states", self._store_states, coalesce=coalesce_states, metrics=metrics
+        )
+        #: how long a route waits for the caller lookup started at ``inbound``
+        self.profile_wait_seconds = profile_wait_seconds
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Any] = []
@@ -208,6 +217,7 @@ class AcdService:
             self.bus.subscribe(AgentDeviceState, self._on_device_state),
         ]
         self._tasks = [  # supervised: a bug is logged with its cause and the loop restarts
+            background.supervise("acd-state-log", self.state_log.run),
             background.supervise("acd-state-writer", self._write_states),
             background.supervise("acd-timers", self._timers),
         ]
@@ -231,6 +241,7 @@ class AcdService:
     async def flush(self) -> None:
         """Wait until every state change so far is stored (tests and shutdown)."""
         await self._changes.join()
+        await self.state_log.flush()
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
@@ -502,6 +513,27 @@ class AcdService:
         async with self.sessions() as db:
             return await acd_repo.caller_profile(db, caller)
 
+    async def _bounded_profile(
+        self, call_id: str, lookup: asyncio.Task[acd_repo.CallerProfile]
+    ) -> acd_repo.CallerProfile:
+        """The caller lookup started at ``inbound``, waited for at most
+        ``profile_wait_seconds``: a slow database routes the call as an unknown caller
+        (no priority, no sticky agent) rather than hold it."""
+        if lookup.done() and not lookup.cancelled() and lookup.exception() is None:
+            return lookup.result()
+        try:
+            async with asyncio.timeout(self.profile_wait_seconds):
+                return await asyncio.shield(lookup)
+        except TimeoutError:
+            log.warning(
+                "caller lookup for %s took over %.2f s; routing without it",
+                call_id,
+                self.profile_wait_seconds,
+            )
+        except Exception:
+            log.warning("caller lookup for %s failed; routing without it", call_id, exc_info=True)
+        return acd_repo.CallerProfile()
+
     async def agi_menu(self, session: AgiSession) -> None:
         digit = session.args[0] if session.args else ""
         hotline_number = await session.get_variable("CC_HOTLINE") or ""
@@ -557,7 +589,7 @@ class AcdService:
             self._link(info, caller_name=session.env.get("agi_calleridname", ""))
             if info.profile is None:
                 info.profile = self._tracked(self._caller_profile(session.caller))
-            profile = await info.profile
+            profile = await self._bounded_profile(call_id, info.profile)
             info.customer_id = profile.customer_id
             self.acd.arrive(
                 call_id,
@@ -837,6 +869,11 @@ class AcdService:
                     log.debug("could not update the position of %s", caller.channel)
 
     def _on_state_change(self, change: StateChange) -> None:
+        self.state_log.put(
+            acd_repo.StateRow(
+                change.agent_id, str(change.state), change.reason, change.interface, change.at
+            )
+        )
         self._changes.put_nowait(change)
         self.bus.publish(
             AgentStateChanged(
@@ -849,24 +886,18 @@ class AcdService:
             )
         )
 
+    async def _store_states(self, rows: list[acd_repo.StateRow]) -> None:
+        """One transaction per batch: close each agent's open row, insert the new ones."""
+        async with self.sessions() as session, session.begin():
+            await acd_repo.record_states(session, rows)
+
     async def _write_states(self) -> None:
-        """One writer, in order: the state log (changes batched per transaction), then the
-        fallback queue's pause mirror. Batching keeps a busy hour to a few commits a second."""
+        """The fallback queue's pause mirror, in order of the changes. The state log itself
+        is written behind (``state_log``): the mirror never waits for the database."""
         while True:
             batch = [await self._changes.get()]
             while not self._changes.empty() and len(batch) < 500:
                 batch.append(self._changes.get_nowait())
-            try:
-                async with self.sessions() as session, session.begin():
-                    await acd_repo.record_states(
-                        session,
-                        [
-                            acd_repo.StateRow(c.agent_id, str(c.state), c.reason, c.interface, c.at)
-                            for c in batch
-                        ],
-                    )
-            except Exception:
-                log.exception("could not store %d agent state changes", len(batch))
             for change in batch:
                 try:
                     await self._mirror_pause(change)
@@ -1019,3 +1050,18 @@ class AcdService:
             }
             for index, w in enumerate(self.acd.waiting(group), start=1)
         ]
+
+
+def coalesce_states(rows: list[acd_repo.StateRow]) -> list[acd_repo.StateRow]:
+    """Drop a change that repeats the same agent's previous change in the batch (same
+    state, reason and phone): it would only split one period into two rows. Every real
+    transition is kept; ``record_states`` closes and opens the rows in one transaction."""
+    last: dict[int, tuple[str, str, str]] = {}
+    kept: list[acd_repo.StateRow] = []
+    for row in rows:
+        key = (row.state, row.reason, row.interface)
+        if last.get(row.user_id) == key:
+            continue
+        last[row.user_id] = key
+        kept.append(row)
+    return kept

@@ -79,6 +79,11 @@ class CallRecorder:
         ]
         self._unsubscribe = lambda: [unsubscribe() for unsubscribe in unsubscribers]
 
+    @property
+    def depth(self) -> int:
+        """Calls with facts not yet stored (each call's events coalesce into one write)."""
+        return len(self._dirty)
+
     def _on_event(self, event: CallFact) -> None:
         linkedid = event.linkedid
         if linkedid:

@@ -28,6 +28,7 @@ from callcenter.registry import (
     CALL_CONTROL,
     CALL_TRACKER,
     CLOCK,
+    METRICS,
     SESSIONMAKER,
     SETTINGS,
     SHUTDOWN,
@@ -48,6 +49,8 @@ def setup_call_records(app: web.Application) -> None:
     if CALL_RECORDER in app or CALL_TRACKER not in app:
         return
     recorder = app[CALL_RECORDER] = CallRecorder(app[CALL_TRACKER], app[SESSIONMAKER], app[BUS])
+    if METRICS in app:  # written behind too: its backlog is a metric like the ACD's
+        app[METRICS].write_behind_depth.labels("call_records").set_function(lambda: recorder.depth)
 
     async def records_ctx(app: web.Application) -> AsyncIterator[None]:
         task = tasks.supervise("call-recorder", recorder.run, on_fatal=app.get(SHUTDOWN))
@@ -67,7 +70,11 @@ def setup(app: web.Application) -> None:
     setup_call_records(app)
     settings = app[SETTINGS]
     service = AcdService(
-        clock=app[CLOCK], bus=app[BUS], sessions=app[SESSIONMAKER], settings_zone=settings.tz
+        clock=app[CLOCK],
+        bus=app[BUS],
+        sessions=app[SESSIONMAKER],
+        settings_zone=settings.tz,
+        metrics=app.get(METRICS),
     )
     app[ACD_SERVICE] = service
     service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)

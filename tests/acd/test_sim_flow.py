@@ -276,10 +276,10 @@ async def test_a_stalled_route_sends_the_call_to_the_fallback_queue_within_a_sec
     rig = await make_rig([phone("101"), phone("102"), phone("103")])
     await rig.login("agent1", "agent2", "agent3")
 
-    async def stalled(caller: str) -> Any:
-        await asyncio.sleep(30)  # the database hangs
+    async def stalled(session: Any) -> Any:
+        await asyncio.sleep(30)  # the decision hangs (a bug, a stuck await)
 
-    rig.service._caller_profile = stalled  # the route's lookup never returns
+    rig.service._route = stalled  # the route request never answers
     started = wall.monotonic()
     await rig.pbx.place_call(HOTLINE, "0912000090")
     await rig.until(lambda: any(dict(e).get("Event") == "QueueCallerJoin" for e in rig.events), 600)
@@ -288,6 +288,30 @@ async def test_a_stalled_route_sends_the_call_to_the_fallback_queue_within_a_sec
     assert joined["Queue"] == "cc-fallback"
     # inbound + recording notice (2 s simulated = 33 ms) + the 1 s route deadline
     assert took < 2.5, f"fallback after {took:.2f} s"
+
+
+async def test_a_stalled_caller_lookup_still_rings_an_agent_within_its_bound(
+    make_rig: Any,
+) -> None:
+    """Issue 19: the route waits for the caller lookup at most ``profile_wait_seconds``,
+    then routes the caller as unknown instead of losing the call to the fallback queue."""
+    import asyncio
+    import time as wall
+
+    rig = await make_rig([phone("101"), phone("102"), phone("103")])
+    await rig.login("agent1", "agent2", "agent3")
+
+    async def stalled(caller: str) -> Any:
+        await asyncio.sleep(30)  # the database hangs
+
+    rig.service._caller_profile = stalled  # the lookup started at inbound never returns
+    started = wall.monotonic()
+    await rig.pbx.place_call(HOTLINE, "0912000091")
+    await rig.until(lambda: bool(rig.dialed_callers()), 600)
+    took = wall.monotonic() - started
+    assert [caller for _, caller in rig.dialed_callers()] == ["0912000091"]
+    assert not any(dict(e).get("Event") == "QueueCallerJoin" for e in rig.events)
+    assert took < 1.5, f"rang after {took:.2f} s"
 
 
 async def test_voicemail_out_of_hours_and_on_overflow_become_tasks(make_rig: Any) -> None:

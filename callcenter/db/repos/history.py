@@ -69,6 +69,13 @@ async def load_customer(session: AsyncSession, customer_id: int) -> CustomerView
     return None if customer is None else customer_view(customer)
 
 
+# Built once: ``aliased()`` copies the table's columns, and a fresh copy per screen-pop
+# was cyclic garbage on the hot path (about ten Column objects per call, found with the
+# screen-pop bench's ``--gc-census``; issue 19).
+_WRAP_CATEGORY = aliased(Category)
+_FIRST_TICKET_CATEGORY = aliased(Category)
+
+
 async def load_calls(
     session: AsyncSession, customer_id: int, *, limit: int = CALL_LIMIT
 ) -> tuple[EarlierCall, ...]:
@@ -80,8 +87,8 @@ async def load_calls(
         .limit(1)
         .scalar_subquery()
     )
-    wrap_category = aliased(Category)
-    first_ticket_category = aliased(Category)
+    wrap_category = _WRAP_CATEGORY
+    first_ticket_category = _FIRST_TICKET_CATEGORY
     rows = await session.execute(
         select(
             Call.id,
