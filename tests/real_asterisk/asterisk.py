@@ -1,8 +1,8 @@
 """A private Asterisk 22 booted from the project's own ``asterisk/*.conf``.
 
 The committed files are copied into a temp folder; only what must move is rewritten
-(listening ports, the daemon's FastAGI address, the recordings, music and sounds
-folders, the provider trunk's address), and test-only parts are *appended*: the
+(listening ports, the daemon's FastAGI address, the recordings folder, the provider
+trunk's address; sounds and music live in the instance's own ``astdatadir``), and test-only parts are *appended*: the
 agents' phones (``[tier-agents]``), the customers' side (``[tier-caller]``), a
 "provider" endpoint through which Asterisk calls its own trunk endpoint, and an AMI
 user for the harness. The committed files are never edited for the tests.
@@ -291,14 +291,6 @@ class Asterisk:
             f"server_uri = sip:127.0.0.1:{p.sip}",
         )
         (self.etc / "pjsip.conf").write_text(pjsip + TIER_PJSIP.format(sip_port=p.sip))
-
-        moh = (self.etc / "musiconhold.conf").read_text()
-        moh = _sub(
-            moh,
-            r"^directory = /var/lib/asterisk/moh/callcenter$",
-            f"directory = {self.moh / 'callcenter'}",
-        )
-        (self.etc / "musiconhold.conf").write_text(moh)
 
         ext = (self.etc / "extensions.conf").read_text()
         ext = _sub(ext, r"^CC_AGI=agi://127\.0\.0\.1:4573$", f"CC_AGI=agi://127.0.0.1:{p.agi}")

@@ -72,7 +72,7 @@ def pbx(media_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     root = make_root()
     instance = Asterisk(BINARY, root, Ports(), root / "recordings")
     instance.prepare()
-    install_media(media_cache, instance.sounds, instance.moh)
+    install_media(media_cache, instance.root / "data")
     instance.start()
     try:
         yield instance

@@ -183,7 +183,7 @@ def boot(work: Path) -> Asterisk:
     root = make_root()
     pbx = Asterisk(binary, root, Ports(), root / "recordings")
     pbx.prepare()
-    install_media(work / "media", pbx.sounds, pbx.moh)
+    install_media(work / "media", pbx.root / "data")
     pbx.start()
     return pbx
 

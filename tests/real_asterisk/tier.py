@@ -25,10 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from callcenter.config import load_settings
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import Call, Task, Ticket
+from callcenter.provision.sync import SyncResult, sync_from_settings
 from tests.real_asterisk.ami import AmiClient
 from tests.real_asterisk.asterisk import (
+    DAEMON_AMI_SECRET,
     OUTSIDE_PREFIX,
     PROVIDER,
     TIER_AMI_SECRET,
@@ -240,6 +243,23 @@ class Tier:
             await page.close()
 
 
+async def sync_asterisk(pbx: Asterisk, db_url: str) -> SyncResult:
+    """What ``callcenter asterisk sync`` does, against this instance's config folder: the
+    database's hotlines, department ring groups and fallback-queue members written into the
+    included files, and reloaded over AMI."""
+    settings = load_settings(
+        None,
+        database={"url": db_url},
+        ami={
+            "host": "127.0.0.1",
+            "port": pbx.ports.ami,
+            "username": "callcenter",
+            "secret": DAEMON_AMI_SECRET,
+        },
+    )
+    return await sync_from_settings(settings, config_dir=pbx.etc)
+
+
 @contextlib.asynccontextmanager
 async def open_tier(
     pbx: Asterisk,
@@ -261,6 +281,7 @@ async def open_tier(
     world = Tier(pbx, ami, daemon, seeded)
     try:
         await daemon.start()
+        await sync_asterisk(pbx, db_url)
         yield world
     finally:
         await world.close()
