@@ -392,7 +392,7 @@ class CallTracker:
         if call.record.direction == "outbound" and not call.record.dialed_number:
             # click-to-call: the agent's phone is the first channel; it dials the customer
             target = _value(e, "DialString") or _value(e, "DestExten")
-            call.record.dialed_number = target.rsplit("/", 1)[-1].split("@")[0]
+            call.record.dialed_number = caller_id_number(target.rsplit("/", 1)[-1].split("@")[0])
         self._emit(
             ev.CALL_OFFERED,
             ev.CallOffered(
@@ -430,7 +430,9 @@ class CallTracker:
             attempt.outcome, attempt.answered_at = "answered", at
             record = call.record
             if record.answered_at is None:
-                record.answered_at, record.agent_interface = at, attempt.interface
+                record.answered_at = at
+                if record.direction != "outbound":  # click-to-call: the clicker's phone
+                    record.agent_interface = attempt.interface
             if not call.current_agent:
                 call.current_agent = attempt.uniqueid
             self._emit(
@@ -773,6 +775,9 @@ class CallTracker:
         if action_id in self._outbound_actions:
             del self._outbound_actions[action_id]
             call.record.direction = "outbound"
+            # Click-to-call rings the agent's phone first: that channel is the call's first,
+            # and the agent who clicked is the one the call is credited to (not the trunk).
+            call.record.agent_interface = interface_of(call.record.caller_channel)
         if not success:
             call.originate_failed = True
 

@@ -129,7 +129,9 @@ def test_click_to_call_is_outbound_and_knows_the_number_dialled() -> None:
     ], tracker)  # fmt: skip
     record = ended(out)
     assert record.direction == "outbound" and record.originate_action_id == "cc-originate-1"
-    assert record.dialed_number == "0912345678" and record.disposition == "answered"
+    assert record.dialed_number == "+84912345678" and record.disposition == "answered"
+    # credited to the agent who clicked (their phone rang first), not to the trunk leg
+    assert record.agent_interface == "PJSIP/101"
 
 
 def test_failed_originate_without_a_channel_is_reported_and_forgotten() -> None:
