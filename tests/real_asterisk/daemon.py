@@ -62,7 +62,7 @@ class Seeded:
 async def seed(
     db_url: str,
     *,
-    strategy: str = "fewest_calls",
+    strategy: str | None = None,
     ring_timeout: int = 6,
     max_wait: int = 120,
     wrapup: int = 1,
@@ -92,10 +92,12 @@ async def seed(
             binh = await session.get(User, ids["binh"])
             assert sales_dept is not None and binh is not None
             binh.department_id = sales_dept.id
+            # strategy None: the model's default, what a new install gets
+            chosen = {} if strategy is None else {"strategy": strategy}
             care = AgentGroup(
                 code="care",
                 name="CSKH",
-                strategy=strategy,
+                **chosen,
                 ring_timeout_seconds=ring_timeout,
                 max_wait_seconds=max_wait,
                 overflow_action=overflow_action,
@@ -103,7 +105,7 @@ async def seed(
             sales = AgentGroup(
                 code="sales",
                 name="Kinh doanh",
-                strategy=strategy,
+                **chosen,
                 ring_timeout_seconds=ring_timeout,
                 max_wait_seconds=max_wait,
             )
