@@ -28,8 +28,7 @@ async def test_daemon_down_callers_reach_agents_through_the_fallback_queue(tier:
     connected = await _fallback_answer(tier, caller_number(500))
     members = tier.pbx.cli("queue show cc-fallback")
     assert connected and "tier-agents" in connected[0].get("Interface", ""), (
-        f"no agent phone answered in the fallback queue; its members (issue 11 item 6):\n"
-        f"{members}"
+        f"no agent phone answered in the fallback queue; its members (issue 11 item 6):\n{members}"
     )
 
 
