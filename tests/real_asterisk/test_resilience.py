@@ -64,7 +64,7 @@ async def test_an_agent_added_in_the_console_takes_fallback_calls_after_sync(
             user = await users.create_user(
                 session,
                 username="dung",
-                password="tier-Dung-password-1",
+                password="Tier-agent-passw0rd-4",
                 role="agent",
                 full_name="Agent dung",
                 interface=routing.normalize_interface(agent_interface("104")),
