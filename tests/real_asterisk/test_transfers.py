@@ -100,8 +100,15 @@ async def test_blind_transfer_to_an_outside_number_keeps_the_caller(tier: Tier, 
 
 
 async def test_attended_transfer_to_an_outside_number(tier: Tier) -> None:
-    number, mark = await _transfer(tier, "external", OUTSIDE_PREFIX + "000002", "attended")
-    await tier.wait_calls_ended(1, within=60)
+    """The agent consults the outside number, then hangs up: the caller is put through.
+    The outside person stays on the line longer than the agent (else the consultation
+    ends first and the caller comes back to the agent, which is no transfer)."""
+    tier.pbx.cli("database put tier outside/talk 15")
+    try:
+        number, mark = await _transfer(tier, "external", OUTSIDE_PREFIX + "000002", "attended")
+        await tier.wait_calls_ended(1, within=60)
+    finally:
+        tier.pbx.cli("database del tier outside/talk")
     events = tier.ami.events[mark:]
     attended = [e.get("Result") for e in events if e.get("Event") == "AttendedTransfer"]
     begins, ends = _dials(tier, mark, f"{OUTSIDE_PREFIX}000002@trunk")
