@@ -64,9 +64,9 @@ def _steps(tier: Tier, mark: int) -> list[tuple[str, str, str, str]]:
 
 
 async def _transfer(
-    tier: Tier, kind: str, target: str, mode: str, entry: str = "call_sip"
+    tier: Tier, kind: str, target: str, mode: str, entry: str = "call_sip", talk: float = 10
 ) -> tuple[str, int]:
-    tier.pbx.set_agent("101", talk=10)
+    tier.pbx.set_agent("101", talk=talk)
     await tier.open_pages("an")
     number = caller_number(700 + len(tier.ami.events) % 100)
     linkedid = await _talking(tier, "an", number, entry)
@@ -102,10 +102,13 @@ async def test_blind_transfer_to_an_outside_number_keeps_the_caller(tier: Tier, 
 async def test_attended_transfer_to_an_outside_number(tier: Tier) -> None:
     """The agent consults the outside number, then hangs up: the caller is put through.
     The outside person stays on the line longer than the agent (else the consultation
-    ends first and the caller comes back to the agent, which is no transfer)."""
-    tier.pbx.cli("database put tier outside/talk 15")
+    ends first and the caller comes back to the agent, which is no transfer): the agent
+    hangs up ~7.5 s after answering, the outside phone ~4.5 + 8 s after the transfer."""
+    tier.pbx.cli("database put tier outside/talk 8")
     try:
-        number, mark = await _transfer(tier, "external", OUTSIDE_PREFIX + "000002", "attended")
+        number, mark = await _transfer(
+            tier, "external", OUTSIDE_PREFIX + "000002", "attended", talk=6
+        )
         await tier.wait_calls_ended(1, within=60)
     finally:
         tier.pbx.cli("database del tier outside/talk")
