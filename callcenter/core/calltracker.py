@@ -778,6 +778,8 @@ class CallTracker:
             # Click-to-call rings the agent's phone first: that channel is the call's first,
             # and the agent who clicked is the one the call is credited to (not the trunk).
             call.record.agent_interface = interface_of(call.record.caller_channel)
+            if not call.record.attempts:  # the phone's own exten (Local/101@…), not the customer
+                call.record.dialed_number = ""
         if not success:
             call.originate_failed = True
 

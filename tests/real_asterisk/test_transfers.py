@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.real_asterisk.asterisk import OUTSIDE_PREFIX
-from tests.real_asterisk.tier import Tier, caller_number, check_answered
+from tests.real_asterisk.tier import Tier, caller_number, check_answered, e164
 
 OUTSIDE = OUTSIDE_PREFIX + "000001"
 
@@ -173,6 +173,8 @@ async def test_click_to_call_rings_the_agent_then_the_number(tier: Tier) -> None
                 f"caller {call.caller_number!r}, agent_interface {call.agent_interface!r}, "
                 f"attempts {[(a.interface, a.outcome) for a in call.attempts]})"
             )
+        if call.dialed_number != e164(OUTSIDE):
+            problems.append(f"customer number stored as {call.dialed_number!r}, not E.164")
         if not tier.recording_exists(call):
             problems.append(f"recording {call.recording_path!r} missing")
     assert not problems, "\n".join(problems)
