@@ -23,13 +23,26 @@ TALK = 12  # seconds the agent stays on the line after speaking
 
 async def test_daemon_down_callers_reach_agents_through_the_fallback_queue(tier: Tier) -> None:
     """FastAGI fails (daemon stopped): [cc-fallback] queues the caller on app_queue, whose
-    members must be the agents' phones; an agent's phone answers."""
+    members must be the agents' phones; an agent's phone answers.
+
+    The agents are at work (pages open, available) when the daemon goes: the daemon keeps
+    logged-out agents paused in the fallback queue, so with nobody logged in the caller
+    would rightly hear the sorry prompt (joinempty includes paused)."""
+    await tier.open_pages()
+    await tier.until(
+        lambda: _unpaused_members(tier) == 3, within=15, what="the agents unpaused in cc-fallback"
+    )
     tier.daemon.stop()
     connected = await _fallback_answer(tier, caller_number(500))
     members = tier.pbx.cli("queue show cc-fallback")
     assert connected and "tier-agents" in connected[0].get("Interface", ""), (
         f"no agent phone answered in the fallback queue; its members (issue 11 item 6):\n{members}"
     )
+
+
+def _unpaused_members(tier: Tier) -> int:
+    lines = tier.pbx.cli("queue show cc-fallback").splitlines()
+    return sum(1 for line in lines if "@tier-agents" in line and "(paused" not in line)
 
 
 async def _fallback_answer(tier: Tier, number: str) -> list[dict[str, str]]:
