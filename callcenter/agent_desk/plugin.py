@@ -33,11 +33,18 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     await desk.close()
 
 
+async def _close_pages(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for running handlers: close every agent's socket
+    (1001, the page reconnects by itself), so an open page does not hold the stop up."""
+    await app[AGENT_HUB].close_all(CloseCode.GOING_AWAY)
+
+
 def setup(app: web.Application) -> None:
     """The page, its websocket and actions; one hub and one desk per application."""
     hub = AgentHub()
     app[AGENT_HUB] = hub
     app[AGENT_DESK] = AgentDesk(hub, app[SESSIONMAKER], app[CLOCK], zone=app[SETTINGS].tz)
+    app.on_shutdown.append(_close_pages)
     app.cleanup_ctx.append(_desk_ctx)
     app.router.add_routes(http.routes)  # the page and the actions under /api/agent/
     app.router.add_routes(ws.routes)  # /agent/ws

@@ -37,7 +37,9 @@ MAX_BUFFERED_EVENTS = 100_000
 
 class _SingleReply(Action):  # type: ignore[misc]
     """An action complete with its first reply: an async Originate's later
-    OriginateResponse then reaches the event stream (and the tracker) instead."""
+    OriginateResponse then reaches the event stream (and the tracker) instead. Atxfer too:
+    its "Atxfer successfully queued" looked to panoramisk like an async Originate's, and
+    without an ``Async`` header the reply was dropped and the transfer timed out."""
 
     @property
     def multi(self) -> bool:
@@ -387,9 +389,12 @@ class AmiLink:
         )
 
     async def atxfer(self, channel: str, context: str, exten: str) -> Message:
-        """Attended transfer; Asterisk only acts if the Dial had the ``t`` option."""
+        """Attended transfer; Asterisk only acts if the Dial had the ``t`` option and
+        ``features.conf`` sets the ``atxfer`` code."""
         return await self._checked(
-            {"Action": "Atxfer", "Channel": channel, "Context": context, "Exten": exten}
+            _SingleReply(
+                {"Action": "Atxfer", "Channel": channel, "Context": context, "Exten": exten}
+            )
         )
 
     async def park(

@@ -72,6 +72,15 @@ class QueueMemberLine:
 
 
 @dataclass(frozen=True)
+class AgentLine:
+    """An agent's extension in [agents]: a transfer to it rings the agent's own phone."""
+
+    extension: str
+    username: str
+    interface: str
+
+
+@dataclass(frozen=True)
 class PbxConfig:
     """What the generated files say: read from the database in one go."""
 
@@ -79,6 +88,7 @@ class PbxConfig:
     departments: tuple[DepartmentLine, ...]
     members: tuple[QueueMemberLine, ...]
     skipped: tuple[str, ...] = ()
+    agents: tuple[AgentLine, ...] = ()
 
 
 async def load_pbx_config(session: AsyncSession) -> PbxConfig:
@@ -95,6 +105,7 @@ async def load_pbx_config(session: AsyncSession) -> PbxConfig:
     agents = await acd_repo.agents(session)
     phones_by_department: dict[int, list[str]] = {}
     members = []
+    agent_lines: list[AgentLine] = []
     for user in sorted(agents, key=lambda u: u.username):
         interface = user.interface.strip()
         if not interface:
@@ -103,6 +114,12 @@ async def load_pbx_config(session: AsyncSession) -> PbxConfig:
             skipped.append(f"user {user.username}: interface {interface!r}")
             continue
         members.append(QueueMemberLine(interface, user.username))
+        extension = (user.extension or "").strip()
+        if extension:
+            if _DEPARTMENT_NUMBER.match(extension):
+                agent_lines.append(AgentLine(extension, user.username, interface))
+            else:
+                skipped.append(f"user {user.username}: extension {extension!r}")
     staff = await session.execute(
         select(User.department_id, User.interface, User.department_priority, User.username).where(
             User.active.is_(True), User.department_id.is_not(None), User.interface != ""
@@ -131,11 +148,15 @@ async def load_pbx_config(session: AsyncSession) -> PbxConfig:
                 number, department.code, tuple(phones_by_department.get(department.id, ()))
             )
         )
+    numbers = {d.number for d in departments}
+    taken = [a for a in agent_lines if a.extension in numbers]
+    skipped += [f"user {a.username}: extension {a.extension} is a department's" for a in taken]
     return PbxConfig(
         tuple(sorted(set(hotlines))),
         tuple(sorted(departments, key=lambda d: d.number)),
         tuple(members),
         tuple(skipped),
+        tuple(sorted((a for a in agent_lines if a not in taken), key=lambda a: a.extension)),
     )
 
 
@@ -170,6 +191,17 @@ def render_extensions(config: PbxConfig) -> str:
         else:
             lines.append(" same => n,Playback(${CC_SORRY_PROMPT})")
             lines.append(" same => n,Hangup()")
+    if config.agents:
+        # An exact extension wins over extensions.conf's `_1XX` (which dials PJSIP/<ext>):
+        # a transfer to an agent rings the phone the console gives them.
+        lines.append("; Agents' extensions: a transfer to one rings the agent's phone.")
+    for agent in config.agents:
+        if agent.extension in seen:
+            continue
+        seen.add(agent.extension)
+        lines.append(f"exten => {agent.extension},1,NoOp(agent {agent.username})")
+        lines.append(f" same => n,Dial({agent.interface},30,tT)")
+        lines.append(" same => n,Hangup()")
     return "\n".join(lines) + "\n"
 
 

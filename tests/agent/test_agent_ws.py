@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -292,3 +293,15 @@ async def test_quick_create_from_the_pop_links_the_call(
         customer = await session.get(Customer, customer_id)
         assert customer is not None and customer.name == "Anh Tư"
         assert customer.province == "Huế"
+
+
+async def test_shutdown_closes_open_pages_promptly(agent_world: AgentWorld, open_desk: Any) -> None:
+    """SIGTERM runs the app's shutdown before aiohttp waits for running handlers: an open
+    agent page must be closed then (1001, it reconnects), not hold the stop up."""
+    lan = await open_desk("lan", agent_world.lan_id)
+    app = agent_world.client.server.app
+    assert app is not None
+    await asyncio.wait_for(app.shutdown(), timeout=3)
+    message = await lan.ws.receive(timeout=3)
+    assert message.type == aiohttp.WSMsgType.CLOSE, (message.type, message.data)
+    assert message.data == aiohttp.WSCloseCode.GOING_AWAY

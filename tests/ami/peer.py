@@ -204,7 +204,10 @@ class AmiPeer:
                 for uid, (queue, position, since) in self.queue.items() if uid in self.channels
             ]  # fmt: skip
             self._reply_list(writer, aid, "Queue status will follow", items, "QueueStatusComplete")
-        elif name in ("Redirect", "Setvar", "Hangup", "QueuePause", "BlindTransfer", "Atxfer",
+        elif name == "Atxfer":  # Asterisk 22.10.1's words (checked on the real one)
+            writer.write(render([("Response", "Success"), *aid,
+                                 ("Message", "Atxfer successfully queued")]))  # fmt: skip
+        elif name in ("Redirect", "Setvar", "Hangup", "QueuePause", "BlindTransfer",
                       "Park", "MixMonitorMute", "Originate"):  # fmt: skip
             writer.write(render([("Response", "Success"), *aid, ("Message", f"{name} done")]))
         else:

@@ -211,3 +211,25 @@ async def test_calls_are_tied_to_the_customer_who_owns_the_number(session_factor
         "c.4": ids["Khách gọi ra"],
         "c.5": ids["Đã chọn"],
     }
+
+
+async def test_a_resynced_record_keeps_the_stored_recording_link(session_factory: Any) -> None:
+    """After a daemon restart mid-call the resync rebuilds the record from Asterisk's
+    channel list, which does not say what MixMonitor writes: the stored link must stay."""
+    stream = events("h-pjsip-sipp-call")
+    tracker = CallTracker()
+    tracker.feed_all(stream)
+    (linkedid,) = {r.linkedid for r in [tracker.get("1795436297.96")] if r is not None}
+    record = tracker.get(linkedid)
+    assert record is not None
+    first = record.snapshot()
+    first.recording_path = "/var/spool/asterisk/monitor/callcenter/1795436297.96.wav"
+    rebuilt = record.snapshot()
+    rebuilt.recording_path = ""
+    for snapshot in (first, rebuilt):
+        async with session_factory() as session:
+            await calls_repo.save_call(session, snapshot)
+            await session.commit()
+    async with session_factory() as session:
+        call = await calls_repo.get_call(session, linkedid)
+        assert call is not None and call.recording_path == first.recording_path

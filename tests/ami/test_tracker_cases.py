@@ -129,7 +129,33 @@ def test_click_to_call_is_outbound_and_knows_the_number_dialled() -> None:
     ], tracker)  # fmt: skip
     record = ended(out)
     assert record.direction == "outbound" and record.originate_action_id == "cc-originate-1"
-    assert record.dialed_number == "0912345678" and record.disposition == "answered"
+    assert record.dialed_number == "+84912345678" and record.disposition == "answered"
+    # credited to the agent who clicked (their phone rang first), not to the trunk leg
+    assert record.agent_interface == "PJSIP/101"
+
+
+def test_click_to_call_from_a_local_phone_is_credited_to_it() -> None:
+    """Seen on Asterisk 22: the agent's phone is a Local channel, whose first half carries
+    the phone's own exten (101); the record's number is the customer's, in E.164."""
+    tracker = CallTracker()
+    tracker.expect_originate("cc-originate-2")
+    phone = chan("Local/101@agents-00000001;1", "4.1", "4.1")
+    trunk = chan("PJSIP/trunk-00000012", "4.3", "4.1")
+    out = run([
+        e("Newchannel", 0, **phone, Exten="101", CallerIDNum="19006868"),
+        e("OriginateResponse", 1, Response="Success", ActionID="cc-originate-2",
+          Uniqueid="4.1", Channel=phone["Channel"], Reason="4"),
+        e("Newchannel", 1, **trunk),
+        e("DialBegin", 1, **phone, DestChannel=trunk["Channel"], DestUniqueid="4.3",
+          DialString="0988000001@trunk"),
+        e("DialEnd", 3, **phone, DestChannel=trunk["Channel"], DestUniqueid="4.3",
+          DialStatus="ANSWER"),
+        e("Hangup", 9, **trunk, Cause="16"),
+        e("Hangup", 9, **phone, Cause="16"),
+    ], tracker)  # fmt: skip
+    record = ended(out)
+    assert (record.direction, record.agent_interface) == ("outbound", "Local/101@agents")
+    assert record.dialed_number == "+84988000001" and record.disposition == "answered"
 
 
 def test_failed_originate_without_a_channel_is_reported_and_forgotten() -> None:

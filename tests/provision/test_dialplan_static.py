@@ -211,3 +211,16 @@ def test_fallback_queue_with_every_agent_paused_takes_no_caller() -> None:
     queue = parse_queues(dp.read_config(ASTERISK / "queues.conf"))["cc-fallback"]
     assert "paused" in queue.joinempty and "paused" in queue.leavewhenempty
     assert [m.name for m in queue.members] == ["agent1", "agent2", "agent3"]
+
+
+def test_transfer_sounds_and_codes_are_ours() -> None:
+    """AMI Atxfer needs the ``atxfer`` feature code, and a transfer sound Asterisk cannot
+    find makes it give up (this install has no core sounds package): every sound that
+    features.conf names is generated, or empty (none)."""
+    text = (ASTERISK / "features.conf").read_text(encoding="utf-8")
+    settings = dict(re.findall(r"^(\w+)\s*=\s*(\S*)\s*$", text, re.M))
+    assert settings.get("atxfer"), "features.conf sets no atxfer code"
+    named = {key: value for key, value in settings.items() if key.endswith("sound")}
+    assert set(named) >= {"transferannouncesound", "xfersound", "xferfailsound"}
+    generated = set(sounds.prompt_names()) | set(sounds.core_sound_names()) | {""}
+    assert {key: v for key, v in named.items() if v not in generated} == {}

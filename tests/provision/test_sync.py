@@ -224,3 +224,27 @@ async def test_the_daemon_resyncs_after_a_console_change(
         assert "member => PJSIP/103,0,thu,PJSIP/103" in queues
     finally:
         await runner.cleanup()
+
+
+async def test_an_agents_extension_rings_the_phone_the_console_gives_them(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """A transfer to agent 104 must ring their phone (a softphone, a Local channel…), not the
+    `_1XX` pattern's PJSIP/104; an extension that is a department's number is refused."""
+    await seed(session_factory)
+    async with session_factory() as session, session.begin():
+        session.add_all(
+            [
+                User(username="thu", role="agent", interface="PJSIP/web-thu", extension="104"),
+                User(username="lam", role="agent", interface="PJSIP/105", extension="6002"),
+            ]
+        )
+    async with session_factory() as session:
+        result = await sync.sync(session, tmp_path)
+    plan = dp.parse((tmp_path / sync.EXTENSIONS_FILE).read_text())
+    parts = plan.locate("agents", "104")
+    assert parts is not None and parts.steps[1].app == "NoOp"
+    assert (parts.steps[2].app, parts.steps[2].data) == ("Dial", "PJSIP/web-thu,30,tT")
+    department = plan.locate("agents", "6002")
+    assert department is not None and department.steps[1].data == "department service"
+    assert any("lam" in problem for problem in result.config.skipped)

@@ -77,17 +77,19 @@ TIER_DIALPLAN = r"""
 ; ===== test tier (appended by tests/real_asterisk; not part of the project) =====
 ; An agent's phone: Local/<ext>@tier-agents. Its behaviour comes from the AstDB
 ; (family tier, keys <ext>/mode = answer|noanswer|busy, <ext>/ring, <ext>/talk), set
-; by the harness: ring, answer, speak (espeak-ng), stay on the line, hang up.
+; by the harness: ring, answer, speak (espeak-ng), stay on the line, hang up. The
+; settings are read when the phone starts ringing: changing them affects later calls.
 [tier-agents]
 exten => _X.,1,NoOp(tier agent ${EXTEN} mode ${DB(tier/${EXTEN}/mode)})
  same => n,Set(TIER_MODE=${DB(tier/${EXTEN}/mode)})
+ same => n,Set(TIER_TALK=${DB(tier/${EXTEN}/talk)})
  same => n,GotoIf($["${TIER_MODE}" = "busy"]?busy)
  same => n,Ringing()
  same => n,GotoIf($["${TIER_MODE}" = "noanswer"]?noanswer)
  same => n,Wait(${DB(tier/${EXTEN}/ring)})
  same => n,Answer()
  same => n,Playback(tier/agent-speech)
- same => n,Wait(${DB(tier/${EXTEN}/talk)})
+ same => n,Wait(${TIER_TALK})
  same => n,Hangup()
  same => n(busy),Busy(10)
  same => n(noanswer),Wait(300)

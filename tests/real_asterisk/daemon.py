@@ -6,10 +6,13 @@ SQLite database seeded here, and the instance's recordings folder.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +56,23 @@ def agent_interface(ext: str) -> str:
     return f"Local/{ext}@tier-agents"
 
 
+_TEMPLATE: list[Path] = []
+
+
+async def migrated_copy(db_url: str) -> None:
+    """The SQLite file at ``db_url`` at the schema's head: migrated once per test run, then
+    copied (every scenario gets a fresh database without paying for the migrations)."""
+    prefix = "sqlite+aiosqlite:///"
+    assert db_url.startswith(prefix), db_url
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="cc-tier-db-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "template.db"
+        await migrate.upgrade_async(prefix + str(template))
+        _TEMPLATE.append(template)
+    shutil.copyfile(_TEMPLATE[0], db_url.removeprefix(prefix))
+
+
 @dataclass
 class Seeded:
     agents: dict[str, int]
@@ -62,7 +82,7 @@ class Seeded:
 async def seed(
     db_url: str,
     *,
-    strategy: str = "fewest_calls",
+    strategy: str | None = None,
     ring_timeout: int = 6,
     max_wait: int = 120,
     wrapup: int = 1,
@@ -70,7 +90,7 @@ async def seed(
     closed_now: bool = False,
 ) -> Seeded:
     """Three agents (an, binh, chi) in group care; chi alone in sales; two hotlines."""
-    await migrate.upgrade_async(db_url)
+    await migrated_copy(db_url)
     ids: dict[str, int] = {}
     for name, ext in AGENTS.items():
         user = await make_user(
@@ -92,10 +112,12 @@ async def seed(
             binh = await session.get(User, ids["binh"])
             assert sales_dept is not None and binh is not None
             binh.department_id = sales_dept.id
+            # strategy None: the model's default, what a new install gets
+            chosen = {} if strategy is None else {"strategy": strategy}
             care = AgentGroup(
                 code="care",
                 name="CSKH",
-                strategy=strategy,
+                **chosen,
                 ring_timeout_seconds=ring_timeout,
                 max_wait_seconds=max_wait,
                 overflow_action=overflow_action,
@@ -103,7 +125,7 @@ async def seed(
             sales = AgentGroup(
                 code="sales",
                 name="Kinh doanh",
-                strategy=strategy,
+                **chosen,
                 ring_timeout_seconds=ring_timeout,
                 max_wait_seconds=max_wait,
             )

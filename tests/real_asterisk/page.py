@@ -117,6 +117,13 @@ class Page:
         status, body = await self.post("/api/agent/state", {"action": "pause", "reason": reason})
         assert status == 200, (self.username, status, body)
 
+    def talking(self) -> bool:
+        """Whether the page has shown a call in conversation (phase ``talking``)."""
+        return any(
+            d.get("type") == "call" and (d.get("call") or {}).get("phase") == "talking"
+            for _, d in self.messages
+        )
+
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [data for _, data in self.messages if data.get("type") == kind]
 

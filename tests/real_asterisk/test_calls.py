@@ -1,6 +1,6 @@
 """A dozen customers over the SIP trunk and a dozen through a Local channel, three agents,
-``fewest_calls``: what users rely on, checked on a real Asterisk running the project's
-dialplan with the daemon unchanged.
+the default strategy (``fewest_calls`` for a new install): what users rely on, checked on
+a real Asterisk running the project's dialplan with the daemon unchanged.
 
 Per call: exactly one call record with the caller's number in E.164, answered by an
 agent, its recording written and linked, the agent's pop before the answer (and only
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-
-import pytest
 
 from tests.real_asterisk.tier import Tier, caller_number, check_answered
 
@@ -49,16 +47,13 @@ async def _run_batch(tier: Tier, place: str, first: int, count: int = CALLS) -> 
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.tier_seed(strategy="fewest_calls")
 async def test_a_dozen_calls_over_the_sip_trunk(tier: Tier) -> None:
     await _run_batch(tier, "call_sip", 100)
 
 
-@pytest.mark.tier_seed(strategy="fewest_calls")
 async def test_a_dozen_calls_through_a_local_channel(tier: Tier) -> None:
     await _run_batch(tier, "call_local", 200)
 
 
-@pytest.mark.tier_seed(strategy="fewest_calls")
 async def test_forwarded_calls_through_a_local_channel(tier: Tier) -> None:
     await _run_batch(tier, "call_forwarded", 300, count=6)

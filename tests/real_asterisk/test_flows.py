@@ -5,8 +5,6 @@ announcements then Redirect, every agent paused, a caller who gives up.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.real_asterisk.daemon import MENU_HOTLINE
@@ -80,14 +78,15 @@ async def test_waiting_with_music_then_redirect(tier: Tier) -> None:
     await tier.ami.action(
         {"Action": "Setvar", "Variable": "CC_ANNOUNCE_EVERY", "Value": "3"}
     )  # global: announcements every 3 s instead of 30 (time scale for the test)
-    tier.pbx.set_agent("101", talk=14)  # the second caller waits ~15 s: music, announcement, music
+    tier.pbx.set_agent("101", talk=14)  # the second caller waits ~10 s: music, announcement, music
     await tier.open_pages()
     await tier.pages["binh"].pause()
     await tier.pages["chi"].pause()
     first, second = caller_number(430), caller_number(431)
     mark = len(tier.ami.events)
     await tier.call_sip(first)
-    await asyncio.sleep(2)
+    await tier.until(lambda: tier.pages["an"].talking(), within=30, what="an talks to the first")
+    tier.pbx.set_agent("101")  # the waiting caller's own conversation: short again
     await tier.call_sip(second)
     try:
         calls = await tier.wait_calls_ended(2, within=90)

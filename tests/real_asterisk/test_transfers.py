@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.real_asterisk.asterisk import OUTSIDE_PREFIX
-from tests.real_asterisk.tier import Tier, caller_number, check_answered
+from tests.real_asterisk.tier import Tier, caller_number, check_answered, e164
 
 OUTSIDE = OUTSIDE_PREFIX + "000001"
 
@@ -64,9 +64,9 @@ def _steps(tier: Tier, mark: int) -> list[tuple[str, str, str, str]]:
 
 
 async def _transfer(
-    tier: Tier, kind: str, target: str, mode: str, entry: str = "call_sip"
+    tier: Tier, kind: str, target: str, mode: str, entry: str = "call_sip", talk: float = 10
 ) -> tuple[str, int]:
-    tier.pbx.set_agent("101", talk=10)
+    tier.pbx.set_agent("101", talk=talk)
     await tier.open_pages("an")
     number = caller_number(700 + len(tier.ami.events) % 100)
     linkedid = await _talking(tier, "an", number, entry)
@@ -100,8 +100,18 @@ async def test_blind_transfer_to_an_outside_number_keeps_the_caller(tier: Tier, 
 
 
 async def test_attended_transfer_to_an_outside_number(tier: Tier) -> None:
-    number, mark = await _transfer(tier, "external", OUTSIDE_PREFIX + "000002", "attended")
-    await tier.wait_calls_ended(1, within=60)
+    """The agent consults the outside number, then hangs up: the caller is put through.
+    The outside person stays on the line longer than the agent (else the consultation
+    ends first and the caller comes back to the agent, which is no transfer): the agent
+    hangs up ~7.5 s after answering, the outside phone ~4.5 + 8 s after the transfer."""
+    tier.pbx.cli("database put tier outside/talk 8")
+    try:
+        number, mark = await _transfer(
+            tier, "external", OUTSIDE_PREFIX + "000002", "attended", talk=6
+        )
+        await tier.wait_calls_ended(1, within=60)
+    finally:
+        tier.pbx.cli("database del tier outside/talk")
     events = tier.ami.events[mark:]
     attended = [e.get("Result") for e in events if e.get("Event") == "AttendedTransfer"]
     begins, ends = _dials(tier, mark, f"{OUTSIDE_PREFIX}000002@trunk")
@@ -163,6 +173,8 @@ async def test_click_to_call_rings_the_agent_then_the_number(tier: Tier) -> None
                 f"caller {call.caller_number!r}, agent_interface {call.agent_interface!r}, "
                 f"attempts {[(a.interface, a.outcome) for a in call.attempts]})"
             )
+        if call.dialed_number != e164(OUTSIDE):
+            problems.append(f"customer number stored as {call.dialed_number!r}, not E.164")
         if not tier.recording_exists(call):
             problems.append(f"recording {call.recording_path!r} missing")
     assert not problems, "\n".join(problems)

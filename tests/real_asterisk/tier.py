@@ -260,6 +260,16 @@ async def sync_asterisk(pbx: Asterisk, db_url: str) -> SyncResult:
     return await sync_from_settings(settings, config_dir=pbx.etc)
 
 
+async def reset_phone(ami: AmiClient, ext: str) -> None:
+    """What ``Asterisk.set_agent(ext)`` does (answer after 1 s, talk 0.5 s), over the
+    harness's AMI session: no CLI process per key."""
+    for key, value in (("mode", "answer"), ("ring", "1.0"), ("talk", "0.5")):
+        reply = await ami.action(
+            {"Action": "DBPut", "Family": "tier", "Key": f"{ext}/{key}", "Val": value}
+        )
+        assert reply.get("Response") == "Success", reply
+
+
 @contextlib.asynccontextmanager
 async def open_tier(
     pbx: Asterisk,
@@ -272,18 +282,23 @@ async def open_tier(
     agent's phone back to "answer after 1 s"; all of it closed on the way out."""
     db_url = f"sqlite+aiosqlite:///{work / 'callcenter.db'}"
     seeded = await seed(db_url, **(seed_args or {}))
-    for ext in AGENTS.values():
-        pbx.set_agent(ext)
     pbx.clear_recordings()
-    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
-    await ami.connect()
     daemon = Daemon(work, pbx.ports, db_url, pbx.recordings, agi_port=daemon_agi_port)
+    starting = asyncio.create_task(daemon.start())  # its start-up overlaps the resets below
+    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
     world = Tier(pbx, ami, daemon, seeded)
     try:
-        await daemon.start()
+        await ami.connect()
+        for ext in AGENTS.values():
+            await reset_phone(ami, ext)
+        await starting
         await sync_asterisk(pbx, db_url)
         yield world
     finally:
+        if not starting.done():  # the set-up failed before the daemon was up
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
         await world.close()
         pbx.cli("channel request hangup all")
         daemon.stop()

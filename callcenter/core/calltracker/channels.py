@@ -11,7 +11,7 @@ from typing import Any
 from callcenter.core import call_events as ev
 from callcenter.core.calltracker.base import TrackerBase
 from callcenter.core.calltracker.model import _Call, _Channel, _value
-from callcenter.core.interfaces import local_partner_name
+from callcenter.core.interfaces import interface_of, local_partner_name
 from callcenter.core.phones import caller_id_number
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,11 @@ class Channels(TrackerBase):
         if action_id in self._outbound_actions:
             del self._outbound_actions[action_id]
             call.record.direction = "outbound"
+            # Click-to-call rings the agent's phone first: that channel is the call's first,
+            # and the agent who clicked is the one the call is credited to (not the trunk).
+            call.record.agent_interface = interface_of(call.record.caller_channel)
+            if not call.record.attempts:  # the phone's own exten (Local/101@…), not the customer
+                call.record.dialed_number = ""
         if not success:
             call.originate_failed = True
 

@@ -10,6 +10,7 @@ from callcenter.core import call_events as ev
 from callcenter.core.calltracker.channels import Channels
 from callcenter.core.calltracker.model import _DIAL_OUTCOMES, _Call, _value
 from callcenter.core.interfaces import interface_of, local_partner_name
+from callcenter.core.phones import caller_id_number
 
 
 class Offers(Channels):
@@ -49,7 +50,7 @@ class Offers(Channels):
         if call.record.direction == "outbound" and not call.record.dialed_number:
             # click-to-call: the agent's phone is the first channel; it dials the customer
             target = _value(e, "DialString") or _value(e, "DestExten")
-            call.record.dialed_number = target.rsplit("/", 1)[-1].split("@")[0]
+            call.record.dialed_number = caller_id_number(target.rsplit("/", 1)[-1].split("@")[0])
         self._emit(
             ev.CallOffered(
                 call.record.linkedid,
@@ -86,7 +87,9 @@ class Offers(Channels):
             attempt.outcome, attempt.answered_at = "answered", at
             record = call.record
             if record.answered_at is None:
-                record.answered_at, record.agent_interface = at, attempt.interface
+                record.answered_at = at
+                if record.direction != "outbound":  # click-to-call: the clicker's phone
+                    record.agent_interface = attempt.interface
             if not call.current_agent:
                 call.current_agent = attempt.uniqueid
             self._emit(

@@ -114,7 +114,8 @@ def _apply(
     call.disposition = record.disposition
     call.hangup_cause = record.hangup_cause[:40]
     call.hangup_by = record.hangup_by[:16]
-    call.recording_path = record.recording_path[:300]
+    if record.recording_path:  # a record rebuilt by a resync no longer knows the file
+        call.recording_path = record.recording_path[:300]
     call.queue = record.queue[:80]
     call.agent_interface = record.agent_interface[:120]
     call.end_estimated = record.end_estimated
