@@ -105,9 +105,22 @@ async def _blind_transfer_external(tier: Tier) -> None:
 
 
 async def _daemon_down_fallback(tier: Tier) -> None:
+    # The agents are at work when the daemon goes (pages open, so the daemon has unpaused
+    # them in cc-fallback); with nobody logged in the queue is empty (JOINEMPTY).
+    await tier.open_pages()
+    await tier.until(
+        lambda: _unpaused_members(tier) == len(tier.pages),
+        within=15,
+        what="the agents unpaused in cc-fallback",
+    )
     tier.daemon.stop()
     await tier.call_sip(caller_number(909), patience=12)
     await asyncio.sleep(14)
+
+
+def _unpaused_members(tier: Tier) -> int:
+    lines = tier.pbx.cli("queue show cc-fallback").splitlines()
+    return sum(1 for line in lines if "@tier-agents" in line and "(paused" not in line)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -146,7 +159,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "daemon-down-fallback": Scenario(
         "The daemon is down: FastAGI fails, [cc-fallback] queues "
-        "the caller; the caller hangs up after 12 s.",
+        "the caller (the agents were at work: unpaused); an agent answers.",
         _daemon_down_fallback,
         daemon_down=True,
     ),
