@@ -8,7 +8,7 @@ from typing import Any
 
 from callcenter.core import call_events as ev
 from callcenter.core.calltracker.channels import Channels
-from callcenter.core.calltracker.model import _DIAL_OUTCOMES, _Call, _value
+from callcenter.core.calltracker.model import _DIAL_OUTCOMES, _Call, _Channel, _value
 from callcenter.core.interfaces import interface_of, local_partner_name
 from callcenter.core.phones import caller_id_number
 
@@ -23,6 +23,7 @@ class Offers(Channels):
         if source is None or not dest_uid:
             return None  # an Originate's own dial, or a channel we do not track
         call = source[1]
+        self._forwarded_through(source[0], call, dialing=True)
         dest = self._channels.get(dest_uid) or self._register(
             dest_uid,
             _value(e, "DestChannel"),
@@ -64,6 +65,32 @@ class Offers(Channels):
             ),
         )
         return attempt
+
+    def _forwarded_through(self, channel: _Channel, call: _Call, *, dialing: bool) -> None:
+        """A dialled Local channel whose other half answered and then dials (or joins a
+        queue) is the caller's way in (call forwarding into the hotline), not an agent: its
+        halves join the caller's side and its attempt, with any answer it gave, is undone,
+        so the attempts, the answer and the agent come from the dials made beyond it."""
+        attempt = channel.attempt
+        if channel.role != "agent_partner" or attempt is None:
+            return
+        if dialing and attempt.outcome != "answered":
+            return  # an agent's own Local leg ringing a phone (follow-me) stays an attempt
+        record = call.record
+        if attempt in record.attempts:
+            record.attempts.remove(attempt)
+        for uid in (attempt.uniqueid, self._by_name.get(local_partner_name(attempt.channel), "")):
+            half = self._channels.get(uid)
+            if half is not None and half.attempt is attempt:
+                half.role, half.attempt = "caller_partner", None
+        if call.current_agent == attempt.uniqueid:
+            call.current_agent = ""
+        if attempt.outcome == "answered" and not any(
+            a.outcome == "answered" for a in record.attempts
+        ):
+            record.answered_at = None
+            if record.direction != "outbound":
+                record.agent_interface = ""
 
     def _on_dialbegin(self, e: Mapping[str, Any], at: datetime) -> None:
         self._offer(e, at)
@@ -144,6 +171,7 @@ class Offers(Channels):
         found = self._channel_call(_value(e, "Uniqueid"))
         if found is None:
             return
+        self._forwarded_through(found[0], found[1], dialing=False)
         record = found[1].record
         record.queue = _value(e, "Queue")
         try:
