@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import SystemClock
 from callcenter.core.bus import EventBus
+from callcenter.core.tickets import format_code
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
@@ -131,6 +132,7 @@ async def seed(url: str, rng: random.Random) -> None:
                 [
                     {
                         "customer_id": cid,
+                        "code": format_code(2026, start + i + 1),  # bulk: no code event
                         "status": "in_progress",
                         "assignee_id": rng.choice(user_ids),
                         "subject": "x",

@@ -206,7 +206,7 @@ async def seed_small_history(url: str, customers: int, agent_ids: list[int]) -> 
                     {
                         "customer_id": n + 1,
                         "code": format_code(T0.year, 2 * n + k + 1),  # bulk: no code event
-                        "status": "forwarded" if k == 0 else "closed",
+                        "status": "unassigned" if k == 0 else "closed",
                         "subject": f"Phiếu {k}",
                         "created_at": T0 + timedelta(days=k),
                         "updated_at": T0 + timedelta(days=k),
@@ -319,7 +319,7 @@ async def seed_big_history(pg_name: str, customers: int, calls: int, agent_ids: 
                 (
                     n + 1,
                     format_code(T0.year, 2 * n + k + 1),
-                    "forwarded" if k == 0 else "closed",
+                    "unassigned" if k == 0 else "closed",
                     f"Phiếu {k}",
                     T0,
                     T0,
