@@ -299,7 +299,7 @@ async def seed_demo_data(
                 ticket = Ticket(
                     category_id=category.id,
                     department_id=category.department_id,
-                    status="closed" if closed else "in_progress",
+                    status="closed" if closed else "unassigned",  # open: the department claims it
                     subject=category.name,
                     description=f"Khách hàng gọi về: {category.name.lower()}.",
                     created_by_id=agent.id,
