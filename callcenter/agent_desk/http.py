@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import exists, or_, select
 
 from callcenter.agent_desk.desk import AGENT_DESK, LiveCall
@@ -33,6 +32,7 @@ from callcenter.agent_desk.schemas import (
     TransferOut,
     WrapUpBody,
     WrapUpOut,
+    json_body,
 )
 from callcenter.agent_desk.services import (
     OUTBOUND_CONTEXT,
@@ -161,24 +161,6 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-async def _json_body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
-        ) from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{where}: {first['msg']}"}),
-            content_type="application/json",
-        ) from None
-
-
 def labels_for(language: str) -> dict[str, str]:
     catalog = translations(language)
     return {key: catalog.gettext(text) for key, text in JS_LABELS.items()}
@@ -274,7 +256,7 @@ async def _call_of_agent(session: Any, linkedid: str, user: CurrentUser) -> Call
 async def save_wrapup(request: web.Request) -> web.Response:
     user = _user(request)
     linkedid = request.match_info["linkedid"]
-    body: WrapUpBody = await _json_body(request, WrapUpBody)
+    body: WrapUpBody = await json_body(request, WrapUpBody)
     desk = request.app[AGENT_DESK]
     now = request.app[CLOCK].now()
     async with request.app[SESSIONMAKER]() as session:
@@ -340,7 +322,7 @@ async def save_wrapup(request: web.Request) -> web.Response:
 )
 async def quick_create_customer(request: web.Request) -> web.Response:
     user = _user(request)
-    body: QuickCustomerBody = await _json_body(request, QuickCustomerBody)
+    body: QuickCustomerBody = await json_body(request, QuickCustomerBody)
     phone = normalize_phone(body.phone)
     if not isinstance(phone, Phone):
         return _error(400, "phone: not a valid number")
@@ -389,7 +371,7 @@ async def quick_create_customer(request: web.Request) -> web.Response:
 )
 async def change_state(request: web.Request) -> web.Response:
     user = _user(request)
-    body: StateBody = await _json_body(request, StateBody)
+    body: StateBody = await json_body(request, StateBody)
     service = acd_service(request.app)
     status = service.agent_status(user.id)
     if status is None:
@@ -456,7 +438,7 @@ async def hangup(request: web.Request) -> web.Response:
 )
 async def transfer(request: web.Request) -> web.Response:
     call = _live_call_of(request)
-    body: TransferBody = await _json_body(request, TransferBody)
+    body: TransferBody = await json_body(request, TransferBody)
     if call.phase != "talking":
         return _error(409, "transfer needs an answered call")
     exten = dial_string(body.target)
@@ -533,7 +515,7 @@ async def retrieve(request: web.Request) -> web.Response:
 )
 async def mute(request: web.Request) -> web.Response:
     call = _live_call_of(request)
-    body: MuteBody = await _json_body(request, MuteBody)
+    body: MuteBody = await json_body(request, MuteBody)
     if call.phase != "talking":
         return _error(409, "nothing is being recorded")
     await ami_action(call_control(request.app).mute_recording(call.caller_channel, body.mute))
@@ -557,7 +539,7 @@ async def mute(request: web.Request) -> web.Response:
 async def originate(request: web.Request) -> web.Response:
     """Click-to-call: ring the agent's phone first, then the customer, showing the hotline."""
     user = _user(request)
-    body: OriginateBody = await _json_body(request, OriginateBody)
+    body: OriginateBody = await json_body(request, OriginateBody)
     exten = dial_string(body.number)
     async with request.app[SESSIONMAKER]() as session:
         interface = await agent_interface(session, user.id, request.app)

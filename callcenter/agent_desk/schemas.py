@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
 
 from callcenter.core.tickets import Priority, WrapUpOutcome
 
@@ -112,3 +114,22 @@ __all__ = [
     "WrapUpBody",
     "WrapUpOut",
 ]
+
+
+async def json_body(request: web.Request, model: type[BaseModel]) -> Any:
+    """The request's JSON body as ``model``, or 400 ``{"error": ...}`` naming the first problem."""
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
+        ) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{where}: {first['msg']}"}),
+            content_type="application/json",
+        ) from None

@@ -18,16 +18,16 @@ the agents work them:
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 import aiohttp_jinja2
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from callcenter import localtime
+from callcenter.agent_desk.schemas import json_body
 from callcenter.core.phones import Phone, format_national, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.screenpop import build_pop_history
@@ -277,25 +277,6 @@ async def release(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def _json_body(request: web.Request, model: type[BaseModel]) -> Any:
-    """The body as ``model``, or 400 with the first problem (same shape as the page's others)."""
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
-        ) from None
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{where}: {first['msg']}"}),
-            content_type="application/json",
-        ) from None
-
-
 def _retry_time(text: str, zone: Any) -> datetime | None:
     """The page's ``datetime-local`` value (local time) as an aware UTC instant."""
     if not text.strip():
@@ -327,7 +308,7 @@ def _retry_time(text: str, zone: Any) -> datetime | None:
 async def outcome(request: web.Request) -> web.Response:
     user = _user(request)
     task_id = _task_id(request)
-    body: OutcomeBody = await _json_body(request, OutcomeBody)
+    body: OutcomeBody = await json_body(request, OutcomeBody)
     zone = request.app[SETTINGS].tz
     language = request_language(request)
     now = request.app[CLOCK].now()
