@@ -132,15 +132,17 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{counts.rows} rows: {counts.new} new customers, {counts.merged} rows merged into "
             f"customers new in this file, {counts.updated} updated, {counts.unchanged} unchanged, "
-            f"{counts.skipped} skipped, {counts.rejected} rejected ({verb} written; import #{batch.id})"
+            f"{counts.skipped} skipped, {counts.rejected} rejected, {counts.partial} imported "
+            f"with a bad field left empty ({verb} written; import #{batch.id})"
         )
         async with factory() as session:
             rejects = await importer.rejected_rows(session, batch.id, limit=args.show_rejected)
         for reject in rejects:
             print(f"  row {reject.row_number}: {reject.reason}")
-        if counts.rejected > len(rejects):
-            print(f"  … and {counts.rejected - len(rejects)} more")
-        if args.rejected and counts.rejected:
+        listed = counts.rejected + counts.partial
+        if listed > len(rejects):
+            print(f"  … and {listed - len(rejects)} more")
+        if args.rejected and listed:
             await export.write_rejected(
                 factory, batch.id, Path(args.rejected), reason_label=translate("Reason")
             )

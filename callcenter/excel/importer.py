@@ -8,9 +8,11 @@ transaction, so the daemon keeps answering calls on SQLite, and finds rows of
 earlier batches in the database: memory does not grow with the file. Importing
 the same file again finds every row unchanged and writes nothing.
 
-Rows are matched to customers by any phone number or by VIN. A row whose VIN
-belongs to one customer and whose phone belongs to another is rejected, never
-guessed.
+Rows are matched to customers by any phone number or by VIN. A row whose phones
+belong to different customers is rejected, never guessed. A row whose customer
+is usable but one of whose other cells is not (an impossible date, a malformed
+VIN, a VIN that belongs to another customer) imports the customer without that
+field and is listed with the reason among the rejected rows ("partial").
 """
 
 from __future__ import annotations
@@ -57,7 +59,11 @@ def _identity(message: str) -> str:
 
 @dataclass
 class ImportCounts:
-    """Per-row outcome counts; they add up to ``rows``."""
+    """Per-row outcome counts; all but ``partial`` add up to ``rows``.
+
+    ``partial`` counts the imported rows (new, merged, updated or unchanged) that had
+    a field left empty; they are listed with the rejected rows.
+    """
 
     rows: int = 0
     new: int = 0
@@ -66,6 +72,7 @@ class ImportCounts:
     unchanged: int = 0
     skipped: int = 0
     rejected: int = 0
+    partial: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -146,8 +153,11 @@ def _parse_batch(
     ]
 
 
-def _reason(outcome: RejectedRow, translate: Translate) -> str:
-    return "; ".join(problem.text(translate) for problem in outcome.problems)
+def _reason(problems: list[Problem], translate: Translate) -> str:
+    return "; ".join(problem.text(translate) for problem in problems)
+
+
+PARTIAL_PREFIX = "customer imported, field left empty"
 
 
 def _cells(values: list[Any]) -> list[Any]:
@@ -378,31 +388,51 @@ async def _process(
             counts.skipped += 1
             continue
         if isinstance(outcome, RejectedRow):
-            reject(outcome.row_number, outcome.cells, _reason(outcome, translate))
+            reject(outcome.row_number, outcome.cells, _reason(outcome.problems, translate))
             continue
         row = outcome.customer
+        warnings = list(outcome.warnings)
         phone_owners = {
             owner
             for phone in row.phones
             if (owner := matcher.phone_owner(phone, db_phone)) is not None
         }
         vin_owner = matcher.vin_owner(outcome.vin, db_vin) if outcome.vin else None
-        owners = phone_owners | ({vin_owner} if vin_owner is not None else set())
-        if len(owners) > 1 or (
-            vin_owner is not None and not phone_owners and not _same_name(vin_owner, row.name)
-        ):
-            if vin_owner is not None and vin_owner not in phone_owners:
-                problem = Problem(
-                    "VIN {vin} already belongs to another customer: {owner}",
-                    {"vin": outcome.vin or "", "owner": describe(vin_owner)},
-                )
-            else:
-                problem = Problem(
-                    "the phone numbers belong to different customers: {owners}",
-                    {"owners": ", ".join(describe(owner) for owner in sorted(owners))},
-                )
+        vin_of_another = vin_owner is not None and (
+            (phone_owners and vin_owner not in phone_owners)
+            or (not phone_owners and not _same_name(vin_owner, row.name))
+        )
+        if len(phone_owners) > 1:
+            problem = Problem(
+                "the phone numbers belong to different customers: {owners}",
+                {"owners": ", ".join(describe(owner) for owner in sorted(phone_owners))},
+            )
             reject(outcome.row_number, outcome.cells, problem.text(translate))
             continue
+        if vin_of_another:
+            assert vin_owner is not None
+            problem = Problem(
+                "VIN {vin} already belongs to another customer: {owner}",
+                {"vin": outcome.vin or "", "owner": describe(vin_owner)},
+            )
+            if not row.phones:  # the VIN was all that identified the customer
+                reject(outcome.row_number, outcome.cells, problem.text(translate))
+                continue
+            row.vehicles = []  # the customer is imported without the other's vehicle
+            warnings.append(problem)
+            vin_owner = None
+        owners = phone_owners | ({vin_owner} if vin_owner is not None else set())
+        if warnings:
+            counts.partial += 1
+            text = f"{translate(PARTIAL_PREFIX)}: {_reason(warnings, translate)}"
+            rejects.append(
+                CustomerImportReject(
+                    import_id=import_id,
+                    row_number=outcome.row_number,
+                    reason=text,
+                    cells=_cells(outcome.cells),
+                )
+            )
         if not owners:
             target = matcher.next_new
             matcher.next_new -= 1

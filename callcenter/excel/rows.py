@@ -1,5 +1,10 @@
 """One spreadsheet row → a customer (plain data), a reason to reject it, or a skip.
 
+A row whose customer is usable (a name and a valid phone or VIN) but one of whose
+other cells is not (an impossible date, a malformed VIN or phone, a bad e-mail)
+still yields the customer: the bad field is left empty and named in ``warnings``,
+so the preview and the rejected-rows file list it without losing the customer.
+
 Pure: no workbook, no database. Cells arrive as openpyxl gives them (str, int,
 float, date, datetime, bool, None) plus a flag for formula cells. Formulas are
 flagged, never evaluated or trusted: a cached value may be stale or absent
@@ -73,6 +78,7 @@ class ParsedRow:
     row_number: int
     customer: CustomerData
     cells: list[Any]
+    warnings: list[Problem] = field(default_factory=list)  # fields left empty, and why
 
     @property
     def vin(self) -> str | None:
@@ -182,8 +188,9 @@ def parse_row(
 
     customer = CustomerData(source=source)
     customer.name = _text(values.get("name"))[:200]
+    fatal: list[Problem] = []  # the customer itself is unusable
     if not customer.name:
-        problems.append(Problem("no customer name"))
+        fatal.append(Problem("no customer name"))
 
     for raw in split_phones(values.get("phones")):
         result = normalize_phone(raw)
@@ -246,8 +253,12 @@ def parse_row(
                     dealer=_text(values.get("dealer"))[:160],
                 )
             )
-    if not customer.phones and not vin_text and not problems:
-        problems.append(Problem("no phone number or VIN: nothing identifies the customer"))
-    if problems:
-        return RejectedRow(row_number, problems, cells)
-    return ParsedRow(row_number, customer, cells)
+    if not customer.phones and not customer.vehicles:
+        if not problems:
+            fatal.append(Problem("no phone number or VIN: nothing identifies the customer"))
+        else:  # the only identifying cells are the bad ones: nothing usable is left
+            fatal.extend(problems)
+            problems = []
+    if fatal:
+        return RejectedRow(row_number, [*fatal, *problems], cells)
+    return ParsedRow(row_number, customer, cells, warnings=problems)

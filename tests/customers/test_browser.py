@@ -103,10 +103,11 @@ async def test_supervisor_imports_a_messy_workbook(server: str, tmp_path: Path) 
                 "chưa có dữ liệu nào được nhập", timeout=20_000
             )
             counts = page.locator("#import-counts")
-            await expect(counts.locator("[data-count=new]")).to_have_text("3")
+            await expect(counts.locator("[data-count=new]")).to_have_text("6")
             await expect(counts.locator("[data-count=merged]")).to_have_text("2")
             await expect(counts.locator("[data-count=skipped]")).to_have_text("1")
-            await expect(counts.locator("[data-count=rejected]")).to_have_text("4")
+            await expect(counts.locator("[data-count=rejected]")).to_have_text("1")
+            await expect(counts.locator("[data-count=partial]")).to_have_text("3")
             rejects = page.locator("table.rejects")
             await expect(rejects).to_contain_text("31/02/2024 không phải ngày hợp lệ")
             await expect(rejects).to_contain_text("đã thuộc về khách hàng khác")
@@ -118,7 +119,7 @@ async def test_supervisor_imports_a_messy_workbook(server: str, tmp_path: Path) 
             await expect(page.locator("#import-status")).to_contain_text(
                 "Đã nhập xong", timeout=20_000
             )
-            await expect(page.locator("#import-counts [data-count=new]")).to_have_text("3")
+            await expect(page.locator("#import-counts [data-count=new]")).to_have_text("6")
 
             # The imported fleet customer, found without accents.
             await page.goto(f"{server}/customers")

@@ -29,21 +29,25 @@ def test_dry_run_then_import_then_export(
     out, err = capsys.readouterr()
     assert "header on row 4" in out
     assert (
-        "10 rows: 3 new customers, 2 rows merged into customers new in this file, 0 updated, "
-        "0 unchanged, 1 skipped, 4 rejected (would be written" in out
+        "10 rows: 6 new customers, 2 rows merged into customers new in this file, 0 updated, "
+        "0 unchanged, 1 skipped, 1 rejected, 3 imported with a bad field left empty "
+        "(would be written" in out
     )
-    assert "row 10: Ngày mua: 31/02/2024 không phải ngày hợp lệ (dd/mm/yyyy)" in out
+    assert (
+        "row 10: đã nhập khách hàng, bỏ trống ô lỗi: "
+        "Ngày mua: 31/02/2024 không phải ngày hợp lệ (dd/mm/yyyy)" in out
+    )
     assert "preview: 10/10 rows (100%)" in err  # the progress bar (a pipe: one line per 10 %)
     sheet = load_workbook(rejected, read_only=True).active
     assert sheet is not None
-    assert len(list(sheet.iter_rows(values_only=True))) == 5  # header + 4 rejected rows
+    assert len(list(sheet.iter_rows(values_only=True))) == 5  # header + 1 rejected + 3 partial
 
     assert main(["import", "customers", str(workbook)]) == 0
     out, _ = capsys.readouterr()
-    assert "3 new customers" in out and "(were written" in out
+    assert "6 new customers" in out and "(were written" in out
     assert main(["import", "customers", str(workbook)]) == 0
     out, _ = capsys.readouterr()
-    assert "0 new customers" in out and "0 updated, 5 unchanged" in out
+    assert "0 new customers" in out and "0 updated, 8 unchanged" in out
 
     exported = tmp_path / "export.xlsx"
     assert main(["export", "customers", str(exported), "--type", "fleet"]) == 0

@@ -24,6 +24,7 @@ from tests.customers.workbooks import (
     VIN_A2,
     VIN_A3,
     VIN_B,
+    VIN_C,
     expected_purchase,
     messy_rows,
     write_workbook,
@@ -53,11 +54,16 @@ async def count(factory: async_sessionmaker[Any], model: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+PARTIAL = "customer imported, field left empty: "
 EXPECTED_REJECTS = [
-    (10, "Ngày mua: 31/02/2024 is not a possible date (dd/mm/yyyy)"),
-    (11, "VIN RL4TH1234AB000010 already belongs to another customer: "),
+    # valid customer, impossible purchase date: imported with the truck, date left empty
+    (10, PARTIAL + "Ngày mua: 31/02/2024 is not a possible date (dd/mm/yyyy)"),
+    # valid customer, the VIN is Trần Thị Bình's: imported without a vehicle
+    (11, PARTIAL + "VIN RL4TH1234AB000010 already belongs to another customer: "),
+    # no usable phone and no VIN: still rejected
     (12, "phone 0912 34: too few digits for a Vietnamese number"),
-    (13, "VIN: a VIN never contains the letters I, O or Q: RL4TH1234OB000030"),
+    # valid customer (landline), malformed VIN: imported without a vehicle
+    (13, PARTIAL + "VIN: a VIN never contains the letters I, O or Q: RL4TH1234OB000030"),
 ]
 
 
@@ -68,8 +74,8 @@ async def test_messy_workbook_preview_then_import_exactly(
     path = write_workbook(tmp_path / "khach-hang.xlsx", messy_rows())
     preview, rejects, _ = await run_file(session_factory, path, dry_run=True, batch_size=batch_size)
     assert preview.as_dict() == {
-        "rows": 10, "new": 3, "merged": 2, "updated": 0, "unchanged": 0, "skipped": 1,
-        "rejected": 4,
+        "rows": 10, "new": 6, "merged": 2, "updated": 0, "unchanged": 0, "skipped": 1,
+        "rejected": 1, "partial": 3,
     }  # fmt: skip
     assert [(row, reason[: len(expected)]) for (row, reason), (_, expected) in zip(
         rejects, EXPECTED_REJECTS, strict=True
@@ -106,7 +112,20 @@ async def test_messy_workbook_preview_then_import_exactly(
         gau = await repo.find_by_phone(session, "+84 28 3823 4568")
         assert gau is not None and gau.name == "Công ty Vận tải Gấu"
 
-        assert await repo.find_by_phone(session, "0987 654 321") is None  # rejected row 11
+        # the three partial rows: the customer and every valid field, the bad one empty
+        cuong = await repo.find_by_phone(session, "0903 111 222")
+        assert cuong is not None and cuong.name == "Lê Văn Cường"
+        assert cuong.province == "Đà Nẵng"
+        assert [(v.vin, v.model, v.purchase_date) for v in cuong.vehicles] == [
+            (VIN_C, "HD72", None)
+        ]
+        dung = await repo.find_by_phone(session, "0987 654 321")
+        assert dung is not None and dung.name == "Phạm Văn Dũng"
+        assert dung.province == "Hải Phòng" and dung.vehicles == []
+        vu = await repo.find_by_phone(session, "(028) 3823 4567")
+        assert vu is not None and vu.name == "Vũ Văn F"
+        assert vu.province == "TP.HCM" and vu.vehicles == []
+        assert await repo.find_by_phone(session, "0912 34") is None  # rejected row 12
         trail = (
             await session.execute(
                 select(CustomerChange.action, func.count())
@@ -117,20 +136,23 @@ async def test_messy_workbook_preview_then_import_exactly(
         trail_counts = dict(trail)
         # rows merged within one batch are folded into the "created" entry; a fleet whose
         # rows span two batches also gets an "updated" entry per later row
-        assert trail_counts["created"] == 3
+        assert trail_counts["created"] == 6
         assert trail_counts.get("updated", 0) == (0 if batch_size == 500 else 1)
     trail_before = await count(session_factory, CustomerChange)
 
     # The same file again: every customer row is unchanged and nothing is written.
     again, rejects, _ = await run_file(session_factory, path, dry_run=False, batch_size=batch_size)
     assert again.as_dict() == {
-        "rows": 10, "new": 0, "merged": 0, "updated": 0, "unchanged": 5, "skipped": 1,
-        "rejected": 4,
+        "rows": 10, "new": 0, "merged": 0, "updated": 0, "unchanged": 8, "skipped": 1,
+        "rejected": 1, "partial": 3,
     }  # fmt: skip
-    assert rejects[1][1].startswith("VIN RL4TH1234AB000010 already belongs to another customer: #")
-    assert await count(session_factory, Customer) == 3
-    assert await count(session_factory, CustomerPhone) == 4
-    assert await count(session_factory, Vehicle) == 4
+    assert rejects[1][1] == (
+        PARTIAL + f"VIN RL4TH1234AB000010 already belongs to another customer: #{binh.id} "
+        "Trần Thị Bình"
+    )
+    assert await count(session_factory, Customer) == 6
+    assert await count(session_factory, CustomerPhone) == 7
+    assert await count(session_factory, Vehicle) == 5
     assert await count(session_factory, CustomerChange) == trail_before
 
 
@@ -158,7 +180,7 @@ async def test_updates_existing_customers_and_refuses_a_vin_of_another(
         [
             # Hoa, written with her number as a number and a new province: updated
             [1, "Lý Thị Hoa", 903111222, "Bắc Ninh", None, VIN_A1, "HD65", None, None, None],
-            # VIN of Long with the phone of Hoa: two customers → refused
+            # VIN of Long with the phone of Hoa: Hoa kept, the VIN left off and listed
             [2, "Lý Thị Hoa", "0903 111 222", None, None, VIN_B, None, None, None, None],
             # VIN of Long with Long's name and a new phone: merged into Long
             [3, "Đặng Văn Long", "0988 000 111", None, None, VIN_B, None, None, None, None],
@@ -166,8 +188,15 @@ async def test_updates_existing_customers_and_refuses_a_vin_of_another(
         title_rows=False,
     )
     counts, rejects, _ = await run_file(session_factory, path, dry_run=False)
-    assert (counts.updated, counts.new, counts.rejected) == (2, 0, 1)
-    assert rejects[0][0] == 3 and "#2 Đặng Văn Long" in rejects[0][1]
+    assert (counts.updated, counts.unchanged, counts.new, counts.rejected) == (2, 1, 0, 0)
+    assert counts.partial == 1
+    assert rejects == [
+        (
+            3,
+            "customer imported, field left empty: VIN RL4TH1234AB000010 already belongs to "
+            "another customer: #2 Đặng Văn Long",
+        )
+    ]
     async with session_factory() as session:
         hoa = await repo.find_by_phone(session, "0903111222")
         assert hoa is not None and hoa.province == "Bắc Ninh"
@@ -195,7 +224,7 @@ async def test_formulas_are_flagged_not_trusted(
     counts, rejects, _ = await run_file(session_factory, tmp_path / "formulas.xlsx", dry_run=False)
     assert counts.as_dict() == {
         "rows": 3, "new": 0, "merged": 0, "updated": 0, "unchanged": 0, "skipped": 1,
-        "rejected": 2,
+        "rejected": 2, "partial": 0,
     }  # fmt: skip
     assert rejects[0] == (
         2,
@@ -290,15 +319,28 @@ async def test_numbers_dates_and_a_header_below_merged_titles(
     )
     assert batch.header_row == 6
     counts = await importer.run(session_factory, batch.id, dry_run=False, clock=clock())
-    assert (counts.new, counts.rejected) == (1, 2)
+    assert (counts.new, counts.rejected, counts.partial) == (3, 0, 2)
     async with session_factory() as session:
         rejects = [r.reason for r in await importer.rejected_rows(session, batch.id)]
         huy = await repo.find_by_phone(session, "0381234567")
+        lan = await repo.find_by_phone(session, "0912 111 222")
+        tuan = await repo.find_by_phone(session, "0912 111 333")
         plate_hits = await repo.find_by_plate(session, "37c12345")
     assert rejects[0] == (
+        "customer imported, field left empty: "
         "Ngày sinh: 30/2/1990 is not a possible date (dd/mm/yyyy); not an e-mail address: lan@"
     )
-    assert rejects[1] == "Ngày sinh: 32874 is a number, not a date (format the cell as a date)"
+    assert rejects[1] == (
+        "customer imported, field left empty: "
+        "Ngày sinh: 32874 is a number, not a date (format the cell as a date)"
+    )
+    assert lan is not None and (lan.name, lan.province, lan.birthday, lan.email) == (
+        "Trịnh Lan",
+        "Huế",
+        None,
+        "",
+    )
+    assert tuan is not None and (tuan.name, tuan.birthday) == ("Đinh Tuấn", None)
     assert huy is not None and huy.birthday == date(1985, 7, 30)
     assert huy.email == "huy@example.vn" and huy.vehicles[0].vin == "RL4TH1234AB000099"
     assert [customer.id for customer in plate_hits] == [huy.id]

@@ -73,8 +73,8 @@ async def test_web_import_preview_confirm_and_reimport(client: TestClient, tmp_p
     state = await _wait_for(client, import_id, {"previewed", "failed"})
     assert state["status"] == "previewed"
     assert state["preview"] == {
-        "rows": 10, "new": 3, "merged": 2, "updated": 0, "unchanged": 0, "skipped": 1,
-        "rejected": 4,
+        "rows": 10, "new": 6, "merged": 2, "updated": 0, "unchanged": 0, "skipped": 1,
+        "rejected": 1, "partial": 3,
     }  # fmt: skip
     async with client.server.app[SESSIONMAKER]() as session:
         assert await session.scalar(select(func.count()).select_from(Customer)) == 0
@@ -82,6 +82,7 @@ async def test_web_import_preview_confirm_and_reimport(client: TestClient, tmp_p
     page = await (await client.get(f"/customers/import/{import_id}")).text()
     assert "Nhập ngay" in page  # Vietnamese by default
     assert "31/02/2024" in page  # the bad date row and its reason are listed
+    assert "đã nhập khách hàng, bỏ trống ô lỗi" in page  # ... as imported without the date
 
     rejected = await client.get(f"/customers/import/{import_id}/rejected.xlsx")
     assert rejected.status == 200
@@ -92,6 +93,9 @@ async def test_web_import_preview_confirm_and_reimport(client: TestClient, tmp_p
     assert [row[1] for row in rows[1:]] == [
         "Lê Văn Cường", "Phạm Văn Dũng", "Hoàng Thị E", "Vũ Văn F",
     ]  # fmt: skip
+    assert [str(row[-2]).startswith("đã nhập khách hàng, bỏ trống ô lỗi: ") for row in rows[1:]] == [
+        True, True, False, True,
+    ]  # fmt: skip
 
     token = csrf_from_html(page)
     confirm = await client.post(
@@ -99,21 +103,21 @@ async def test_web_import_preview_confirm_and_reimport(client: TestClient, tmp_p
     )
     assert confirm.status == 302
     state = await _wait_for(client, import_id, {"done", "failed"})
-    assert state["result"]["new"] == 3 and state["status"] == "done"
+    assert state["result"]["new"] == 6 and state["status"] == "done"
     async with client.server.app[SESSIONMAKER]() as session:
-        assert await session.scalar(select(func.count()).select_from(Customer)) == 3
+        assert await session.scalar(select(func.count()).select_from(Customer)) == 6
         changes_before = await session.scalar(select(func.count()).select_from(CustomerChange))
 
     # the same file again: the preview says nothing changes, and the import changes nothing
     again = await (await _upload(client, workbook)).json()
     state = await _wait_for(client, again["import_id"], {"previewed"})
-    assert state["preview"]["unchanged"] == 5 and state["preview"]["new"] == 0
+    assert state["preview"]["unchanged"] == 8 and state["preview"]["new"] == 0
     token = await _form_token(client, f"/customers/import/{again['import_id']}")
     await client.post(f"/customers/import/{again['import_id']}/confirm", data={"csrf_token": token})
     state = await _wait_for(client, again["import_id"], {"done"})
     assert state["result"]["updated"] == 0 and state["result"]["new"] == 0
     async with client.server.app[SESSIONMAKER]() as session:
-        assert await session.scalar(select(func.count()).select_from(Customer)) == 3
+        assert await session.scalar(select(func.count()).select_from(Customer)) == 6
         assert (
             await session.scalar(select(func.count()).select_from(CustomerChange)) == changes_before
         )
@@ -321,7 +325,7 @@ async def test_export_is_filtered_audited_and_round_trips(
     state = await _wait_for(client, again, {"previewed"})
     assert state["preview"] == {
         "rows": 3, "new": 0, "merged": 0, "updated": 0, "unchanged": 3, "skipped": 0,
-        "rejected": 0,
+        "rejected": 0, "partial": 0,
     }  # fmt: skip
 
 
@@ -339,7 +343,7 @@ async def test_upload_without_javascript_is_a_plain_form_post(
     assert response.status == 302, await response.text()
     import_id = int(response.headers["Location"].rsplit("/", 1)[1])
     state = await _wait_for(client, import_id, {"previewed", "failed"})
-    assert state["status"] == "previewed" and state["preview"]["new"] == 3
+    assert state["status"] == "previewed" and state["preview"]["new"] == 6
 
 
 async def test_customer_page_shows_calls_and_tickets_within_the_users_scope(
