@@ -16,6 +16,7 @@ from callcenter.db.models.customers import (
 )
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
+from callcenter.db.models.outbound import CallList, CallListItem, CareFiring, CareRule, Opportunity
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -44,6 +45,11 @@ __all__ = [
     "AgentGroupMember",
     "AgentStateLog",
     "AuditEntry",
+    "CallList",
+    "CallListItem",
+    "CareFiring",
+    "CareRule",
+    "Opportunity",
     "Base",
     "BusinessHours",
     "Call",

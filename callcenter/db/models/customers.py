@@ -35,6 +35,11 @@ class Customer(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(24), default="hotline")
     do_not_call: Mapped[bool] = mapped_column(default=False)
+    do_not_call_reason: Mapped[str] = mapped_column(String(300), default="")
+    do_not_call_by_id: Mapped[int | None] = mapped_column(
+        doc="the user who marked it (a plain id: SQLite cannot add a foreign key in place)"
+    )
+    do_not_call_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
