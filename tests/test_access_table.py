@@ -151,6 +151,8 @@ TABLE: list[Row] = [
     Row("GET", r"/customers/{id}", LOGIN, 404, 200, 403, 200, sample="/customers/1"),
     Row("GET", r"/customers/{id}/edit", LOGIN, 404, 200, 403, 200, sample="/customers/1/edit"),
     Row("POST", r"/customers/{id}/edit", LOGIN, 404, 400, 403, 400, sample="/customers/1/edit"),
+    Row("POST", r"/customers/{id}/do-not-call", LOGIN, 404, 400, 403, 400,
+        sample="/customers/1/do-not-call"),
     Row("POST", r"/customers/{id}/vehicles", LOGIN, 404, 400, 403, 400,
         sample="/customers/1/vehicles"),
     Row("POST", r"/customers/{id}/vehicles/{vin}/delete", LOGIN, 404, 404, 403, 404,

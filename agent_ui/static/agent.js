@@ -92,6 +92,7 @@
     if (!response.ok) {
       const error = new Error(data.error || response.statusText || String(response.status));
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
@@ -424,8 +425,23 @@
   function callUrl(verb) {
     return "/api/agent/calls/" + encodeURIComponent(current ? current.linkedid : "-") + "/" + verb;
   }
-  function originate(number) {
-    return action("/api/agent/originate", { number: number }, L.calling);
+  async function originate(number) {
+    // A do-not-call customer: the server names them; calling anyway needs a reason (audited).
+    const out = $("control-result");
+    try {
+      const result = await post("/api/agent/originate", { number: number });
+      status(out, L.calling, true);
+      return result;
+    } catch (error) {
+      if (error.data && error.data.do_not_call) {
+        const reason = window.prompt(error.message, "");
+        if (reason && reason.trim()) {
+          return action("/api/agent/originate", { number: number, do_not_call_reason: reason }, L.calling);
+        }
+      }
+      status(out, L.action_failed + ": " + error.message, false);
+      return null;
+    }
   }
 
   // State changes show in the state pill; only a failure needs words here.

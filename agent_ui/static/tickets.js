@@ -23,7 +23,11 @@
     const response = await fetch(url, options);
     let data = {};
     try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
-    if (!response.ok) throw new Error(data.error || response.statusText);
+    if (!response.ok) {
+      const error = new Error(data.error || response.statusText);
+      error.data = data;
+      throw error;
+    }
     return data;
   }
 
@@ -78,8 +82,16 @@
       if (action === "status") act(send(base + "/status", { status: button.dataset.status }));
       if (action === "retry") act(send("/api/tickets/notifications/" + button.dataset.id + "/retry"));
       if (action === "call") {
-        send(base + "/call", {}).then(function () { show(button.textContent + " ✓", false); },
-                                      function (error) { show(error.message, true); });
+        const done = function () { show(button.textContent + " ✓", false); };
+        send(base + "/call", {}).then(done, function (error) {
+          // A do-not-call customer: calling anyway needs a reason (audited).
+          const reason = error.data && error.data.do_not_call ? window.prompt(error.message, "") : "";
+          if (reason && reason.trim()) {
+            send(base + "/call", { do_not_call_reason: reason }).then(done, function (again) { show(again.message, true); });
+          } else {
+            show(error.message, true);
+          }
+        });
       }
     });
     function onSubmit(id, handler) {

@@ -42,6 +42,7 @@ from callcenter.agent_desk.services import (
     ami_action,
     call_control,
     dial_string,
+    do_not_call_gate,
     hotline_number,
     is_extension,
 )
@@ -532,7 +533,8 @@ async def mute(request: web.Request) -> web.Response:
     response=OriginateOut,
     errors={
         400: "the body is invalid, or the number is not a valid number or extension",
-        409: "I have no phone: log in to a phone first",
+        409: "I have no phone: log in to a phone first; or the customer is do-not-call "
+        "(the answer names them: send again with a reason)",
         **TELEPHONY,
     },
 )
@@ -542,8 +544,19 @@ async def originate(request: web.Request) -> web.Response:
     body: OriginateBody = await json_body(request, OriginateBody)
     exten = dial_string(body.number)
     async with request.app[SESSIONMAKER]() as session:
+        refused = await do_not_call_gate(
+            session,
+            body.number,
+            override_reason=body.do_not_call_reason,
+            user=user,
+            language=request_language(request),
+            at=request.app[CLOCK].now(),
+        )
+        if refused is not None:
+            return refused
         interface = await agent_interface(session, user.id, request.app)
         hotline = await hotline_number(session)
+        await session.commit()
     if not interface:
         return _error(409, "you have no phone: log in to a phone first")
     # An extension is dialled where agents' phones dial it ([agents]: other agents,

@@ -88,6 +88,11 @@ class MuteOut(BaseModel):
 
 class OriginateBody(BaseModel):
     number: str = Field(min_length=1, max_length=40)
+    do_not_call_reason: str = Field(
+        default="",
+        max_length=300,
+        description="why a do-not-call customer is called anyway (audited); without it 409",
+    )
 
 
 class OriginateOut(BaseModel):

@@ -3,7 +3,8 @@
 dial for a typed number, the agent's phone and the hotline shown on click-to-call.
 
 The page's call controls and the tickets room's click-to-call both go through here, so
-there is one way to act on a call.
+there is one way to act on a call — including the do-not-call check: a number of a
+customer marked do-not-call is dialled only with a reason, which is audited.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy import select
 
 from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
 from callcenter.core.phones import Phone, normalize_phone
-from callcenter.db.models import Hotline, User
+from callcenter.db.models import Customer, CustomerPhone, Hotline, User
+from callcenter.db.repos import audit as audit_repo
+from callcenter.i18n import N_, translations
 from callcenter.registry import CALL_CONTROL
 from callcenter.services.acd import AcdService
 from callcenter.services.plugin import ACD_SERVICE
@@ -103,7 +106,63 @@ async def hotline_number(session: Any) -> str:
     return number or ""
 
 
+DO_NOT_CALL_WARNING = N_(
+    "%(name)s asked not to be called (%(reason)s). Give a reason to call anyway."
+)
+
+
+async def do_not_call_gate(
+    session: Any,
+    number: str,
+    *,
+    override_reason: str,
+    user: Any,
+    language: str,
+    at: Any,
+) -> web.Response | None:
+    """None when ``number`` may be dialled; else a 409 naming the do-not-call customer.
+
+    With ``override_reason`` the call goes ahead and the override is audited (flushed; the
+    caller commits)."""
+    parsed = normalize_phone(number)
+    if not isinstance(parsed, Phone):
+        return None
+    row = (
+        await session.execute(
+            select(Customer.id, Customer.name, Customer.do_not_call_reason)
+            .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+            .where(CustomerPhone.number == parsed.e164, Customer.do_not_call.is_(True))
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    customer_id, name, reason = row
+    if override_reason.strip():
+        await audit_repo.record(
+            session,
+            action="call.do_not_call_override",
+            user=user,
+            target=f"customer:{customer_id}",
+            details={"number": parsed.e164, "reason": override_reason.strip()[:300]},
+            at=at,
+        )
+        return None
+    message = translations(language).gettext(DO_NOT_CALL_WARNING) % {
+        "name": name,
+        "reason": reason or "—",
+    }
+    return web.json_response(
+        {
+            "error": message,
+            "do_not_call": {"customer_id": customer_id, "name": name, "reason": reason},
+        },
+        status=409,
+    )
+
+
 __all__ = [
+    "DO_NOT_CALL_WARNING",
     "OUTBOUND_CONTEXT",
     "TRANSFER_CONTEXT",
     "acd_service",
@@ -111,6 +170,7 @@ __all__ = [
     "ami_action",
     "call_control",
     "dial_string",
+    "do_not_call_gate",
     "hotline_number",
     "is_extension",
 ]

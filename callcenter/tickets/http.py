@@ -680,7 +680,8 @@ async def api_retry(request: web.Request) -> web.StreamResponse:
 @allow(*WORK_ROLES)
 @describe("Click-to-call the ticket's customer: ring my phone, then the customer",
           tags=TAGS, request=schemas.CallBody, response=schemas.OkOut,
-          errors={**NOT_FOUND, 400: "no number to call", 409: "I have no phone",
+          errors={**NOT_FOUND, 400: "no number to call",
+                  409: "I have no phone, or the customer is do-not-call (send a reason)",
                   502: "the telephone system refused", 503: "the telephone system is not connected"})  # fmt: skip
 async def api_call(request: web.Request) -> web.StreamResponse:
     """Through the agent page's click-to-call path (same dial rules, same AMI action)."""
@@ -698,8 +699,19 @@ async def api_call(request: web.Request) -> web.StreamResponse:
         number = body.number or (numbers[0] if numbers else "")
         if not number:
             return _error(request, 400, N_("The customer has no phone number."))
+        refused = await desk.do_not_call_gate(
+            session,
+            number,
+            override_reason=body.do_not_call_reason,
+            user=user,
+            language=request_language(request),
+            at=request.app[CLOCK].now(),
+        )
+        if refused is not None:
+            return refused
         interface = await desk.agent_interface(session, user.id, request.app)
         hotline = await desk.hotline_number(session)
+        await session.commit()
     if not interface:
         return _error(request, 409, N_("You have no phone: ask an administrator to set yours."))
     exten = desk.dial_string(number)

@@ -36,6 +36,9 @@ class FollowUpBody(BaseModel):
 
 class CallBody(BaseModel):
     number: str = Field(default="", description="empty: the customer's primary number")
+    do_not_call_reason: str = Field(
+        default="", max_length=300, description="why a do-not-call customer is called anyway"
+    )
 
 
 class TicketOut(BaseModel):

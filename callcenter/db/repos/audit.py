@@ -36,6 +36,9 @@ ACTIONS: dict[str, str] = {
     "recording.listen": N_("Recording listened to"),
     "backup": N_("Backup"),
     "restore": N_("Restore"),
+    "customer.do_not_call": N_("Customer marked do-not-call"),
+    "customer.do_not_call_cleared": N_("Do-not-call cleared"),
+    "call.do_not_call_override": N_("Do-not-call customer called anyway"),
 }
 
 

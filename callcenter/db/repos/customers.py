@@ -320,6 +320,9 @@ def _write(customer: Customer, data: CustomerData) -> None:
     customer.notes = data.notes
     customer.source = data.source
     customer.do_not_call = data.do_not_call
+    if not data.do_not_call:  # cleared on the form: the old reason no longer applies
+        customer.do_not_call_reason, customer.do_not_call_by_id = "", None
+        customer.do_not_call_at = None
     customer.customer_type = customer_type_for(len(data.vehicles), data.customer_type)
 
     wanted_phones = list(dict.fromkeys(data.phones))
@@ -547,6 +550,38 @@ async def apply_changes(
     session.add(_change_row(customer, "updated", changes, actor, via, at, import_id))
     if flush:
         await session.flush()
+    return True
+
+
+async def set_do_not_call(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    on: bool,
+    reason: str,
+    at: datetime,
+    actor: Actor | None,
+    via: str = "web",
+) -> bool:
+    """Mark (``on``) or clear do-not-call with the reason and who did it, in the trail.
+
+    Returns whether anything changed (marking again with the same reason is a no-op)."""
+    reason = " ".join(reason.split())[:300] if on else ""
+    if customer.do_not_call == on and customer.do_not_call_reason == reason:
+        return False
+    changes: Changes = {}
+    if customer.do_not_call != on:
+        changes["do_not_call"] = [customer.do_not_call, on]
+    if customer.do_not_call_reason != reason:
+        changes["do_not_call_reason"] = [customer.do_not_call_reason, reason]
+    customer.do_not_call = on
+    customer.do_not_call_reason = reason
+    customer.do_not_call_by_id = actor.id if actor is not None and on else None
+    customer.do_not_call_at = at if on else None
+    customer.updated_at = at
+    customer.updated_by_id = actor.id if actor is not None else None
+    session.add(_change_row(customer, "updated", changes, actor, via, at, None))
+    await session.flush()
     return True
 
 

@@ -25,10 +25,13 @@ from callcenter.core.customers import (
     normalize_vin,
 )
 from callcenter.core.phones import Anonymous, InvalidPhone, Phone, format_national, normalize_phone
+from callcenter.core.roles import Role
 from callcenter.core.screenpop import LISTEN_ROLES
 from callcenter.db.models.calls import Call
 from callcenter.db.models.customers import Customer
 from callcenter.db.models.tickets import Ticket
+from callcenter.db.models.users import User
+from callcenter.db.repos import audit as audit_repo
 from callcenter.db.repos import customers as repo
 from callcenter.i18n import N_
 from callcenter.localtime import parse_date
@@ -99,8 +102,15 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
         )
         tickets = ticket_rows.scalars().all()
         changes = await repo.history(session, customer_id, limit=50)
+        marked_by = (
+            await session.get(User, customer.do_not_call_by_id)
+            if customer.do_not_call_by_id
+            else None
+        )
     context = {
         "customer": customer,
+        "do_not_call_by": "" if marked_by is None else (marked_by.full_name or marked_by.username),
+        "may_clear_do_not_call": user.role in DO_NOT_CALL_CLEAR_ROLES,
         "calls": calls,
         "tickets": tickets,
         "surveys": [],  # surveys arrive with the survey issue; the section shows "none yet"
@@ -109,6 +119,49 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
         "national": format_national,
     }
     return aiohttp_jinja2.render_template("customers/detail.html", request, context)
+
+
+# --- do not call ---------------------------------------------------------------------
+
+DO_NOT_CALL_CLEAR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+
+
+@routes.post(r"/customers/{id:\d+}/do-not-call", name="customer_do_not_call")
+@allow(*VIEW_ROLES)
+async def customer_do_not_call(request: web.Request) -> web.StreamResponse:
+    """Mark do-not-call (a reason is required) or, for supervisors, clear it; audited."""
+    form = await request.post()
+    user = logged_in_user(request)
+    action = str(form.get("action", "mark"))
+    reason = str(form.get("reason", "")).strip()
+    gettext = gettext_for(request)
+    async with request.app[SESSIONMAKER]() as session:
+        customer = await visible_customer(request, session, int(request.match_info["id"]))
+        if action == "clear":
+            if user.role not in DO_NOT_CALL_CLEAR_ROLES:
+                raise web.HTTPForbidden(text=gettext(N_("Only a supervisor may clear do-not-call.")))
+            on = False
+        elif action == "mark":
+            if not reason:
+                raise web.HTTPBadRequest(
+                    text=gettext(N_("Give the reason the customer must not be called."))
+                )
+            on = True
+        else:
+            raise web.HTTPBadRequest(text=gettext(N_("Unknown action.")))
+        now = request.app[CLOCK].now()
+        if await repo.set_do_not_call(session, customer, on=on, reason=reason, at=now, actor=user):
+            await audit_repo.record(
+                session,
+                action="customer.do_not_call" if on else "customer.do_not_call_cleared",
+                user=user,
+                target=f"customer:{customer.id}",
+                details={"reason": reason} if on else {},
+                at=now,
+            )
+        await session.commit()
+        customer_id = customer.id
+    raise web.HTTPFound(f"/customers/{customer_id}")
 
 
 # --- create and edit -----------------------------------------------------------------

@@ -1,0 +1,11 @@
+"""Outbound pages and API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)
