@@ -24,6 +24,7 @@ from callcenter.clock import Clock
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.engine import check_database, check_writable, make_engine
+from callcenter.outbound import plugin as outbound_plugin
 from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
@@ -42,6 +43,7 @@ PLUGINS: tuple[Plugin, ...] = (
     acd_plugin.PLUGIN,
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
+    outbound_plugin.PLUGIN,
 )
 
 

@@ -612,7 +612,7 @@
       call.addEventListener("click", () => callBack(t));
       const open = make("button", L.task_open, "secondary task-open");
       open.type = "button";
-      open.addEventListener("click", () => showTask(t.id));
+      open.addEventListener("click", () => (t.work_url ? window.location.assign(t.work_url) : showTask(t.id)));
       actions.appendChild(call);
       actions.appendChild(open);
       item.appendChild(actions);

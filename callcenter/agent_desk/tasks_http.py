@@ -78,6 +78,7 @@ class TaskOut(BaseModel):
     created_text: str
     due_at: str | None
     due_text: str
+    work_url: str = Field(description="outbound calls: the lead's page with its outcomes")
 
 
 class TaskListOut(BaseModel):
@@ -146,6 +147,8 @@ def task_json(
         "created_text": localtime.format_datetime(task.created_at, zone),
         "due_at": None if task.due_at is None else task.due_at.isoformat(),
         "due_text": "" if task.due_at is None else localtime.format_datetime(task.due_at, zone),
+        # outbound calls (lead lists, campaigns) are worked on their own page
+        "work_url": f"/outbound/tasks/{task.id}" if task.kind in tasks_repo.OUTBOUND_KINDS else "",
     }
 
 
@@ -160,6 +163,12 @@ async def _customer_names(session: Any, ids: list[int | None]) -> dict[int, str]
 async def _group_names(session: Any) -> dict[str, str]:
     rows = await session.execute(select(AgentGroup.code, AgentGroup.name))
     return {row[0]: row[1] for row in rows}
+
+
+async def _visible(request: web.Request, session: Any, user_id: int, task_id: int) -> Task | None:
+    return await tasks_repo.callback_for_agent(
+        session, user_id, task_id, now=request.app[CLOCK].now()
+    )
 
 
 def _task_id(request: web.Request) -> int:
@@ -183,7 +192,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     zone = request.app[SETTINGS].tz
     language = request_language(request)
     async with request.app[SESSIONMAKER]() as session:
-        tasks = await tasks_repo.callbacks_for_agent(session, user.id)
+        tasks = await tasks_repo.callbacks_for_agent(session, user.id, now=request.app[CLOCK].now())
         names = await _customer_names(session, [t.customer_id for t in tasks])
         out = [
             task_json(
@@ -210,7 +219,9 @@ async def task_detail(request: web.Request) -> web.Response:
     user = _user(request)
     zone = request.app[SETTINGS].tz
     async with request.app[SESSIONMAKER]() as session:
-        task = await tasks_repo.callback_for_agent(session, user.id, _task_id(request))
+        task = await tasks_repo.callback_for_agent(
+            session, user.id, _task_id(request), now=request.app[CLOCK].now()
+        )
         if task is None:
             return _error(404, "no such task")
         history = await history_repo.load_history(session, task.customer_id)
@@ -237,7 +248,7 @@ async def claim(request: web.Request) -> web.Response:
     user = _user(request)
     task_id = _task_id(request)
     async with request.app[SESSIONMAKER]() as session:
-        if await tasks_repo.callback_for_agent(session, user.id, task_id) is None:
+        if await _visible(request, session, user.id, task_id) is None:
             return _error(404, "no such task")
         try:
             await tasks_repo.claim_callback(session, task_id, user_id=user.id)
@@ -267,7 +278,7 @@ async def release(request: web.Request) -> web.Response:
     user = _user(request)
     task_id = _task_id(request)
     async with request.app[SESSIONMAKER]() as session:
-        if await tasks_repo.callback_for_agent(session, user.id, task_id) is None:
+        if await _visible(request, session, user.id, task_id) is None:
             return _error(404, "no such task")
         try:
             await tasks_repo.release_callback(session, task_id, user_id=user.id)
@@ -302,7 +313,7 @@ def _retry_time(text: str, zone: Any) -> datetime | None:
     errors={
         400: "the body is invalid, or not reached without a retry time in the future",
         **NOT_YOURS,
-        **TAKEN,
+        409: "a colleague has already taken this task, or it is a lead (use its page)",
     },
 )
 async def outcome(request: web.Request) -> web.Response:
@@ -314,8 +325,11 @@ async def outcome(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     retry_at = _retry_time(body.retry_at, zone)
     async with request.app[SESSIONMAKER]() as session:
-        if await tasks_repo.callback_for_agent(session, user.id, task_id) is None:
+        found = await _visible(request, session, user.id, task_id)
+        if found is None:
             return _error(404, "no such task")
+        if found.kind in tasks_repo.OUTBOUND_KINDS:  # a lead's result updates its list too
+            return _error(409, "record this call's result on its lead page")
         try:
             task = await tasks_repo.record_outcome(
                 session,

@@ -56,6 +56,8 @@ OUTCOME_LABELS: dict[str, str] = {
 KIND_LABELS = {
     "callback": N_("Callback"),
     "follow_up": N_("Follow-up with the customer"),
+    "lead_call": N_("Lead call"),
+    "care_call": N_("Care call"),
 }
 ORIGIN_LABELS = {
     "abandoned": N_("Hung up before an answer"),
@@ -64,6 +66,10 @@ ORIGIN_LABELS = {
     "closed": N_("Asked for a callback (outside hours)"),
     "ticket_follow_up": N_("Ticket follow-up"),
     "manual": N_("Added by hand"),
+    "lead_list": N_("Lead list"),
+    "care_campaign": N_("Care campaign"),
+    "care_schedule": N_("Care schedule"),
+    "lead_callback": N_("Call back a converted lead (24 h)"),
 }
 
 

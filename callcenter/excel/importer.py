@@ -247,8 +247,12 @@ async def run(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
     limits: Limits = DEFAULT_LIMITS,
+    collect: set[int] | None = None,
 ) -> ImportCounts:
     """Preview (``dry_run``) or import the recorded file; returns the per-row counts.
+
+    ``collect`` (an import only) receives the id of every customer a row was imported
+    into: a lead list imported from Excel calls exactly these customers.
 
     Status goes previewing → previewed, or importing → done; on a file error it
     becomes "failed" with the reason and ExcelError is raised. The counts and the
@@ -296,6 +300,7 @@ async def run(
                         at=clock.now(),
                         actor=actor,
                         translate=translate,
+                        collect=collect,
                     )
                     batch = await session.get(CustomerImport, import_id)
                     assert batch is not None
@@ -347,6 +352,7 @@ async def _process(
     at: datetime,
     actor: repo.Actor | None,
     translate: Translate,
+    collect: set[int] | None = None,
 ) -> None:
     parsed = [outcome for outcome in outcomes if isinstance(outcome, ParsedRow)]
     phones = {phone for row in parsed for phone in row.customer.phones}
@@ -444,6 +450,8 @@ async def _process(
             matcher.remember(row, target)
             continue
         owner = owners.pop()
+        if collect is not None and owner > 0:
+            collect.add(owner)
         matcher.remember(row, owner)
         first_touch = matcher.first_touch(owner)
         joins_new = owner < 0 or owner > max_id_before
@@ -480,6 +488,8 @@ async def _process(
             session, list(pending.values()), at=at, actor=actor, via="import", import_id=import_id
         )
         created = dict(zip(pending, ids, strict=True))
+    if collect is not None:
+        collect.update(created.values())
     matcher.end_batch(created)  # later batches only fill blanks of customers touched here
     session.add_all(rejects)
     await session.flush()

@@ -48,7 +48,9 @@ class CallListItem(Base):
     __table_args__ = (UniqueConstraint("list_id", "customer_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    list_id: Mapped[int] = mapped_column(ForeignKey("call_lists.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("call_lists.id", ondelete="CASCADE"), index=True
+    )
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
@@ -63,9 +65,7 @@ class CallListItem(Base):
     last_outcome: Mapped[str] = mapped_column(String(16), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     conversion: Mapped[str] = mapped_column(String(12), default="", doc="not_buying or buying")
-    handled_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -90,7 +90,7 @@ class Opportunity(Base):
 
 
 class CareRule(Base):
-    """"After a purchase: a call at +7 days", "on the birthday: an SMS", ..."""
+    """ "After a purchase: a call at +7 days", "on the birthday: an SMS", ..."""
 
     __tablename__ = "care_rules"
 

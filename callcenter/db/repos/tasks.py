@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import localtime
@@ -20,8 +20,14 @@ from callcenter.core.tasks import (
 )
 from callcenter.db.models import AgentGroup, AgentGroupMember, Customer, Task, User
 
-KINDS = ("callback", "follow_up")
-ORIGINS = ("abandoned", "voicemail", "overflow", "closed", "ticket_follow_up", "manual")
+KINDS = ("callback", "follow_up", "lead_call", "care_call")
+ORIGINS = (
+    "abandoned", "voicemail", "overflow", "closed", "ticket_follow_up", "manual",
+    "lead_list", "care_campaign", "care_schedule", "lead_callback",
+)  # fmt: skip
+#: Calls the outbound room plans (lead lists, campaigns, care schedules): on the agent's
+#: list like callbacks, but only once due (a lead not reached returns at its retry time).
+OUTBOUND_KINDS = ("lead_call", "care_call")
 STATUSES = ("open", "in_progress", "done", "cancelled")
 
 
@@ -171,10 +177,14 @@ async def groups_of(session: AsyncSession, user_id: int) -> list[str]:
     return list(rows)
 
 
-def _visible_to(user_id: int, groups: Sequence[str]):  # type: ignore[no-untyped-def]
-    """An agent's callbacks: their groups' (and group-less ones), not claimed by another."""
+def _visible_to(user_id: int, groups: Sequence[str], now: datetime | None = None):  # type: ignore[no-untyped-def]
+    """An agent's callbacks: their groups' (and group-less ones), not claimed by another;
+    with ``now``, also the outbound calls (lead lists, campaigns, care) that are due."""
+    kinds = Task.kind == "callback"
+    if now is not None:
+        kinds = or_(kinds, and_(Task.kind.in_(OUTBOUND_KINDS), Task.due_at <= now))
     return (
-        Task.kind == "callback",
+        kinds,
         Task.status.in_(_OPEN),
         or_(Task.group.in_(list(groups)), Task.group == ""),
         or_(Task.assignee_id.is_(None), Task.assignee_id == user_id),
@@ -182,24 +192,26 @@ def _visible_to(user_id: int, groups: Sequence[str]):  # type: ignore[no-untyped
 
 
 async def callbacks_for_agent(
-    session: AsyncSession, user_id: int, *, limit: int = 100
+    session: AsyncSession, user_id: int, *, limit: int = 100, now: datetime | None = None
 ) -> Sequence[Task]:
     """What the agent page lists: mine first (claimed by me), then the earliest due."""
     groups = await groups_of(session, user_id)
     mine_first = (Task.assignee_id == user_id).desc()
     query = (
         select(Task)
-        .where(*_visible_to(user_id, groups))
+        .where(*_visible_to(user_id, groups, now))
         .order_by(mine_first, Task.due_at, Task.id)
         .limit(limit)
     )
     return (await session.scalars(query)).all()
 
 
-async def callback_for_agent(session: AsyncSession, user_id: int, task_id: int) -> Task | None:
+async def callback_for_agent(
+    session: AsyncSession, user_id: int, task_id: int, *, now: datetime | None = None
+) -> Task | None:
     """One task, only if the agent may see it (None → 404: others' tasks do not exist)."""
     groups = await groups_of(session, user_id)
-    query = select(Task).where(Task.id == task_id, *_visible_to(user_id, groups))
+    query = select(Task).where(Task.id == task_id, *_visible_to(user_id, groups, now))
     return (await session.scalars(query)).first()
 
 
