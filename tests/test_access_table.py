@@ -31,6 +31,7 @@ from callcenter.auth.sessions import COOKIE_NAME, anonymous, logged_in
 from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
+from callcenter.outbound.plugin import PLUGIN as OUTBOUND
 from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
@@ -328,6 +329,24 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/call"),
     Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
         sample="/api/tickets/notifications/999/retry"),
+    # --- issue 16: outbound room (callcenter/outbound/http.py) ---
+    # Supervisors and admins build lists and campaigns, watch progress, keep care rules;
+    # agents (and supervisors at their desk) work leads. List/lead/rule 999 do not exist.
+    Row("GET", "/outbound", LOGIN, 403, 200, 403, 200),
+    Row("POST", "/outbound/lists", LOGIN, 403, 400, 403, 400),
+    Row("GET", r"/outbound/lists/{id}", LOGIN, 403, 404, 403, 404, sample="/outbound/lists/999"),
+    Row("GET", r"/outbound/lists/{id}/results.xlsx", LOGIN, 403, 404, 403, 404,
+        sample="/outbound/lists/999/results.xlsx"),
+    Row("GET", r"/api/outbound/lists/{id}/progress", 401, 403, 404, 403, 404,
+        sample="/api/outbound/lists/999/progress"),
+    Row("GET", "/outbound/progress/events", LOGIN, 403, 406, 403, 406),  # no Accept: event-stream
+    Row("GET", "/outbound/reports", LOGIN, 403, 200, 403, 200),
+    Row("GET", r"/outbound/tasks/{id}", LOGIN, 404, 404, 403, 403, sample="/outbound/tasks/999"),
+    Row("POST", r"/api/outbound/tasks/{id}/outcome", 401, 400, 400, 403, 403,
+        sample="/api/outbound/tasks/999/outcome"),
+    Row("POST", "/outbound/care-rules", LOGIN, 403, 400, 403, 400),
+    Row("POST", r"/outbound/care-rules/{id}/toggle", LOGIN, 403, 404, 403, 404,
+        sample="/outbound/care-rules/999/toggle"),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
 ]
@@ -371,7 +390,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS]))
+    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, OUTBOUND]))
 
 
 def test_table_has_no_duplicate_rows() -> None:
