@@ -103,7 +103,7 @@ class ListSummary:
     skipped_no_phone: int
 
 
-async def _primary_phones(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+async def primary_phones(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
     rows = await session.execute(
         select(CustomerPhone.customer_id, CustomerPhone.number, CustomerPhone.is_primary)
         .where(CustomerPhone.customer_id.in_(ids))
@@ -176,7 +176,7 @@ async def create_list(
         if ids
         else []
     )
-    phones = await _primary_phones(session, ids) if ids else {}
+    phones = await primary_phones(session, ids) if ids else {}
     models = await _models(session, ids) if ids else {}
     callable_ = [c for c in customers if not c.do_not_call and c.id in phones]
     skipped_dnc = sum(1 for c in customers if c.do_not_call)
