@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from callcenter.core.text import fold
+
 
 def N_(message: str) -> str:
     """Mark a msgid for extraction; it is translated where it is shown."""
@@ -215,10 +217,11 @@ class Lead:
 
 
 def ordered(leads: Iterable[Lead], order_by: str) -> list[Lead]:
-    """The list's calling order: by priority (highest first) or by province (A→Z), then id."""
+    """The list's calling order: by priority (highest first) or by province (A→Z as
+    Vietnamese reads it, Đà Nẵng among the D), then id."""
     if order_by == "province":
         return sorted(
-            leads, key=lambda lead: (lead.province.casefold(), -lead.priority, lead.customer_id)
+            leads, key=lambda lead: (fold(lead.province), -lead.priority, lead.customer_id)
         )
     return sorted(leads, key=lambda lead: (-lead.priority, lead.customer_id))
 
