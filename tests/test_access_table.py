@@ -345,6 +345,8 @@ TABLE: list[Row] = [
     Row("POST", r"/api/outbound/tasks/{id}/outcome", 401, 400, 400, 403, 403,
         sample="/api/outbound/tasks/999/outcome"),
     Row("POST", "/outbound/care-rules", LOGIN, 403, 400, 403, 400),
+    Row("POST", "/api/outbound/mode", 401, 400, 400, 403, 403),  # not JSON: refused first
+    Row("POST", "/outbound/blending", LOGIN, 403, 400, 403, 400),
     Row("POST", r"/outbound/care-rules/{id}/toggle", LOGIN, 403, 404, 403, 404,
         sample="/outbound/care-rules/999/toggle"),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---

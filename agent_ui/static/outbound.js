@@ -49,6 +49,17 @@
         }
       }
     });
+    const mode = document.getElementById("outbound-mode");
+    mode.addEventListener("change", async function () {
+      const out = document.getElementById("outbound-mode-result");
+      try {
+        await post("/api/outbound/mode", { outbound: mode.checked });
+        say(out, "✓", true);
+      } catch (error) {
+        mode.checked = !mode.checked;
+        say(out, error.message, false);
+      }
+    });
     const form = document.getElementById("lead-outcome");
     function sync() {
       const chosen = form.querySelector('input[name="outcome"]:checked');

@@ -44,6 +44,7 @@ from callcenter.db.models import (
     CareRule,
     Customer,
     CustomerImport,
+    SystemSetting,
     Task,
     User,
     Vehicle,
@@ -55,6 +56,7 @@ from callcenter.i18n import N_, translations
 from callcenter.outbound import services
 from callcenter.outbound.services import PROGRESS_HUB, ListRequest
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.services.plugin import ACD_SERVICE
 from callcenter.web.access import CurrentUser, allow, current_user
 from callcenter.web.auth import request_language, session_is_current
 from callcenter.web.openapi import describe
@@ -149,6 +151,7 @@ async def _page_context(request: web.Request, session: Any) -> dict[str, Any]:
         "rules": rules,
         "labels": _labels(request),
         "template_fields": TEMPLATE_FIELDS,
+        "blend_wait_seconds": await blend_wait_seconds(session),
         "error": "",
     }
 
@@ -430,7 +433,10 @@ async def lead_page(request: web.Request) -> web.StreamResponse:
             await session.scalars(select(Vehicle).where(Vehicle.customer_id == item.customer_id))
         ).all()
     zone = request.app[SETTINGS].tz
+    service = request.app.get(ACD_SERVICE)
+    agent = service.acd.agents.get(user.id) if service is not None else None
     context = {
+        "outbound_mode": agent is not None and agent.outbound_mode,
         "task": task,
         "item": item,
         "call_list": call_list,
@@ -585,3 +591,78 @@ async def _close_streams(app: web.Application) -> None:
 
 
 __all__ = ["routes", "setup"]
+
+
+# ----------------------------------------------------------------------- blending
+BLEND_KEY = "outbound_blend_wait_seconds"
+DEFAULT_BLEND_WAIT_SECONDS = 60.0
+
+
+async def blend_wait_seconds(session: Any) -> float:
+    """How long an inbound caller waits before agents in outbound mode are offered them."""
+    row = await session.get(SystemSetting, BLEND_KEY)
+    return DEFAULT_BLEND_WAIT_SECONDS if row is None else float(row.value)
+
+
+class ModeBody(BaseModel):
+    outbound: bool
+
+
+class ModeOut(BaseModel):
+    outbound: bool
+    blend_wait_seconds: float
+
+
+@routes.post("/api/outbound/mode", name="api_outbound_mode")
+@allow(*WORK_ROLES)
+@describe(
+    "Outbound mode on or off: while on, no inbound calls unless a caller waits longer "
+    "than the blend threshold",
+    tags=TAGS,
+    request=ModeBody,
+    response=ModeOut,
+    errors={400: "the body is invalid", 409: "log in to the queue first",
+            503: "the ACD is not running"},
+)  # fmt: skip
+async def api_mode(request: web.Request) -> web.Response:
+    user = _user(request)
+    gettext = _gettext(request)
+    try:
+        body = ModeBody.model_validate(await request.json())
+    except (ValueError, ValidationError):
+        return _error(400, gettext(N_("Invalid request.")))
+    service = request.app.get(ACD_SERVICE)
+    if service is None:
+        return _error(503, gettext(N_("The call distribution is not running.")))
+    agent = service.acd.agents.get(user.id)
+    if agent is None:
+        return _error(409, gettext(N_("Log in to the queue first.")))
+    async with request.app[SESSIONMAKER]() as session:
+        wait = await blend_wait_seconds(session)
+    agent.outbound_mode = body.outbound
+    agent.blend_wait_seconds = wait
+    return web.json_response({"outbound": agent.outbound_mode, "blend_wait_seconds": wait})
+
+
+@routes.post("/outbound/blending", name="outbound_blending")
+@allow(*MANAGE_ROLES)
+async def blending_settings(request: web.Request) -> web.StreamResponse:
+    """The blend threshold (seconds an inbound caller waits before outbound agents ring)."""
+    form = await request.post()
+    gettext = _gettext(request)
+    try:
+        wait = float(str(form.get("wait_seconds", "")).strip())
+    except ValueError:
+        return await _page_error(request, gettext(N_("Check the numbers and dates (dd/mm/yyyy).")))
+    if not 0 <= wait <= 3600:
+        return await _page_error(request, gettext(N_("Check the numbers and dates (dd/mm/yyyy).")))
+    async with request.app[SESSIONMAKER]() as session, session.begin():
+        await session.merge(
+            SystemSetting(key=BLEND_KEY, value=wait, updated_at=request.app[CLOCK].now())
+        )
+    service = request.app.get(ACD_SERVICE)
+    if service is not None:  # agents already in outbound mode follow the new threshold
+        for agent in service.acd.agents.values():
+            if agent.outbound_mode:
+                agent.blend_wait_seconds = wait
+    raise web.HTTPFound("/outbound#blending")

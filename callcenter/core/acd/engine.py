@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from callcenter.core.acd.agents import AgentStates
+from callcenter.core.acd.blending import takes_inbound
 from callcenter.core.acd.model import (
     MISSED_CALLS_REASON,
     Agent,
@@ -265,12 +266,15 @@ class Acd(AgentStates, WaitingList, Strategies):
         group = self.groups.get(call.group)
         if group is None:
             return None
+        waited = (self.clock.now() - self._wait_start(call)).total_seconds()
         sticky = self._sticky_agent(call)
+        if sticky is not None and not takes_inbound(sticky, waited):
+            sticky = None  # blending: tried again once the caller has waited long enough
         if sticky is not None:
             call.sticky_done = True
             timeout = min(self.settings.sticky_seconds, group.ring_timeout)
             return self._ring(call, [sticky], timeout, sticky=True)
-        candidates = self.free_agents(call.group)
+        candidates = [a for a in self.free_agents(call.group) if takes_inbound(a, waited)]
         untried = [agent for agent in candidates if agent.id not in call.tried]
         if untried:
             candidates = untried

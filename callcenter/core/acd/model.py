@@ -89,6 +89,9 @@ class Agent:
     blocked_until: datetime | None = None
     call_id: str | None = None
     pause_after_call: str | None = None
+    #: blending (core/acd/blending.py): in outbound mode, inbound only after this wait
+    outbound_mode: bool = False
+    blend_wait_seconds: float = 0.0
 
     @property
     def channel(self) -> str:
