@@ -108,9 +108,9 @@ async def care_sweep(
                 ):  # fmt: skip
                     if (rule.id, customer.id, vin, day) in done:
                         continue
-                    vehicle = next((v for v in owned if v.vin == vin), None)
+                    found: Vehicle | None = next((v for v in owned if v.vin == vin), None)
                     phone = phones.get(customer.id, "")
-                    text = render(rule.template, _fields(customer, vehicle, phone))
+                    text = render(rule.template, _fields(customer, found, phone))
                     firing = CareFiring(
                         rule_id=rule.id, customer_id=customer.id, vehicle_key=vin,
                         on_date=day, outcome="", fired_at=now,
@@ -135,7 +135,7 @@ async def care_sweep(
                         else:
                             message = await enqueue(
                                 session, channel=rule.channel, recipient=recipient,
-                                subject=render(rule.subject, _fields(customer, vehicle, phone)),
+                                subject=render(rule.subject, _fields(customer, found, phone)),
                                 body_text=text, kind="care", now=now, domain=domain,
                             )  # fmt: skip
                             firing.outcome, firing.notification_id = "message", message.id

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.outbound import (
@@ -75,7 +75,7 @@ async def customers_matching(session: AsyncSession, wanted: CustomerFilter) -> l
         query = query.where(func.lower(Customer.province) == wanted.province.strip().lower())
     if wanted.customer_type in ("fleet", "individual"):
         query = query.where(Customer.customer_type == wanted.customer_type)
-    vehicle_terms = []
+    vehicle_terms: list[ColumnElement[bool]] = []
     if wanted.model:
         vehicle_terms.append(func.lower(Vehicle.model).like(f"%{wanted.model.strip().lower()}%"))
     if wanted.purchased_from:

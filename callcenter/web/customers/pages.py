@@ -139,7 +139,9 @@ async def customer_do_not_call(request: web.Request) -> web.StreamResponse:
         customer = await visible_customer(request, session, int(request.match_info["id"]))
         if action == "clear":
             if user.role not in DO_NOT_CALL_CLEAR_ROLES:
-                raise web.HTTPForbidden(text=gettext(N_("Only a supervisor may clear do-not-call.")))
+                raise web.HTTPForbidden(
+                    text=gettext(N_("Only a supervisor may clear do-not-call."))
+                )
             on = False
         elif action == "mark":
             if not reason:
