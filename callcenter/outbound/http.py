@@ -214,12 +214,12 @@ async def list_create(request: web.Request) -> web.StreamResponse:
             import_id = int(str(form.get("import_id", "0")) or 0)
             summary, _counts = await services.list_from_import(
                 sessions, wanted, import_id, clock=request.app[CLOCK], actor=user,
-                translate=gettext, created_by_id=user.id,
+                translate=gettext, created_by_id=user.id, zone=request.app[SETTINGS].tz,
             )  # fmt: skip
         else:
             summary = await services.list_from_filter(
                 sessions, wanted, _filter(form), now=request.app[CLOCK].now(),
-                created_by_id=user.id,
+                created_by_id=user.id, zone=request.app[SETTINGS].tz,
             )  # fmt: skip
     except OutboundRuleError as exc:
         return await _page_error(request, gettext(exc.message))

@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from callcenter import localtime
 from callcenter.clock import Clock
-from callcenter.core.outbound import OpportunityInput
+from callcenter.core.outbound import N_, OpportunityInput, OutboundRuleError
 from callcenter.db.models import CustomerImport
 from callcenter.db.repos import outbound as repo
 from callcenter.excel import importer
@@ -76,6 +77,11 @@ class ImportNotReady(ValueError):
     """The chosen import is not a previewed one (preview it first)."""
 
 
+def check_period(request: ListRequest) -> None:
+    if request.starts_on and request.ends_on and request.ends_on < request.starts_on:
+        raise OutboundRuleError(N_("The campaign ends before it starts"))
+
+
 async def list_from_filter(
     sessions: async_sessionmaker[Any],
     request: ListRequest,
@@ -83,10 +89,13 @@ async def list_from_filter(
     *,
     now: datetime,
     created_by_id: int | None,
+    zone: Any = localtime.DEFAULT_ZONE,
 ) -> repo.ListSummary:
     async with sessions() as session, session.begin():
         ids = await repo.customers_matching(session, wanted)
-        return await _create(session, request, ids, "filter", now, created_by_id, wanted.as_json())
+        return await _create(
+            session, request, ids, "filter", now, created_by_id, wanted.as_json(), zone=zone
+        )
 
 
 async def list_from_import(
@@ -98,9 +107,11 @@ async def list_from_import(
     actor: Any,
     translate: Any,
     created_by_id: int | None,
+    zone: Any = localtime.DEFAULT_ZONE,
 ) -> tuple[repo.ListSummary, importer.ImportCounts]:
     """Import a previewed workbook with the customer importer (same rows, same rejected-rows
     file as the customers' import page) and make a list of exactly its customers."""
+    check_period(request)
     async with sessions() as session:
         batch = await session.get(CustomerImport, import_id)
         if batch is None or batch.status != "previewed":
@@ -118,7 +129,7 @@ async def list_from_import(
     async with sessions() as session, session.begin():
         summary = await _create(
             session, request, sorted(imported), "import", clock.now(), created_by_id, {},
-            import_id=import_id,
+            import_id=import_id, zone=zone,
         )  # fmt: skip
     return summary, counts
 
@@ -133,7 +144,13 @@ async def _create(
     filter_json: dict[str, Any],
     *,
     import_id: int | None = None,
+    zone: Any = localtime.DEFAULT_ZONE,
 ) -> repo.ListSummary:
+    """The list's calls are due at once, or from the campaign's first day (local time)."""
+    check_period(request)
+    due_at = now
+    if request.starts_on is not None:
+        due_at = max(now, localtime.day_bounds(request.starts_on, zone)[0])
     return await repo.create_list(
         session,
         kind=request.kind,
@@ -152,6 +169,7 @@ async def _create(
         starts_on=request.starts_on,
         ends_on=request.ends_on,
         created_by_id=created_by_id,
+        due_at=due_at,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -129,3 +130,29 @@ async def test_care_sweep_once_and_catch_up(session_factory: async_sessionmaker[
         body = await session.scalar(select(Notification.body_text))
         customers = await session.scalar(select(func.count()).select_from(Customer))
     assert body == "Chúc mừng Bảo" and customers == 2
+
+
+async def test_a_campaign_is_due_from_its_first_day(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    from callcenter.core.outbound import OutboundRuleError
+    from callcenter.outbound import services
+
+    await make_user(session_factory, "lan", "agent")
+    await add_customer(session_factory, "Khách", "+84906000001", province="Huế")
+    request = services.ListRequest(
+        kind="care", name="Đợt 2", group="care",
+        starts_on=date(2026, 12, 10), ends_on=date(2026, 12, 20),
+    )  # fmt: skip
+    wanted = repo.CustomerFilter(province="Huế")
+    await services.list_from_filter(
+        session_factory, request, wanted, now=NOW, created_by_id=None, zone=ZONE
+    )
+    async with session_factory() as session:
+        due = await session.scalar(select(Task.due_at).where(Task.origin == "care_campaign"))
+    assert due == datetime(2026, 12, 9, 17, 0, tzinfo=UTC)  # 10/12 00:00 local
+    request.ends_on = date(2026, 12, 1)
+    with pytest.raises(OutboundRuleError, match="The campaign ends before it starts"):
+        await services.list_from_filter(
+            session_factory, request, wanted, now=NOW, created_by_id=None, zone=ZONE
+        )
