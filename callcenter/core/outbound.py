@@ -39,6 +39,7 @@ class ItemStatus(StrEnum):
     NOT_INTERESTED = "not_interested"
     WRONG_NUMBER = "wrong_number"
     UNREACHABLE = "unreachable"
+    DO_NOT_CALL = "do_not_call"  # marked do-not-call after the list was made
 
 
 class Conversion(StrEnum):
@@ -91,6 +92,7 @@ ITEM_STATUS_LABELS: dict[str, str] = {
     ItemStatus.NOT_INTERESTED: N_("Not interested"),
     ItemStatus.WRONG_NUMBER: N_("Wrong or fake number"),
     ItemStatus.UNREACHABLE: N_("Unreachable"),
+    ItemStatus.DO_NOT_CALL: N_("Asked not to be called"),
 }
 CONVERSION_LABELS: dict[str, str] = {
     Conversion.NOT_BUYING: N_("Converted: not buying yet"),

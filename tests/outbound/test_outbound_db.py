@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from callcenter.core.outbound import check_opportunity
 from callcenter.db.models import CareRule, Customer, Notification, Task
 from callcenter.db.repos import outbound as repo
+from callcenter.db.repos import tasks as tasks_repo
 from callcenter.outbound.care import care_sweep
 from tests.auth_helpers import make_user
 from tests.outbound.helpers import add_customer
@@ -156,3 +157,29 @@ async def test_a_campaign_is_due_from_its_first_day(
         await services.list_from_filter(
             session_factory, request, wanted, now=NOW, created_by_id=None, zone=ZONE
         )
+
+
+async def test_marking_do_not_call_calls_off_planned_calls(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    from callcenter.db.models import CallListItem
+    from callcenter.db.repos import customers as customers_repo
+
+    lan = await make_user(session_factory, "lan", "agent")
+    kim = await add_customer(session_factory, "Kim", "+84907000001", province="Huế")
+    async with session_factory() as session, session.begin():
+        await repo.create_list(
+            session, kind="lead", name="Huế", customer_ids=[kim], source="filter", now=NOW,
+            agent_ids=[lan.id],
+        )  # fmt: skip
+    async with session_factory() as session, session.begin():
+        customer = await session.get(Customer, kim)
+        assert customer is not None
+        assert await customers_repo.set_do_not_call(
+            session, customer, on=True, reason="phiền", at=NOW, actor=lan
+        )
+    async with session_factory() as session:
+        task = (await session.scalars(select(Task).where(Task.customer_id == kim))).one()
+        item = (await session.scalars(select(CallListItem))).one()
+        visible = await tasks_repo.callbacks_for_agent(session, lan.id, now=NOW)
+    assert (task.status, item.status, visible) == ("cancelled", "do_not_call", [])

@@ -26,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -43,6 +44,8 @@ from callcenter.core.customers import (
 from callcenter.core.phones import Phone, normalize_phone
 from callcenter.core.text import fold
 from callcenter.db.models.customers import Customer, CustomerChange, CustomerPhone, Vehicle
+from callcenter.db.models.outbound import CallListItem
+from callcenter.db.models.tasks import Task
 
 
 class Actor(Protocol):
@@ -581,8 +584,27 @@ async def set_do_not_call(
     customer.updated_at = at
     customer.updated_by_id = actor.id if actor is not None else None
     session.add(_change_row(customer, "updated", changes, actor, via, at, None))
+    if on:  # planned outbound calls to them (lead lists, campaigns) are called off
+        await _call_off_outbound(session, customer.id, at)
     await session.flush()
     return True
+
+
+async def _call_off_outbound(session: AsyncSession, customer_id: int, at: datetime) -> None:
+    open_tasks = select(Task.id).where(
+        Task.customer_id == customer_id,
+        Task.kind.in_(("lead_call", "care_call")),
+        Task.status.in_(("open", "in_progress")),
+    )
+    task_ids = list((await session.scalars(open_tasks)).all())
+    if not task_ids:
+        return
+    await session.execute(update(Task).where(Task.id.in_(task_ids)).values(status="cancelled"))
+    await session.execute(
+        update(CallListItem)
+        .where(CallListItem.task_id.in_(task_ids), CallListItem.status == "open")
+        .values(status="do_not_call", updated_at=at)
+    )
 
 
 async def history(
