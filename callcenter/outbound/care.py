@@ -175,6 +175,8 @@ class CareScheduler:
 
     async def sweep_once(self) -> SweepResult:
         async with self.sessions() as session, session.begin():
+            today = localtime.local_date(self.clock.now(), self.zone)
+            await repo.close_ended_campaigns(session, today)
             result = await care_sweep(
                 session,
                 now=self.clock.now(),

@@ -152,6 +152,12 @@ async def test_a_campaign_is_due_from_its_first_day(
     async with session_factory() as session:
         due = await session.scalar(select(Task.due_at).where(Task.origin == "care_campaign"))
     assert due == datetime(2026, 12, 9, 17, 0, tzinfo=UTC)  # 10/12 00:00 local
+    async with session_factory() as session, session.begin():
+        assert await repo.close_ended_campaigns(session, date(2026, 12, 20)) == []
+        closed = await repo.close_ended_campaigns(session, date(2026, 12, 21))
+    async with session_factory() as session:
+        status = await session.scalar(select(Task.status).where(Task.origin == "care_campaign"))
+    assert len(closed) == 1 and status == "cancelled"  # after its last day: called off
     request.ends_on = date(2026, 12, 1)
     with pytest.raises(OutboundRuleError, match="The campaign ends before it starts"):
         await services.list_from_filter(

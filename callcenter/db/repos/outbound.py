@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.outbound import (
@@ -440,3 +440,30 @@ __all__ = [
     "report",
     "survey_answers_by_campaign",
 ]
+
+
+async def close_ended_campaigns(session: AsyncSession, today: date) -> list[int]:
+    """Campaigns whose last day has passed: their calls not made yet are called off."""
+    ended = list(
+        (
+            await session.scalars(
+                select(CallList).where(
+                    CallList.status == "active",
+                    CallList.ends_on.is_not(None),
+                    CallList.ends_on < today,
+                )
+            )
+        ).all()
+    )
+    for call_list in ended:
+        call_list.status = "ended"
+        task_ids = select(CallListItem.task_id).where(
+            CallListItem.list_id == call_list.id, CallListItem.status == ItemStatus.OPEN.value
+        )
+        await session.execute(
+            update(Task)
+            .where(Task.id.in_(task_ids), Task.status.in_(("open", "in_progress")))
+            .values(status="cancelled")
+        )
+    await session.flush()
+    return [call_list.id for call_list in ended]
