@@ -1,7 +1,9 @@
 """A care campaign in real browsers (headless Chromium) on the simulated Asterisk: the
 supervisor builds it on /outbound (the do-not-call customer is left out) and keeps its page
 open; Lan works a lead from her task list — the lead's page, its script, click-to-call
-ringing her phone, the outcome — and the supervisor's counts move without a reload."""
+ringing her phone, the outcome — and the supervisor's counts move without a reload. On the
+way Lan dials the do-not-call customer by hand: the page warns, asks for a reason, and the
+call goes ahead only with it (audited)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from callcenter.db.models import AuditEntry
 from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import DEFAULT_PASSWORD, make_user
 from tests.browser import chromium
@@ -69,6 +73,31 @@ async def test_campaign_progress_moves_live_on_the_supervisors_page(stack: Outbo
         await expect(sup.locator("#items")).to_contain_text("Võ Văn Hải")
 
         lan = await page_of("lan", "/agent")
+        # Click-to-call a do-not-call customer: the page warns and asks for a reason.
+        warnings: list[str] = []
+
+        async def answer(dialog: Any) -> None:
+            warnings.append(dialog.message)
+            await dialog.accept("khách gọi lại hỏi bảo hành")
+
+        lan.on("dialog", answer)
+        await lan.fill("#dial-number", "0902 000 003")
+        await lan.click("#btn-dial")
+        phone = await stack.wait_ringing("PJSIP/101")
+        assert warnings == [
+            "Bùi Văn Khoa đã yêu cầu không gọi (khách yêu cầu). Hãy nêu lý do nếu vẫn gọi."
+        ]
+        stack.hang_up(phone)
+        lan.remove_listener("dialog", answer)
+        async with factory() as session:
+            audit = (
+                await session.scalars(
+                    select(AuditEntry).where(AuditEntry.action == "call.do_not_call_override")
+                )
+            ).one()
+        assert audit.username == "lan"
+        assert audit.details["reason"] == "khách gọi lại hỏi bảo hành"
+
         await expect(lan.locator("#task-list")).to_contain_text("Võ Văn Hải")
         item = lan.locator("#task-list li", has_text="Võ Văn Hải")
         await expect(item).to_contain_text("Chiến dịch chăm sóc")
