@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from callcenter.core.outbound import check_opportunity
-from callcenter.db.models import CareRule, Customer, Notification, Task
+from callcenter.db.models import AgentGroup, CareRule, Customer, Notification, Task
 from callcenter.db.repos import outbound as repo
 from callcenter.db.repos import tasks as tasks_repo
 from callcenter.outbound.care import care_sweep
@@ -139,13 +139,27 @@ async def test_a_campaign_is_due_from_its_first_day(
     from callcenter.core.outbound import OutboundRuleError
     from callcenter.outbound import services
 
-    await make_user(session_factory, "lan", "agent")
+    lan = await make_user(session_factory, "lan", "agent")
     await add_customer(session_factory, "Khách", "+84906000001", province="Huế")
+    async with session_factory() as session, session.begin():
+        session.add(AgentGroup(code="care", name="CSKH"))
+    wanted = repo.CustomerFilter(province="Huế")
+    for bad, message in (
+        ({"agent_ids": [lan.id, 9999]}, "Choose agents who answer calls"),
+        ({"group": "nope"}, "No such group"),
+        ({"name": " "}, "Give the list a name"),
+        ({"group": "", "agent_ids": []}, "Assign the list to agents or a group"),
+    ):
+        fields = {"kind": "care", "name": "Đợt 2", "group": "care", **bad}
+        with pytest.raises(OutboundRuleError, match=message):
+            await services.list_from_filter(
+                session_factory, services.ListRequest(**fields), wanted, now=NOW,
+                created_by_id=None, zone=ZONE,
+            )  # fmt: skip
     request = services.ListRequest(
         kind="care", name="Đợt 2", group="care",
         starts_on=date(2026, 12, 10), ends_on=date(2026, 12, 20),
     )  # fmt: skip
-    wanted = repo.CustomerFilter(province="Huế")
     await services.list_from_filter(
         session_factory, request, wanted, now=NOW, created_by_id=None, zone=ZONE
     )

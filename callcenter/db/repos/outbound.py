@@ -33,6 +33,7 @@ from callcenter.core.outbound import (
 )
 from callcenter.core.text import fold
 from callcenter.db.models import (
+    AgentGroup,
     CallList,
     CallListItem,
     Customer,
@@ -170,6 +171,23 @@ async def create_list(
         raise OutboundRuleError(N_("Assign the list to agents or a group"))
     if max_attempts < 1:
         raise OutboundRuleError(N_("At least one try per lead"))
+    if agent_ids:
+        known = set(
+            (
+                await session.scalars(
+                    select(User.id).where(
+                        User.id.in_(list(agent_ids)), User.role.in_(("agent", "supervisor"))
+                    )
+                )
+            ).all()
+        )
+        if known != set(agent_ids):
+            raise OutboundRuleError(N_("Choose agents who answer calls"))
+    if (
+        group
+        and await session.scalar(select(AgentGroup.id).where(AgentGroup.code == group)) is None
+    ):
+        raise OutboundRuleError(N_("No such group"))
     ids = list(dict.fromkeys(customer_ids))
     customers = (
         (await session.execute(select(Customer).where(Customer.id.in_(ids)))).scalars().all()
