@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import extract, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
 from callcenter.clock import Clock
-from callcenter.core.outbound import RuleChannel, fire_dates, render
+from callcenter.core.outbound import RuleChannel, Trigger, fire_dates, render
 from callcenter.db.models import (
     CareFiring,
     CareRule,
@@ -69,6 +69,43 @@ def _fields(customer: Customer, vehicle: Vehicle | None, phone: str) -> dict[str
     }
 
 
+async def _candidates(
+    session: AsyncSession, rule: CareRule, since: date, until: date
+) -> list[tuple[Customer, list[Vehicle]]]:
+    """The customers (with their vehicles) whose date may fire ``rule`` in since..until:
+    only those are loaded, not the whole customer base."""
+    first = since - timedelta(days=rule.offset_days)
+    last = until - timedelta(days=rule.offset_days)
+    if rule.trigger == Trigger.BIRTHDAY:
+        span = (last - first).days
+        months = (
+            set(range(1, 13))
+            if span >= 366
+            else {(first + timedelta(days=n)).month for n in range(span + 1)}
+        )
+        found = await session.scalars(
+            select(Customer)
+            .where(Customer.birthday.is_not(None), extract("month", Customer.birthday).in_(months))
+            .order_by(Customer.id)
+        )
+        return [(customer, []) for customer in found.all()]
+    column = Vehicle.purchase_date if rule.trigger == Trigger.PURCHASE else Vehicle.warranty_end
+    vehicles = (
+        await session.scalars(
+            select(Vehicle).where(column >= first, column <= last).order_by(Vehicle.id)
+        )
+    ).all()
+    owned: dict[int, list[Vehicle]] = defaultdict(list)
+    for vehicle in vehicles:
+        owned[vehicle.customer_id].append(vehicle)
+    if not owned:
+        return []
+    customers = await session.scalars(
+        select(Customer).where(Customer.id.in_(list(owned))).order_by(Customer.id)
+    )
+    return [(customer, owned[customer.id]) for customer in customers.all()]
+
+
 async def care_sweep(
     session: AsyncSession, *, now: datetime, zone: Any, fire_hour: int, domain: str
 ) -> SweepResult:
@@ -87,11 +124,6 @@ async def care_sweep(
         return result
     rules = (await session.scalars(select(CareRule).where(CareRule.active.is_(True)))).all()
     if rules:
-        customers = (await session.scalars(select(Customer))).all()
-        vehicles: dict[int, list[Vehicle]] = defaultdict(list)
-        for vehicle in (await session.scalars(select(Vehicle).order_by(Vehicle.id))).all():
-            vehicles[vehicle.customer_id].append(vehicle)
-        phones = await repo.primary_phones(session, [c.id for c in customers]) if customers else {}
         done = {
             (row.rule_id, row.customer_id, row.vehicle_key, row.on_date)
             for row in (
@@ -99,8 +131,9 @@ async def care_sweep(
             ).all()
         }
         for rule in rules:
-            for customer in customers:
-                owned = vehicles.get(customer.id, [])
+            candidates = await _candidates(session, rule, since, until)
+            phones = await repo.primary_phones(session, [c.id for c, _ in candidates])
+            for customer, owned in candidates:
                 triples = [(v.vin, v.purchase_date, v.warranty_end) for v in owned]
                 for vin, day in fire_dates(
                     rule.trigger, rule.offset_days, birthday=customer.birthday,
