@@ -13,6 +13,8 @@ moved forward catches up on the missed days without repeating any.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 #: Messages and care calls go out from this local hour on (not at midnight).
 FIRE_HOUR = 8
 SWEEP_EVERY_SECONDS = 300.0
+STOP_WAIT_SECONDS = 10.0  # a sweep in progress may finish this long at shutdown
 CARE_SWEPT_KEY = "care_schedule_swept_until"
 
 
@@ -205,8 +208,25 @@ class CareScheduler:
         self.every_seconds = every_seconds
         self.fire_hour = fire_hour
         self.completed = 0
+        self.stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def stop_gracefully(self) -> None:
+        """Let a sweep in progress finish its transaction (a sweep cancelled inside a
+        database call could leave its connection behind), and start no other."""
+        self.stopping = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), STOP_WAIT_SECONDS)
 
     async def sweep_once(self) -> SweepResult:
+        self._idle.clear()
+        try:
+            return await self._sweep()
+        finally:
+            self._idle.set()
+
+    async def _sweep(self) -> SweepResult:
         async with self.sessions() as session, session.begin():
             today = localtime.local_date(self.clock.now(), self.zone)
             await repo.close_ended_campaigns(session, today)
@@ -226,6 +246,6 @@ class CareScheduler:
 
     async def run(self) -> None:
         """Sweep now, then every ``every_seconds``; run under ``tasks.supervise``."""
-        while True:
+        while not self.stopping:
             await self.sweep_once()
             await self.clock.sleep(self.every_seconds)
