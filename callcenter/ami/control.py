@@ -20,7 +20,11 @@ from callcenter.core.call_control import CallControlError, CallControlUnavailabl
 #: The dialplan context a listen-in call runs (``asterisk/extensions.conf``: ChanSpy).
 LISTEN_CONTEXT = "cc-listen"
 #: The extension of ``[cc-listen]`` each mode runs (ChanSpy options ``q``, ``qw``, ``qB``).
-LISTEN_EXTENSIONS = {ListenMode.LISTEN: "s", ListenMode.WHISPER: "whisper", ListenMode.BARGE: "barge"}
+LISTEN_EXTENSIONS = {
+    ListenMode.LISTEN: "s",
+    ListenMode.WHISPER: "whisper",
+    ListenMode.BARGE: "barge",
+}
 
 
 class _OneReply(Action):  # type: ignore[misc]

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
+
 from callcenter import localtime
 from callcenter.clock import Clock
 from callcenter.core.events import (

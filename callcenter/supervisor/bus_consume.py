@@ -145,9 +145,7 @@ class BoardFeed:
             self.board.thresholds = config.thresholds
             self.board.group_names = config.group_names
             self.board.roll_day()
-            calls, wrapups = await services.todays_history(
-                session, self.board.day, self.board.zone
-            )
+            calls, wrapups = await services.todays_history(session, self.board.day, self.board.zone)
             self.board.seed(calls, wrapups)
             self.board.summaries = await services.summaries(session, self.board.clock.now())
         self._dirty.set()

@@ -129,9 +129,7 @@ async def test_wallboard_live_listen_in_audit_and_agents_refused(stack: Supervis
 
             # An agent: 403 on the wallboard and on listening in.
             agent = await logged_in("minh", "/agent")
-            token = await agent.evaluate(
-                "document.querySelector('meta[name=csrf-token]').content"
-            )
+            token = await agent.evaluate("document.querySelector('meta[name=csrf-token]').content")
             response = await agent.goto(f"{stack.base_url}/supervisor")
             assert response is not None and response.status == 403
             refused = await agent.request.post(

@@ -82,8 +82,10 @@ async def test_wallboard_follows_the_floor_and_a_supervisor_barges_in(
         assert ringing["today"]["offered"] == 1  # in progress counts as offered
         stack.answer(phone)
         talking = await tuan.board_where(
-            lambda b: agent_row(b, lan_id)["state"] == "on_call"
-            and agent_row(b, lan_id)["caller"] is not None
+            lambda b: (
+                agent_row(b, lan_id)["state"] == "on_call"
+                and agent_row(b, lan_id)["caller"] is not None
+            )
         )
         caller = agent_row(talking, lan_id)["caller"]
         assert caller["number"] == "+84912345678"
@@ -117,7 +119,9 @@ async def test_wallboard_follows_the_floor_and_a_supervisor_barges_in(
         assert spy.extra["spy"]["options"] == "qEB"
         assert stack.app is not None
         async with stack.app[SESSIONMAKER]() as session:
-            entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "call.barge"))
+            entry = await session.scalar(
+                select(AuditEntry).where(AuditEntry.action == "call.barge")
+            )
             assert entry is not None and entry.username == "tuan"
             assert entry.details["call"] == body["linkedid"] and entry.target.startswith("lan")
 
