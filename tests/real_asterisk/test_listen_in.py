@@ -64,9 +64,7 @@ async def test_supervisor_barges_in_through_chanspy(tier: Tier) -> None:
             lambda: bool(_events(tier, mark, "ChanSpyStop")), within=30, what="ChanSpyStop"
         )
         await tier.until(
-            lambda: not any(
-                c.startswith(f"Local/{SUPERVISOR_EXT}@") for c in tier.live_channels()
-            ),
+            lambda: not any(c.startswith(f"Local/{SUPERVISOR_EXT}@") for c in tier.live_channels()),
             within=15,
             what="the supervisor's spy channel hung up",
         )
