@@ -183,7 +183,13 @@ class BoardFeed:
             async with self.sessions() as session:
                 config = await services.load_board_config(session)
                 self.board.summaries = await services.summaries(session, self.board.clock.now())
-            self.board.thresholds = config.thresholds
+                if config.thresholds != self.board.thresholds:
+                    # the day's calls were counted against the old limits: count them again
+                    self.board.thresholds = config.thresholds
+                    calls, wrapups = await services.todays_history(
+                        session, self.board.day, self.board.zone
+                    )
+                    self.board.seed(calls, wrapups)
             self.board.group_names = config.group_names
             self.board.queue_changed()
             self._dirty.set()

@@ -26,9 +26,18 @@ from callcenter.core.events import (
     CallAnswered,
     CallEnded,
     CallStarted,
+    ConfigChanged,
     TicketChanged,
 )
-from callcenter.db.models import AgentStateLog, AuditEntry, Call, Department, Task, Ticket
+from callcenter.db.models import (
+    AgentStateLog,
+    AuditEntry,
+    Call,
+    Department,
+    SystemSetting,
+    Task,
+    Ticket,
+)
 from callcenter.registry import BUS, CALL_CONTROL, SESSIONMAKER
 from callcenter.supervisor.board import BOARD
 from callcenter.supervisor.plugin import FEED, PLUGIN
@@ -318,3 +327,21 @@ async def test_ticket_events_refresh_the_summaries(board_client: Any) -> None:
     assert ("", 1, 0) in [
         (d["name"], d["open"], d["overdue"]) for d in board["tickets"]["departments"]
     ]
+
+
+async def test_a_new_threshold_recounts_the_day(board_client: Any) -> None:
+    client, _people, _control, _clock = board_client
+    app = client.server.app
+    await login(client, "tuan")
+    assert (await _board(client))["today"]["service_level"] == 33.3  # A of A, B, D
+    async with app[SESSIONMAKER]() as session:
+        session.add(SystemSetting(key="service_level_seconds", value=30))
+        await session.commit()
+    app[BUS].publish(ConfigChanged(area="settings"))
+    for _ in range(60):
+        today = (await _board(client))["today"]
+        if today["service_level_seconds"] == 30.0:
+            break
+        await asyncio.sleep(0.1)
+    # B waited exactly 30 s: now in time as well
+    assert (today["service_level_seconds"], today["service_level"]) == (30.0, 66.7)
