@@ -1,24 +1,31 @@
 """Today's call counters for the wallboard, and the KPI formulas they feed (pure).
 
-One definition, written once (``docs/kpi.md`` says the same in words):
+The definitions are those of ``docs/kpi.md`` (the reports use the same):
 
 * a call counts on the local day it **started** (a call across midnight belongs to the
-  day it arrived); only inbound calls count;
+  day it arrived), with its wait, talk, hold and wrap-up; only inbound calls whose
+  disposition is ``answered``, ``abandoned`` or ``missed`` count (not ``failed``);
 * wait = from the call's start at the hotline to the answer (the call record's
-  ``wait_seconds``); for an unanswered call, to its end;
-* service level = answered within ``service_level_seconds`` ÷ (answered + abandoned
-  after more than ``short_abandon_seconds``); a short abandon counts in neither part;
+  ``wait_seconds``); for an unanswered call, until the caller is gone;
+* an unanswered call (``abandoned`` or ``missed``) that waited less than
+  ``short_abandon_seconds`` is a short abandon; otherwise it is abandoned;
+* service level = answered within ``service_level_seconds`` (inclusive) ÷ (answered +
+  abandoned); short abandons count in neither part;
 * ASA = mean wait of answered calls;
-* AHT = (talk + hold + wrap-up) of answered calls ÷ answered calls; wrap-up is the time
-  agents spent in the wrap-up state, counted on the local day it began.
+* AHT = (talk + hold + wrap-up) of answered calls ÷ answered calls; a call's wrap-up runs
+  from its end until the agent finished the after-call work.
 
 The wallboard adds each call as it ends (and the day's earlier calls once, from the
-database, at start-up); this module only sums, it never reads a clock.
+database, at start-up); this module only sums, it never reads a clock. The board also
+shows the calls still in progress as offered (the reports count finished calls only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: Finished calls that count (``failed``: the call never reached the hotline properly).
+COUNTED_DISPOSITIONS = frozenset({"answered", "abandoned", "missed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class DayTotals:
         thresholds: KpiThresholds,
     ) -> None:
         """One finished inbound call (disposition as the call tracker sets it)."""
+        if disposition not in COUNTED_DISPOSITIONS:
+            return
         self.offered += 1
         if disposition == "answered":
             self.answered += 1
@@ -61,10 +70,10 @@ class DayTotals:
             self.hold_seconds += hold_seconds
             if wait_seconds <= thresholds.service_level_seconds:
                 self.answered_in_time += 1
-        elif disposition == "abandoned":
+        elif wait_seconds < thresholds.short_abandon_seconds:
+            self.short_abandoned += 1
+        else:
             self.abandoned += 1
-            if wait_seconds <= thresholds.short_abandon_seconds:
-                self.short_abandoned += 1
 
     def add_wrapup(self, seconds: float) -> None:
         self.wrapup_seconds += max(0.0, seconds)
@@ -72,7 +81,7 @@ class DayTotals:
     @property
     def service_level(self) -> float | None:
         """Percent (0–100), or None when no call counts yet."""
-        counted = self.answered + self.abandoned - self.short_abandoned
+        counted = self.answered + self.abandoned
         if counted <= 0:
             return None
         return 100.0 * self.answered_in_time / counted
@@ -105,4 +114,4 @@ class DayTotals:
         }
 
 
-__all__ = ["DayTotals", "KpiThresholds"]
+__all__ = ["COUNTED_DISPOSITIONS", "DayTotals", "KpiThresholds"]

@@ -94,7 +94,8 @@ class Wallboard:
         self.totals = DayTotals()
         self.callers: dict[str, CallerId] = {}
         self.talking: dict[int, Talk] = {}
-        self.wrapup_since: dict[int, datetime] = {}
+        #: agent → end of the answered call whose after-call work is still to be timed
+        self.wrapup_pending: dict[int, datetime] = {}
         self.summaries = Summaries()
         self.group_names: dict[str, str] = {}
         #: bumped on every change; the pusher sends when it moved
@@ -113,7 +114,7 @@ class Wallboard:
 
     def seed(self, calls: list[tuple[str, float, float, float]], wrapups: list[float]) -> None:
         """Today's calls that ended before start-up (disposition, wait, talk, hold) and the
-        wrap-up periods that began today; replaces the counters."""
+        wrap-up times of today's answered calls; replaces the counters."""
         totals = DayTotals()
         for disposition, wait, talk, hold in calls:
             totals.add_call(
@@ -182,16 +183,21 @@ class Wallboard:
                 hold_seconds=record.hold_seconds,
                 thresholds=self.thresholds,
             )
+            if record.disposition == "answered" and self.acd is not None:
+                answered_by = self.acd.agent_at_phone(record.agent_interface)
+                if answered_by is not None:
+                    self.wrapup_pending[answered_by] = record.ended_at or event.at
         self.version += 1
 
     def on_agent_state(self, event: AgentStateChanged) -> None:
         self.roll_day()
-        if event.previous == "wrapup":
-            began = self.wrapup_since.pop(event.agent_id, None)
-            if began is not None and self._is_today(began):
-                self.totals.add_wrapup((event.at - began).total_seconds())
-        if event.state == "wrapup":
-            self.wrapup_since[event.agent_id] = event.at
+        if event.previous == "wrapup" and event.state != "wrapup":
+            # the after-call work of today's call ends: from the call's end until now
+            ended = self.wrapup_pending.pop(event.agent_id, None)
+            if ended is not None:
+                self.totals.add_wrapup((event.at - ended).total_seconds())
+        elif event.state == "on_call":
+            self.wrapup_pending.pop(event.agent_id, None)  # a new call: no wrap-up was done
         if event.state != "on_call":
             self.talking.pop(event.agent_id, None)
         self.version += 1

@@ -18,8 +18,8 @@ from callcenter import localtime
 from callcenter.core.call_control import ListenMode
 from callcenter.core.tasks import OPEN_TASK_STATUSES
 from callcenter.core.tickets import OPEN_STATUSES
-from callcenter.core.wallboard import KpiThresholds
-from callcenter.db.models import AgentStateLog, Call, Department, Task, Ticket, User
+from callcenter.core.wallboard import COUNTED_DISPOSITIONS, KpiThresholds
+from callcenter.db.models import Call, CallWrapUp, Department, Task, Ticket, User
 from callcenter.db.repos import audit as audit_repo
 from callcenter.db.repos.routing import load_routing_config
 from callcenter.supervisor.board import Summaries, Talk
@@ -56,31 +56,31 @@ async def todays_history(
     session: AsyncSession, day: date, zone: Any
 ) -> tuple[list[tuple[str, float, float, float]], list[float]]:
     """The day's finished inbound calls (disposition, wait, talk, hold) and the wrap-up
-    periods that began that day and ended (seconds): the board's counters at start-up."""
+    time of each answered one (``call_wrapups.saved_at − calls.ended_at``, at least 0, as
+    ``docs/kpi.md`` defines it): the board's counters at start-up."""
     start, end = localtime.day_bounds(day, zone)
+    today = (
+        Call.direction == "inbound",
+        Call.started_at >= start,
+        Call.started_at < end,
+        Call.disposition.in_(sorted(COUNTED_DISPOSITIONS)),
+    )
     calls = await session.execute(
         select(Call.disposition, Call.wait_seconds, Call.talk_seconds, Call.hold_seconds).where(
-            Call.direction == "inbound",
-            Call.started_at >= start,
-            Call.started_at < end,
-            Call.ended_at.is_not(None),
-            Call.disposition != "active",
+            *today
         )
     )
     wrapups = await session.execute(
-        select(AgentStateLog.started_at, AgentStateLog.ended_at).where(
-            AgentStateLog.state == "wrapup",
-            AgentStateLog.started_at >= start,
-            AgentStateLog.started_at < end,
-            AgentStateLog.ended_at.is_not(None),
-        )
+        select(Call.ended_at, CallWrapUp.saved_at)
+        .join(CallWrapUp, CallWrapUp.call_id == Call.id)
+        .where(*today, Call.disposition == "answered", Call.ended_at.is_not(None))
     )
     return (
         [(d, float(w or 0), float(t or 0), float(h or 0)) for d, w, t, h in calls.all()],
         [
-            (localtime.ensure_utc(e) - localtime.ensure_utc(s)).total_seconds()
-            for s, e in wrapups.all()
-            if e is not None
+            max(0.0, (localtime.ensure_utc(saved) - localtime.ensure_utc(ended)).total_seconds())
+            for ended, saved in wrapups.all()
+            if ended is not None
         ],
     )
 

@@ -30,9 +30,9 @@ from callcenter.core.events import (
     TicketChanged,
 )
 from callcenter.db.models import (
-    AgentStateLog,
     AuditEntry,
     Call,
+    CallWrapUp,
     Department,
     SystemSetting,
     Task,
@@ -121,15 +121,16 @@ async def board_client(
                 # not today's inbound: a click-to-call, and a call that began before midnight
                 _call("F", nine, "answered", 2, 60, direction="outbound"),
                 _call("G", MIDNIGHT - timedelta(minutes=1), "answered", 5, 300),
-                AgentStateLog(user_id=people["lan"], state="wrapup", started_at=nine,
-                              ended_at=nine + timedelta(seconds=30)),
-                AgentStateLog(user_id=people["minh"], state="wrapup", started_at=nine,
-                              ended_at=nine + timedelta(seconds=50)),
-                AgentStateLog(user_id=people["lan"], state="wrapup",
-                              started_at=MIDNIGHT - timedelta(minutes=5),
-                              ended_at=MIDNIGHT + timedelta(seconds=100)),
             ]
         )  # fmt: skip
+        await session.flush()
+        calls = {c.linkedid: c for c in await session.scalars(select(Call))}
+        # after-call work: A 30 s, B 50 s after the call ended; G's belongs to yesterday
+        for linkedid, seconds in (("A", 30), ("B", 50), ("G", 100)):
+            call = calls[linkedid]
+            assert call.ended_at is not None
+            session.add(CallWrapUp(call_id=call.id, outcome="info_only",
+                                   saved_at=call.ended_at + timedelta(seconds=seconds)))  # fmt: skip
         sales = Department(code="kd", name="Kinh doanh", name_en="Sales")
         service = Department(code="dv", name="Dịch vụ", name_en="Service")
         session.add_all([sales, service])
@@ -171,14 +172,15 @@ async def test_todays_kpis_from_the_database_then_live(board_client: Any) -> Non
     await login(client, "tuan")
     board = await _board(client)
     today = board["today"]
-    # offered = 5 finished today + 2 in progress; SL = A ÷ (A + B + D) = 1/3;
+    # offered = 5 finished today + 2 in progress; abandoned = D and E (missed, 5 s is not
+    # short); short = C; SL = A ÷ (A + B + D + E) = 1/4;
     # ASA = (10 + 30) / 2; AHT = (100 + 20 + 200 + 30 + 50) / 2
     assert today == {
         "offered": 7,
         "answered": 2,
         "abandoned": 2,
         "short_abandoned": 1,
-        "service_level": 33.3,
+        "service_level": 25.0,
         "asa_seconds": 20.0,
         "aht_seconds": 200.0,
         "service_level_seconds": 20.0,
@@ -215,7 +217,7 @@ async def test_todays_kpis_from_the_database_then_live(board_client: Any) -> Non
     assert board["agents"][0]["id"] == people["lan"]  # talking agents first
 
     record = CallRecord(
-        "L1", started, caller_number="+84912345678",
+        "L1", started, caller_number="+84912345678", agent_interface="PJSIP/101",
         answered_at=started + timedelta(seconds=8),
         ended_at=started + timedelta(seconds=68), disposition="answered",
     )  # fmt: skip
@@ -226,9 +228,9 @@ async def test_todays_kpis_from_the_database_then_live(board_client: Any) -> Non
                                   at + timedelta(seconds=12)))  # fmt: skip
     fake.agents[0].update(state="available")
     today = (await _board(client))["today"]
-    # 3 answered: SL = (A + L1) ÷ 4 = 50 %; ASA = 48 / 3 = 16;
+    # 3 answered: SL = (A + L1) ÷ 5 = 40 %; ASA = 48 / 3 = 16;
     # AHT = (400 before + 60 talk + 12 wrap-up) / 3 = 157.33…
-    assert (today["answered"], today["service_level"]) == (3, 50.0)
+    assert (today["answered"], today["service_level"]) == (3, 40.0)
     assert (today["asa_seconds"], today["aht_seconds"]) == (16.0, 157.3)
 
     # A call that began before midnight and ends today counts on its own day, not today.
@@ -333,7 +335,7 @@ async def test_a_new_threshold_recounts_the_day(board_client: Any) -> None:
     client, _people, _control, _clock = board_client
     app = client.server.app
     await login(client, "tuan")
-    assert (await _board(client))["today"]["service_level"] == 33.3  # A of A, B, D
+    assert (await _board(client))["today"]["service_level"] == 25.0  # A of A, B, D, E
     async with app[SESSIONMAKER]() as session:
         session.add(SystemSetting(key="service_level_seconds", value=30))
         await session.commit()
@@ -344,4 +346,4 @@ async def test_a_new_threshold_recounts_the_day(board_client: Any) -> None:
             break
         await asyncio.sleep(0.1)
     # B waited exactly 30 s: now in time as well
-    assert (today["service_level_seconds"], today["service_level"]) == (30.0, 66.7)
+    assert (today["service_level_seconds"], today["service_level"]) == (30.0, 50.0)

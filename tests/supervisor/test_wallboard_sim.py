@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.clock import SystemClock
-from callcenter.db.models import AgentStateLog, AuditEntry, Call
+from callcenter.db.models import AuditEntry, Call, CallWrapUp
 from callcenter.localtime import day_bounds, local_date
 from callcenter.registry import SESSIONMAKER
 from callcenter.services.plugin import ACD_SERVICE, CALL_RECORDER
@@ -110,6 +110,7 @@ async def test_wallboard_follows_the_floor_and_a_supervisor_barges_in(
         )
         assert status == 200, body
         assert body["phone"] == SUPERVISOR_PHONE and body["mode"] == "barge"
+        body_linkedid = body["linkedid"]
         for _ in range(100):
             if spy_channels(stack):
                 break
@@ -146,23 +147,22 @@ async def test_wallboard_follows_the_floor_and_a_supervisor_barges_in(
         await tuan.board_where(lambda b: b["today"]["abandoned"] == 1 and not b["waiting"])
         assert caller_two.hungup
 
-        # Lan ends her wrap-up: its time joins the handle time.
-        status, body = await lan.post("/api/agent/state", {"action": "available"})
+        # Lan saves her wrap-up: its time (from the call's end) joins the handle time.
+        linkedid = body_linkedid  # the call the supervisor joined is Lan's
+        assert stack.world is not None
+        status, body = await lan.post(
+            f"/api/agent/calls/{linkedid}/wrapup",
+            {"outcome": "info_only", "category_id": stack.world.category_id, "notes": "hỏi giá"},
+        )
         assert status == 200, body
         board = await tuan.board_where(lambda b: agent_row(b, lan_id)["state"] == "available")
 
-        # Every KPI against the database (the call records and the state log).
+        # Every KPI against the database (the call records and the saved wrap-up).
         await stack.app[CALL_RECORDER].flush()
         await stack.app[ACD_SERVICE].flush()
         async with stack.app[SESSIONMAKER]() as session:
             calls = list(await session.scalars(select(Call).order_by(Call.id)))
-            wrapups = list(
-                await session.scalars(
-                    select(AgentStateLog).where(
-                        AgentStateLog.state == "wrapup", AgentStateLog.ended_at.is_not(None)
-                    )
-                )
-            )
+            wrapups = list(await session.scalars(select(CallWrapUp)))
         start, _end = day_bounds(local_date(SystemClock().now()))
         # the spy's own call is outbound (an Originate); the world's history is older
         inbound = [c for c in calls if c.direction == "inbound" and c.started_at >= start]
@@ -170,14 +170,18 @@ async def test_wallboard_follows_the_floor_and_a_supervisor_barges_in(
         abandoned = [c for c in inbound if c.disposition == "abandoned"]
         assert (len(inbound), len(answered), len(abandoned)) == (2, 1, 1)
         assert abandoned[0].wait_seconds > 0  # short abandons are off: it counts
-        wrapup_seconds = sum((w.ended_at - w.started_at).total_seconds() for w in wrapups)  # type: ignore[operator]
+        (wrapup,) = [w for w in wrapups if w.call_id == answered[0].id]
+        assert answered[0].ended_at is not None
+        wrapup_seconds = (wrapup.saved_at - answered[0].ended_at).total_seconds()
+        assert wrapup_seconds > 0.5
         today = board["today"]
         assert (today["offered"], today["answered"], today["abandoned"]) == (2, 1, 1)
         in_time = 1 if answered[0].wait_seconds <= 20 else 0
         assert today["service_level"] == round(100.0 * in_time / 2, 1)
         assert today["asa_seconds"] == pytest.approx(answered[0].wait_seconds, abs=0.06)
         handle = answered[0].talk_seconds + answered[0].hold_seconds + wrapup_seconds
-        assert today["aht_seconds"] == pytest.approx(handle, abs=0.06)
+        # live: until Lan left wrap-up; stored: until the save, a moment before
+        assert today["aht_seconds"] == pytest.approx(handle, abs=0.3)
 
         # A restart rebuilds today's counters from the database.
         await lan.close()
