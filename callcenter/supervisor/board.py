@@ -31,6 +31,7 @@ from callcenter.core.events import (
 )
 from callcenter.core.interfaces import interface_key
 from callcenter.core.wallboard import DayTotals, KpiThresholds
+from callcenter.services.acd import ANONYMOUS_NAMES, is_anonymous
 
 #: Agents' states in the order the board lists them (busiest first).
 STATE_ORDER = ("on_call", "ringing", "wrapup", "available", "paused", "logged_out")
@@ -152,10 +153,12 @@ class Wallboard:
         if agent_id is None:
             return
         caller = self.callers.get(event.linkedid)
+        number = event.caller_number or (caller.number if caller else "")
+        name = caller.name if caller else ""
         self.talking[agent_id] = Talk(
             linkedid=event.linkedid,
-            caller_number=event.caller_number or (caller.number if caller else ""),
-            caller_name=caller.name if caller else "",
+            caller_number="" if is_anonymous(number) else number,  # the page: "withheld"
+            caller_name="" if name.strip().lower() in ANONYMOUS_NAMES else name,
             since=event.at,
             agent_channel=event.agent_channel,
         )
@@ -228,7 +231,7 @@ class Wallboard:
         agents.sort(key=lambda a: (order.get(a["state"], 99), a["since"] or "", a["name"]))
         waiting = [
             {
-                "caller": w["caller"],
+                "caller": "" if is_anonymous(w["caller"]) else w["caller"],
                 "group": w["group"],
                 "group_name": self.group_names.get(w["group"], w["group"]),
                 "priority": w["priority"],

@@ -13,7 +13,7 @@ import pytest
 from callcenter.clock import ManualClock
 from callcenter.core.bus import EventBus
 from callcenter.core.call_events import CallRecord
-from callcenter.core.events import AgentStateChanged, CallEnded
+from callcenter.core.events import AgentStateChanged, CallAnswered, CallEnded, CallStarted
 from callcenter.supervisor import hub as hub_module
 from callcenter.supervisor.board import Wallboard
 from callcenter.supervisor.bus_consume import BoardFeed
@@ -151,3 +151,27 @@ def test_a_calls_wrapup_runs_from_its_end_until_the_agent_leaves_wrapup() -> Non
     board.on_agent_state(AgentStateChanged(104, "wrapup", "on_call", "", "PJSIP/104", NOW))
     board.on_agent_state(AgentStateChanged(104, "available", "wrapup", "", "PJSIP/104", NOW))
     assert board.totals.wrapup_seconds == 40.0
+
+
+class Floor(Phones):
+    def wallboard_agents(self) -> list[dict[str, Any]]:
+        return [{"id": 105, "name": "Lan", "state": "on_call", "reason": "", "since": None,
+                 "calls_today": 1}]  # fmt: skip
+
+    def waiting_snapshot(self, group: str | None = None) -> Any:
+        return [{"caller": "anonymous", "group": "care", "priority": 0,
+                 "since": NOW.isoformat(), "position": 1}]  # fmt: skip
+
+    def calls_in_progress(self) -> int:
+        return 2
+
+
+def test_withheld_callers_are_not_shown_as_codes() -> None:
+    board = Wallboard(ManualClock(NOW))
+    board.acd = Floor()  # type: ignore[assignment]
+    board.on_call_started(CallStarted("w1", NOW, "anonymous", "Anonymous", "19006868", "x"))
+    board.on_call_answered(CallAnswered("w1", NOW, "PJSIP/105", "u", 2.0, "anonymous"))
+    snapshot = board.snapshot()
+    assert snapshot["agents"][0]["caller"]["number"] == ""  # the page says "withheld"
+    assert snapshot["agents"][0]["caller"]["name"] == ""
+    assert snapshot["waiting"][0]["caller"] == ""
