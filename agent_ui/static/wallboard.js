@@ -123,7 +123,7 @@
       row.dataset.agentId = a.id;
       row.dataset.state = a.state;
       row.dataset.since = a.since || "";
-      row.appendChild(make("td", a.name));
+      row.appendChild(make("td", a.name, "agent-name"));
       const state = make("td");
       const pill = make("span", stateLabel(a.state), "state-pill");
       pill.dataset.state = a.state;

@@ -105,6 +105,8 @@ async def test_wallboard_live_listen_in_audit_and_agents_refused(stack: Supervis
             assert await board.evaluate("window.noReload === true")
             assert await board.evaluate("window.wallboardUpdates") >= 4
 
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            await board.screenshot(path=str(SCREENSHOT_DIR / "wallboard.png"))
             # Full screen for the wall: chrome hidden, large type.
             small = await board.locator("#kpi-answered").evaluate(
                 "el => parseFloat(getComputedStyle(el).fontSize)"
@@ -116,7 +118,6 @@ async def test_wallboard_live_listen_in_audit_and_agents_refused(stack: Supervis
             )
             assert large > small * 1.5
             await expect(board.locator(".topbar")).to_be_hidden()
-            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
             await board.screenshot(path=str(SCREENSHOT_DIR / "wallboard-fullscreen.png"))
 
             # The admin's audit log shows the barge-in, translated.
