@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -46,6 +47,9 @@ class BoardConnection:
         self.close_code: CloseCode | None = None
         self.sent = 0
         self.replaced = 0  # snapshots superseded before they were sent (a slow screen)
+        #: The login the screen opened with (session version, expiry), re-checked in bulk.
+        self.session_version = 0
+        self.session_expires: datetime | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"wallboard-{self.user_id}")

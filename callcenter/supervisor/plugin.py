@@ -45,9 +45,11 @@ async def _board_ctx(app: web.Application) -> AsyncIterator[None]:
     await feed.load()
     pusher = tasks.supervise("wallboard-push", feed.run_pusher)
     summaries = tasks.supervise("wallboard-summaries", feed.run_summaries)
+    sweeper = tasks.supervise("wallboard-sessions", lambda: ws.sweep_sessions(app))
     yield
     feed.unsubscribe()
     await app[BOARD_HUB].close_all(CloseCode.GOING_AWAY)
+    await tasks.stop(sweeper)
     await tasks.stop(summaries)
     await tasks.stop(pusher)
 

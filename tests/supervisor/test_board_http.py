@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,9 +38,11 @@ from callcenter.db.models import (
     SystemSetting,
     Task,
     Ticket,
+    User,
 )
 from callcenter.registry import BUS, CALL_CONTROL, SESSIONMAKER
 from callcenter.supervisor.board import BOARD
+from callcenter.supervisor.hub import BOARD_HUB, CloseCode
 from callcenter.supervisor.plugin import FEED, PLUGIN
 from callcenter.web.app import create_app
 from tests.auth_helpers import csrf_headers, login, make_user
@@ -155,6 +158,7 @@ async def board_client(
             ]
         )  # fmt: skip
         await session.commit()
+    app[BOARD_HUB].session_check_seconds = 0.2
     client = await aiohttp_client(app)
     app[BOARD].acd = FakeAcd(people["lan"], people["minh"])
     return client, people, control, clock
@@ -347,3 +351,23 @@ async def test_a_new_threshold_recounts_the_day(board_client: Any) -> None:
         await asyncio.sleep(0.1)
     # B waited exactly 30 s: now in time as well
     assert (today["service_level_seconds"], today["service_level"]) == (30.0, 50.0)
+
+
+async def test_a_wallboard_closes_when_its_login_ends(board_client: Any) -> None:
+    client, people, _control, _clock = board_client
+    await login(client, "tuan")
+    ws = await client.ws_connect("/supervisor/ws")
+    first = await ws.receive_json(timeout=5)
+    assert first["type"] == "board"
+    async with client.server.app[SESSIONMAKER]() as session:  # e.g. a password change
+        tuan = await session.get(User, people["tuan"])
+        assert tuan is not None
+        tuan.session_version += 1
+        await session.commit()
+    closed = None
+    for _ in range(40):
+        message = await ws.receive(timeout=5)
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+            closed = ws.close_code
+            break
+    assert closed == int(CloseCode.SESSION_ENDED)
