@@ -32,6 +32,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
@@ -89,6 +90,9 @@ TABLE: list[Row] = [
     Row("POST", r"/admin/users/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/users/1"),
     Row("POST", r"/admin/users/{id}/password", LOGIN, 403, 403, 403, 400,
         sample="/admin/users/1/password"),
+    # issue 17: a new SIP password for a browser phone (user 1 has a desk phone: 400)
+    Row("POST", r"/admin/users/{id}/sip-secret", LOGIN, 403, 403, 403, 400,
+        sample="/admin/users/1/sip-secret"),
     Row("GET", "/admin/groups", LOGIN, 403, 403, 403, 200),
     Row("POST", "/admin/groups", LOGIN, 403, 403, 403, 400),
     Row("GET", r"/admin/groups/{id}", LOGIN, 403, 403, 403, 404, sample="/admin/groups/999"),
@@ -326,6 +330,9 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/call"),
     Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
         sample="/api/tickets/notifications/999/retry"),
+    # --- issue 17: the browser softphone (callcenter/softphone/): only for its owner ---
+    Row("GET", "/api/softphone/credentials", 401, 200, 200, 403, 403),
+    Row("GET", "/softphone/jssip.min.js", LOGIN, 200, 200, 403, 403),  # scripts/_setup.sh
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
 ]
@@ -369,7 +376,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS]))
+    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, SOFTPHONE]))
 
 
 def test_table_has_no_duplicate_rows() -> None:
