@@ -1,0 +1,337 @@
+"""The browser phone (issue 17) against the real Asterisk: headless Chromium with a fake
+microphone is agent An's phone.
+
+The admin makes An's phone "browser" in the console; the daemon generates An's WebRTC
+endpoint with a fresh SIP password into the private Asterisk's ``pjsip_callcenter.conf``
+and reloads it over AMI (``asterisk.sync_on_change``). An's agent page fetches its own
+credentials and registers through JsSIP over the websocket; a customer calls the hotline
+over the SIP trunk; An's page rings (ringtone on) together with the screen-pop, An
+answers, holds (the customer hears the hold music: AMI ``Hold`` on An's channel and
+``MusicOnHoldStart`` on the customer's), resumes and hangs up. The call's MixMonitor
+recording carries the fake microphone's sound while talking, and silence while ringing.
+Then the admin gives An a new SIP password (the old one is refused at once) and
+deactivates An (no password registers any more).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import struct
+import time
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from callcenter.db.engine import make_engine, sessionmaker
+from callcenter.db.models import Call, User
+from tests.auth_helpers import DEFAULT_PASSWORD, csrf_from_html, make_user
+from tests.browser import chromium
+from tests.real_asterisk.ami import AmiClient
+from tests.real_asterisk.asterisk import TIER_AMI_SECRET, TIER_AMI_USER, Asterisk
+from tests.real_asterisk.daemon import AGENTS, Daemon, seed
+from tests.real_asterisk.sip_ws import register
+from tests.real_asterisk.tier import Tier, caller_number, e164, reset_phone, sync_asterisk
+
+pytestmark = pytest.mark.browser
+
+ADMIN = "quan"
+#: Chromium's fake capture device (a periodic beep) as the microphone, and no prompt.
+MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+RINGTONE_ARGS = ("--autoplay-policy=no-user-gesture-required",)
+#: Asterisk writes digital silence (transmit_silence) where nobody speaks; anything
+#: a microphone picks up is far above -50 dBFS (RMS 104 of 32768).
+AUDIBLE_RMS = 32768 * 10 ** (-50 / 20)
+
+
+class SoftphoneDaemon(Daemon):
+    """The daemon as production runs it with sync_on_change: console changes are written
+    into Asterisk's config folder and reloaded over AMI by the daemon itself."""
+
+    ws_url: str = ""
+    config_dir: Path | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        assert self.config_dir is not None
+        env.update(
+            {
+                "CALLCENTER_ASTERISK__CONFIG_DIR": str(self.config_dir),
+                "CALLCENTER_ASTERISK__SYNC_ON_CHANGE": "true",
+                "CALLCENTER_SOFTPHONE__WS_URL": self.ws_url,
+            }
+        )
+        return env
+
+
+@contextlib.asynccontextmanager
+async def open_phone_tier(pbx: Asterisk, work: Path) -> AsyncIterator[Tier]:
+    db_url = f"sqlite+aiosqlite:///{work / 'callcenter.db'}"
+    seeded = await seed(db_url)
+    await make_user(db_url, ADMIN, "admin", full_name="Quản trị")
+    pbx.clear_recordings()
+    daemon = SoftphoneDaemon(work, pbx.ports, db_url, pbx.recordings)
+    daemon.ws_url = f"ws://127.0.0.1:{pbx.ports.http}/ws"
+    daemon.config_dir = pbx.etc
+    ami = AmiClient("127.0.0.1", pbx.ports.ami, TIER_AMI_USER, TIER_AMI_SECRET)
+    world = Tier(pbx, ami, daemon, seeded)
+    try:
+        await ami.connect()
+        for ext in AGENTS.values():
+            await reset_phone(ami, ext)
+        await sync_asterisk(pbx, db_url)
+        await daemon.start()
+        yield world
+    finally:
+        pbx.cli("channel request hangup all")
+        daemon.stop()
+        await ami.close()
+
+
+@pytest.fixture
+async def phone_tier(pbx: Asterisk, tmp_path: Path) -> AsyncIterator[Tier]:
+    async with open_phone_tier(pbx, tmp_path) as world:
+        yield world
+
+
+async def login(browser: Any, base_url: str, username: str, *, next_path: str) -> Any:
+    context = await browser.new_context(viewport={"width": 1366, "height": 1000}, locale="vi-VN")
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    await page.goto(f"{base_url}/login?next={next_path}")
+    await page.fill("#username", username)
+    await page.fill("#password", DEFAULT_PASSWORD)
+    await page.click("form[action='/login'] button[type=submit]")
+    await page.wait_for_url(f"**{next_path}")
+    return page
+
+
+async def set_phone_kind(admin: Any, base_url: str, user_id: int, kind: str) -> None:
+    """The admin console's user page: phone type, Save (groups and the rest unchanged)."""
+    await admin.goto(f"{base_url}/admin/users/{user_id}")
+    await admin.select_option("#f-phone_kind", kind)
+    await admin.click("#user-edit-form button[type=submit]")
+    await admin.wait_for_url("**done=saved")
+
+
+async def endpoint_exists(pbx: Asterisk, endpoint: str, within: float = 15.0) -> bool:
+    """Whether Asterisk has ``endpoint`` (waits for the daemon's sync and reload)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        out = await asyncio.to_thread(pbx.cli, f"pjsip show endpoint {endpoint}")
+        if "Unable to find object" not in out and endpoint in out:
+            return True
+        await asyncio.sleep(0.3)
+    return False
+
+
+async def endpoint_gone(pbx: Asterisk, endpoint: str, within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        out = await asyncio.to_thread(pbx.cli, f"pjsip show endpoint {endpoint}")
+        if "Unable to find object" in out:
+            return True
+        await asyncio.sleep(0.3)
+    return False
+
+
+async def own_credentials(base_url: str, username: str) -> dict[str, Any]:
+    """What the agent page fetches for its owner (``/api/softphone/credentials``)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(base_url + "/login") as page:
+            token = csrf_from_html(await page.text())
+        async with http.post(
+            base_url + "/login",
+            data={"username": username, "password": DEFAULT_PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 302
+        async with http.get(base_url + "/api/softphone/credentials") as response:
+            assert response.status == 200
+            body: dict[str, Any] = await response.json()
+            return body
+
+
+def rms(samples: list[int]) -> float:
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+
+
+def window(path: Path, start: float, end: float) -> list[int]:
+    """The 16-bit mono samples of ``path`` between ``start`` and ``end`` seconds."""
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2), path
+        rate = wav.getframerate()
+        first, last = max(0, int(start * rate)), min(wav.getnframes(), int(end * rate))
+        wav.setpos(first)
+        frames = wav.readframes(max(0, last - first))
+    return list(struct.unpack(f"<{len(frames) // 2}h", frames))
+
+
+def duration(path: Path) -> float:
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+async def the_call(tier: Tier, number: str, within: float = 30.0) -> Call:
+    engine = make_engine(tier.daemon.db_url)
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            async with sessionmaker(engine)() as session:
+                call = await session.scalar(
+                    select(Call).where(Call.caller_number == e164(number))
+                )
+            if call is not None and call.disposition != "active" and call.recording_path:
+                return call
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no ended call record for {number}: {call}")
+            await asyncio.sleep(0.3)
+    finally:
+        await engine.dispose()
+
+
+async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tier) -> None:
+    tier = phone_tier
+    base = tier.daemon.base_url
+    an_id = tier.seeded.agents["an"]
+    endpoint = f"webrtc-{an_id}"
+    number = caller_number(700)
+    async with chromium(*MEDIA_ARGS, *RINGTONE_ARGS) as browser:
+        from playwright.async_api import expect
+
+        admin = await login(browser, base, ADMIN, next_path="/admin")
+        await set_phone_kind(admin, base, an_id, "browser")
+        assert await endpoint_exists(tier.pbx, endpoint), (
+            "the daemon did not provision An's browser endpoint:\n" + tier.daemon.tail(40)
+        )
+
+        an = await login(browser, base, "an", next_path="/agent")
+        phone = an.locator("#softphone")
+        await expect(phone).to_be_visible()
+        await expect(phone).to_have_attribute("data-reg", "registered")
+        await expect(phone).to_have_attribute("data-mic", "ok")
+        await expect(an.locator("#sp-reg")).to_have_text("Sẵn sàng: cuộc gọi đổ chuông tại đây")
+        await an.click("#btn-available")
+        await expect(an.locator("#state-label")).to_have_attribute("data-state", "available")
+
+        events_before = len(tier.ami.events)
+        await tier.call_sip(number, patience=60)
+        await expect(phone).to_have_attribute("data-call", "ringing")
+        await expect(phone).to_have_attribute("data-ringtone", "on")
+        await expect(an.locator("#pop")).to_be_visible()  # the screen-pop, while it rings
+        await expect(an.locator("#caller-number")).to_contain_text(number[-4:])
+        offered = await tier.ami.wait_for(
+            lambda e: e.get("Event") == "DialBegin"
+            and e.get("DestChannel", "").startswith(f"PJSIP/{endpoint}-"),
+            start=events_before,
+        )
+        agent_channel = offered["DestChannel"]
+        customer_channel = offered.get("Channel", "")
+
+        await an.click("#sp-answer")
+        await expect(phone).to_have_attribute("data-call", "talking")
+        await expect(phone).to_have_attribute("data-ringtone", "off")
+        answered_at = time.time()
+        await asyncio.sleep(3)  # An talks: the fake microphone beeps into the call
+
+        await an.click("#sp-hold")
+        await expect(phone).to_have_attribute("data-call", "held")
+        held_at = time.time()
+        await tier.ami.wait_for(
+            lambda e: e.get("Event") == "Hold" and e.get("Channel") == agent_channel,
+            start=events_before,
+        )
+        await tier.ami.wait_for(  # the customer's side: hold music
+            lambda e: e.get("Event") == "MusicOnHoldStart"
+            and e.get("Channel") != agent_channel
+            and e.get("Linkedid") == offered.get("Linkedid"),
+            start=events_before,
+        )
+        await asyncio.sleep(1.5)
+        await an.click("#sp-hold")
+        await expect(phone).to_have_attribute("data-call", "talking")
+        await tier.ami.wait_for(
+            lambda e: e.get("Event") == "Unhold" and e.get("Channel") == agent_channel,
+            start=events_before,
+        )
+        await asyncio.sleep(1.5)
+        await an.click("#sp-hangup")
+        await expect(phone).to_have_attribute("data-call", "idle")
+        hung_up_at = time.time()
+
+        call = await the_call(tier, number)
+        assert call.agent_id == an_id, (call.agent_id, customer_channel)
+        recording = Path(call.recording_path)
+        if not recording.is_absolute():
+            recording = tier.daemon.recordings / recording
+        length = duration(recording)
+        # The file ends at the hang-up: place the page's moments on its time line.
+        at = lambda moment: length - (hung_up_at - moment)  # noqa: E731
+        talking = rms(window(recording, at(answered_at) + 0.5, at(held_at) - 0.3))
+        ringing = rms(window(recording, 0.2, at(answered_at) - 0.3))
+        assert talking > AUDIBLE_RMS, (
+            f"the recording is silent while An talks (RMS {talking:.0f}, ringing {ringing:.0f})"
+        )
+        assert ringing < AUDIBLE_RMS, f"sound in the recording before the answer: {ringing:.0f}"
+
+        # A new SIP password from the console: the old one no longer registers, the new one
+        # (which only An can fetch) does.
+        old = (await own_credentials(base, "an"))["password"]
+        await admin.goto(f"{base}/admin/users/{an_id}")
+        await admin.click("#sip-secret-form button[type=submit]")
+        await admin.wait_for_url("**done=saved")
+        ws_url = tier.daemon.ws_url  # type: ignore[attr-defined]
+        new = (await own_credentials(base, "an"))["password"]
+        assert new != old
+        refused = 0
+        for _ in range(30):  # the daemon's sync and reload take a moment
+            refused = await register(ws_url, endpoint, old)
+            if refused in (401, 403):
+                break
+            await asyncio.sleep(0.3)
+        assert refused in (401, 403), f"the old SIP password still registers: {refused}"
+        assert await register(ws_url, endpoint, new) == 200
+
+        # An deactivated in the console: the endpoint is gone, nothing registers as An.
+        await admin.goto(f"{base}/admin/users/{an_id}")
+        await admin.uncheck("#user-edit-form input[name=active]")
+        await admin.click("#user-edit-form button[type=submit]")
+        await admin.wait_for_url("**done=saved")
+        assert await endpoint_gone(tier.pbx, endpoint)
+        assert await register(ws_url, endpoint, new) in (401, 403)
+
+
+async def test_the_page_says_when_there_is_no_microphone(phone_tier: Tier) -> None:
+    """No capture device at all (Chromium without the fake one, on a machine without a
+    sound card) and a microphone the browser blocks: each said in words on the page."""
+    tier = phone_tier
+    base = tier.daemon.base_url
+    an_id = tier.seeded.agents["an"]
+    engine = make_engine(tier.daemon.db_url)
+    try:
+        async with sessionmaker(engine)() as session:
+            an = await session.get(User, an_id)
+            assert an is not None
+    finally:
+        await engine.dispose()
+    async with chromium("--use-fake-ui-for-media-stream") as browser:
+        from playwright.async_api import expect
+
+        admin = await login(browser, base, ADMIN, next_path="/admin")
+        await set_phone_kind(admin, base, an_id, "browser")
+        page = await login(browser, base, "an", next_path="/agent")
+        await expect(page.locator("#softphone")).to_have_attribute("data-mic", "missing")
+        await expect(page.locator("#sp-mic")).to_be_visible()
+        await expect(page.locator("#sp-mic")).to_contain_text("Không tìm thấy micrô")
+    async with chromium(*MEDIA_ARGS[:1], "--deny-permission-prompts") as browser:
+        from playwright.async_api import expect
+
+        page = await login(browser, base, "an", next_path="/agent")
+        await expect(page.locator("#softphone")).to_have_attribute("data-mic", "blocked")
+        await expect(page.locator("#sp-mic")).to_contain_text("Micrô đang bị chặn")
