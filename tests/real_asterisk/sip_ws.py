@@ -67,6 +67,8 @@ async def register(ws_url: str, user: str, password: str, domain: str = "127.0.0
             await ws.send_str("\r\n".join(lines))
             while True:
                 reply = await ws.receive_str(timeout=10)
+                if not reply.startswith("SIP/2.0 "):
+                    continue  # a request from Asterisk (qualify OPTIONS): not our answer
                 if _status(reply) >= 200:
                     return reply
 
