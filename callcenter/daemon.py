@@ -28,8 +28,8 @@ from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
-from callcenter.tasks import TaskFailed
 from callcenter.softphone import plugin as softphone_plugin
+from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
 

@@ -182,7 +182,9 @@ async def load_pbx_config(session: AsyncSession) -> PbxConfig:
     )
 
 
-async def _browser_phones(session: AsyncSession, skipped: list[str]) -> tuple[BrowserPhoneLine, ...]:
+async def _browser_phones(
+    session: AsyncSession, skipped: list[str]
+) -> tuple[BrowserPhoneLine, ...]:
     """Active users whose phone is the agent page, in id order."""
     rows = await session.execute(
         select(User.id, User.username, User.extension, User.sip_secret)

@@ -47,7 +47,12 @@ async def credentials(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS].softphone
     async with request.app[SESSIONMAKER]() as session:
         user = await session.get(User, me.id)
-    if user is None or not user.active or user.phone_kind != PhoneKind.BROWSER or not user.sip_secret:
+    if (
+        user is None
+        or not user.active
+        or user.phone_kind != PhoneKind.BROWSER
+        or not user.sip_secret
+    ):
         answer = CredentialsOut(enabled=False)
     else:
         answer = CredentialsOut(

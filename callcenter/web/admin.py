@@ -106,7 +106,9 @@ async def _user_context(session: AsyncSession, request: web.Request) -> dict[str
         "role_labels": {r.value: gettext_for(request, ROLE_LABELS[r]) for r in Role},
         "languages": [(code, LANGUAGE_LABELS[code]) for code in SUPPORTED_LANGUAGES],
         "phone_kinds": [(k.value, gettext_for(request, PHONE_KIND_LABELS[k])) for k in PhoneKind],
-        "phone_kind_labels": {k.value: gettext_for(request, PHONE_KIND_LABELS[k]) for k in PhoneKind},
+        "phone_kind_labels": {
+            k.value: gettext_for(request, PHONE_KIND_LABELS[k]) for k in PhoneKind
+        },
         "departments": departments,
         "department_options": [(str(d.id), d.name) for d in departments],
         "groups": await routing.list_groups(session),

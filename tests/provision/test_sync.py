@@ -80,11 +80,15 @@ async def test_sync_writes_the_database_as_asterisk_config_and_reloads_what_chan
         result = await sync.sync(session, tmp_path, ami)
     extensions = (tmp_path / sync.EXTENSIONS_FILE).read_text()
     queues = (tmp_path / sync.QUEUES_FILE).read_text()
-    assert result.changed == result.reloaded == [
-        sync.EXTENSIONS_FILE,
-        sync.QUEUES_FILE,
-        sync.PJSIP_FILE,
-    ]
+    assert (
+        result.changed
+        == result.reloaded
+        == [
+            sync.EXTENSIONS_FILE,
+            sync.QUEUES_FILE,
+            sync.PJSIP_FILE,
+        ]
+    )
     assert [a["Action"] for a in ami.actions] == ["Reload", "QueueReload", "Reload"]
     assert ami.actions[0]["Module"] == "pbx_config.so" and ami.actions[1]["Members"] == "yes"
     assert ami.actions[2]["Module"] == "res_pjsip.so"

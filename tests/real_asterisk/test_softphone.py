@@ -185,9 +185,7 @@ async def the_call(tier: Tier, number: str, within: float = 30.0) -> Call:
     try:
         while True:
             async with sessionmaker(engine)() as session:
-                call = await session.scalar(
-                    select(Call).where(Call.caller_number == e164(number))
-                )
+                call = await session.scalar(select(Call).where(Call.caller_number == e164(number)))
             if call is not None and call.disposition != "active" and call.recording_path:
                 return call
             if time.monotonic() > deadline:
@@ -229,8 +227,10 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
         shown = re.compile(r"\s*".join(number))  # grouped for reading: 0399 000 700
         await expect(an.locator("#caller-number")).to_have_text(shown)
         offered = await tier.ami.wait_for(
-            lambda e: e.get("Event") == "DialBegin"
-            and e.get("DestChannel", "").startswith(f"PJSIP/{endpoint}-"),
+            lambda e: (
+                e.get("Event") == "DialBegin"
+                and e.get("DestChannel", "").startswith(f"PJSIP/{endpoint}-")
+            ),
             start=events_before,
         )
         agent_channel = offered["DestChannel"]
@@ -250,9 +250,11 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
             start=events_before,
         )
         await tier.ami.wait_for(  # the customer's side: hold music
-            lambda e: e.get("Event") == "MusicOnHoldStart"
-            and e.get("Channel") != agent_channel
-            and e.get("Linkedid") == offered.get("Linkedid"),
+            lambda e: (
+                e.get("Event") == "MusicOnHoldStart"
+                and e.get("Channel") != agent_channel
+                and e.get("Linkedid") == offered.get("Linkedid")
+            ),
             start=events_before,
         )
         await asyncio.sleep(1.5)
