@@ -78,7 +78,7 @@ class SoftphoneSettings(Section):
     sip_domain: str = ""
     #: JsSIP's browser bundle (``dist/jssip.min.js`` of the npm package); empty: the one
     #: ``scripts/_setup.sh`` installs under ``.npm/`` in the checkout.
-    jssip_file: Path | None = None
+    jssip_file: str = ""
 
 
 class HttpSettings(Section):

@@ -29,8 +29,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 def jssip_file(app: web.Application) -> Path:
     """JsSIP's browser bundle inside its npm package (``scripts/_setup.sh`` installs it)."""
     configured = app[SETTINGS].softphone.jssip_file
-    if configured is not None:
-        return configured
+    if configured:
+        return Path(configured)
     return ui_dir().parent / ".npm" / "node_modules" / "jssip" / "dist" / "jssip.min.js"
 
 
