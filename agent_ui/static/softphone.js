@@ -248,6 +248,7 @@
       window.location.href = "/login?next=/agent";
       return null;
     }
+    if (response.status === 404 || response.status === 403) return { enabled: false }; // no softphone here
     if (!response.ok) throw new Error("HTTP " + response.status);
     return response.json();
   }
