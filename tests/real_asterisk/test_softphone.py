@@ -242,6 +242,15 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
         answered_at = time.time()
         await asyncio.sleep(3)  # An talks: the fake microphone beeps into the call
 
+        await an.click("#sp-mute")  # the microphone off: nothing of An reaches the call
+        await expect(an.locator("#sp-mute")).to_have_attribute("aria-pressed", "true")
+        muted_at = time.time()
+        await asyncio.sleep(2)
+        await an.click("#sp-mute")
+        await expect(an.locator("#sp-mute")).to_have_attribute("aria-pressed", "false")
+        unmuted_at = time.time()
+        await asyncio.sleep(3)  # as long as the first stretch: several of the fake beeps
+
         await an.click("#sp-hold")
         await expect(phone).to_have_attribute("data-call", "held")
         held_at = time.time()
@@ -264,6 +273,18 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
             lambda e: e.get("Event") == "Unhold" and e.get("Channel") == agent_channel,
             start=events_before,
         )
+        # The keypad: a digit reaches Asterisk as RFC 4733 DTMF on An's channel.
+        await an.click("#sp-keypad-toggle")
+        await an.click("#sp-keypad button[data-dtmf='5']")
+        await tier.ami.wait_for(
+            lambda e: (
+                e.get("Event") == "DTMFEnd"
+                and e.get("Channel") == agent_channel
+                and e.get("Digit") == "5"
+                and e.get("Direction") == "Received"
+            ),
+            start=events_before,
+        )
         await asyncio.sleep(1.5)
         await an.click("#sp-hangup")
         await expect(phone).to_have_attribute("data-call", "idle")
@@ -277,12 +298,16 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
         length = duration(recording)
         # The file ends at the hang-up: place the page's moments on its time line.
         at = lambda moment: length - (hung_up_at - moment)  # noqa: E731
-        talking = rms(window(recording, at(answered_at) + 0.5, at(held_at) - 0.3))
+        talking = rms(window(recording, at(answered_at) + 0.5, at(muted_at) - 0.3))
+        muted = rms(window(recording, at(muted_at) + 0.7, at(unmuted_at) - 0.3))
+        again = rms(window(recording, at(unmuted_at) + 0.5, at(held_at) - 0.3))
         ringing = rms(window(recording, 0.2, at(answered_at) - 0.3))
-        assert talking > AUDIBLE_RMS, (
-            f"the recording is silent while An talks (RMS {talking:.0f}, ringing {ringing:.0f})"
-        )
-        assert ringing < AUDIBLE_RMS, f"sound in the recording before the answer: {ringing:.0f}"
+        levels = f"RMS talking {talking:.0f}, muted {muted:.0f}, unmuted {again:.0f}, ringing {ringing:.0f}"
+        print(f"recording {recording.name}: {length:.1f} s, {levels}")
+        assert talking > AUDIBLE_RMS, f"the recording is silent while An talks ({levels})"
+        assert again > AUDIBLE_RMS, f"silent after unmuting ({levels})"
+        assert muted < AUDIBLE_RMS, f"An is heard while muted ({levels})"
+        assert ringing < AUDIBLE_RMS, f"sound in the recording before the answer ({levels})"
 
         # A new SIP password from the console: the old one no longer registers, the new one
         # (which only An can fetch) does.
