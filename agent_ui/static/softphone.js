@@ -179,6 +179,7 @@
   function watch(s) {
     s.on("peerconnection", () => attachAudio(s));
     s.on("accepted", () => {
+      if (s === consult) $("sp-complete").disabled = false; // the transfer target answered
       if (s !== session) return;
       stopRinging();
       callStarted = Date.now();
@@ -453,22 +454,30 @@
     }
     return value;
   }
-  function watchRefer(handler) {
+  // The transferee reached the target (NOTIFY 200): the transferor hangs up its own legs
+  // (RFC 5589; Asterisk leaves that to the phone).
+  function watchRefer(calls, extra) {
     return {
       eventHandlers: {
-        accepted: () => result(L.transferred, true),
+        accepted: () => {
+          result(L.transferred, true);
+          calls.forEach((c) => {
+            if (c && !c.isEnded()) c.terminate();
+          });
+        },
         failed: () => result(L.transfer_failed, false),
       },
-      ...(handler || {}),
+      ...(extra || {}),
     };
   }
   $("sp-blind").addEventListener("click", () => {
     const to = target();
     if (!to || !session) return;
-    session.refer(sipUri(to), watchRefer());
+    session.refer(sipUri(to), watchRefer([session]));
   });
   function consultButtons(on) {
     $("sp-complete").hidden = !on;
+    $("sp-complete").disabled = true; // until the transfer target answers
     $("sp-cancel-consult").hidden = !on;
     $("sp-consult").hidden = on;
     if (on) result(L.consulting, true);
@@ -485,7 +494,17 @@
   $("sp-complete").addEventListener("click", () => {
     if (!session || !consult) return;
     const second = consult;
-    session.refer(second.remote_identity.uri, watchRefer({ replaces: second }));
+    // Refer-To <target?Replaces=call-id;to-tag;from-tag> of the consultation call. Built
+    // here from its dialog: JsSIP 3.12's own "replaces" option sends to-tag=null for a
+    // call the page placed, and Asterisk then cannot find the dialog to replace.
+    const dialog = second._dialog && second._dialog.id;
+    if (!dialog) return;
+    const target = second.remote_identity.uri.clone();
+    target.setHeader(
+      "Replaces",
+      encodeURIComponent(dialog.call_id + ";to-tag=" + dialog.remote_tag + ";from-tag=" + dialog.local_tag),
+    );
+    session.refer(target, watchRefer([session, second]));
   });
   $("sp-cancel-consult").addEventListener("click", () => {
     if (consult) consult.terminate();

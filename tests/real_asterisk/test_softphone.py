@@ -365,3 +365,122 @@ async def test_the_page_says_when_there_is_no_microphone(phone_tier: Tier) -> No
         page = await login(browser, base, "an", next_path="/agent")
         await expect(page.locator("#softphone")).to_have_attribute("data-mic", "blocked")
         await expect(page.locator("#sp-mic")).to_contain_text("Micrô đang bị chặn")
+
+
+async def answered_call(tier: Tier, page: Any, number: str, events_before: int) -> str:
+    """A customer calls the hotline and An answers in the page; An's channel."""
+    from playwright.async_api import expect
+
+    await tier.call_sip(number, patience=60)
+    phone = page.locator("#softphone")
+    await expect(phone).to_have_attribute("data-call", "ringing")
+    an_id = tier.seeded.agents["an"]
+    offered = await tier.ami.wait_for(
+        lambda e: (
+            e.get("Event") == "DialBegin"
+            and e.get("DestChannel", "").startswith(f"PJSIP/webrtc-{an_id}-")
+        ),
+        start=events_before,
+    )
+    await page.click("#sp-answer")
+    await expect(phone).to_have_attribute("data-call", "talking")
+    return str(offered["DestChannel"])
+
+
+async def test_blind_and_attended_transfer_from_the_browser_phone(phone_tier: Tier) -> None:
+    """An passes a caller to Binh (extension 102) without a word (blind: SIP REFER), then
+    another after talking to Binh first (attended: a second call, then REFER with
+    Replaces). Asterisk reports each transfer done and Binh's phone takes the caller."""
+    tier = phone_tier
+    base = tier.daemon.base_url
+    an_id = tier.seeded.agents["an"]
+    tier.pbx.set_agent("102", ring=1, talk=8)  # Binh answers after 1 s, stays 8 s
+    async with chromium(*MEDIA_ARGS) as browser:
+        from playwright.async_api import expect
+
+        admin = await login(browser, base, ADMIN, next_path="/admin")
+        await set_phone_kind(admin, base, an_id, "browser")
+        assert await endpoint_exists(tier.pbx, f"webrtc-{an_id}")
+        an = await login(browser, base, "an", next_path="/agent")
+        phone = an.locator("#softphone")
+        await expect(phone).to_have_attribute("data-reg", "registered")
+        await an.click("#btn-available")
+        await expect(an.locator("#state-label")).to_have_attribute("data-state", "available")
+
+        start = len(tier.ami.events)
+        channel = await answered_call(tier, an, caller_number(710), start)
+        await asyncio.sleep(1)
+        await an.fill("#sp-transfer-target", "102")
+        await an.click("#sp-blind")
+        blind = await tier.ami.wait_for(
+            lambda e: e.get("Event") == "BlindTransfer" and e.get("TransfererChannel") == channel,
+            start=start,
+        )
+        assert blind.get("Result") == "Success" and blind.get("Extension") == "102", blind
+        await expect(phone).to_have_attribute("data-call", "idle")
+        await tier.ami.wait_for(
+            lambda e: (
+                e.get("Event") == "DialBegin" and "102@tier-agents" in e.get("DestChannel", "")
+            ),
+            start=start,
+        )
+        await an.click("#btn-available")  # after the wrap-up, ready for the next caller
+        await expect(an.locator("#state-label")).to_have_attribute("data-state", "available")
+
+        start = len(tier.ami.events)
+        channel = await answered_call(tier, an, caller_number(711), start)
+        await an.fill("#sp-transfer-target", "102")
+        await an.click("#sp-consult")
+        await expect(an.locator("#sp-complete")).to_be_visible()
+        await expect(phone).to_have_attribute("data-call", "held")  # the caller waits
+        await expect(an.locator("#sp-complete")).to_be_disabled()  # Binh's phone rings
+        await tier.ami.wait_for(  # Binh's phone answers An's consultation call
+            lambda e: (
+                e.get("Event") == "DialEnd"
+                and "102@tier-agents" in e.get("DestChannel", "")
+                and e.get("DialStatus") == "ANSWER"
+            ),
+            start=start,
+        )
+        await expect(an.locator("#sp-complete")).to_be_enabled()  # the page heard the answer
+        await asyncio.sleep(1)  # An tells Binh who is calling
+        await an.click("#sp-complete")
+        attended = await tier.ami.wait_for(
+            lambda e: (
+                e.get("Event") == "AttendedTransfer" and e.get("OrigTransfererChannel") == channel
+            ),
+            start=start,
+        )
+        assert attended.get("Result") == "Success", attended
+        await expect(phone).to_have_attribute("data-call", "idle")
+
+
+async def test_the_page_registers_again_after_restarts(phone_tier: Tier) -> None:
+    """The daemon restarts: the page stays registered and keeps its phone. Asterisk
+    restarts (the websocket drops): the page says it is reconnecting, then registers
+    again by itself, without a reload."""
+    tier = phone_tier
+    base = tier.daemon.base_url
+    an_id = tier.seeded.agents["an"]
+    async with chromium(*MEDIA_ARGS) as browser:
+        from playwright.async_api import expect
+
+        admin = await login(browser, base, ADMIN, next_path="/admin")
+        await set_phone_kind(admin, base, an_id, "browser")
+        assert await endpoint_exists(tier.pbx, f"webrtc-{an_id}")
+        an = await login(browser, base, "an", next_path="/agent")
+        phone = an.locator("#softphone")
+        await expect(phone).to_have_attribute("data-reg", "registered")
+
+        tier.daemon.stop()
+        await tier.daemon.start()
+        await expect(an.locator("body")).to_have_attribute("data-online", "1")
+        await expect(phone).to_have_attribute("data-reg", "registered")
+
+        await asyncio.to_thread(tier.pbx.stop)
+        await expect(phone).to_have_attribute("data-reg", "reconnecting")
+        await asyncio.to_thread(tier.pbx.start)
+        await tier.reconnect_ami()
+        await expect(phone).to_have_attribute("data-reg", "registered", timeout=40_000)
+        contacts = await asyncio.to_thread(tier.pbx.cli, f"pjsip show aor webrtc-{an_id}")
+        assert "contact" in contacts.lower() and "Avail" in contacts, contacts
