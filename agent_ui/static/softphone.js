@@ -384,6 +384,11 @@
     $("sp-where").hidden = !elsewhere;
     if (elsewhere) text($("sp-where-text"), L.not_here + " " + phone);
   }
+  // The agent logged in at another phone with the page's own "Phone" box (agent.js).
+  const phoneBox = $("login-interface");
+  if (phoneBox) phoneBox.addEventListener("input", showWhere);
+  const loginButton = $("btn-login");
+  if (loginButton) loginButton.addEventListener("click", () => setTimeout(showWhere, 0));
   $("sp-ring-here").addEventListener("click", async () => {
     if (!creds) return;
     const response = await fetch("/api/agent/state", {

@@ -388,9 +388,10 @@ async def answered_call(tier: Tier, page: Any, number: str, events_before: int) 
 
 
 async def test_blind_and_attended_transfer_from_the_browser_phone(phone_tier: Tier) -> None:
-    """An passes a caller to Binh (extension 102) without a word (blind: SIP REFER), then
-    another after talking to Binh first (attended: a second call, then REFER with
-    Replaces). Asterisk reports each transfer done and Binh's phone takes the caller."""
+    """Hot-desking back to the page, then An passes a caller to Binh (extension 102)
+    without a word (blind: SIP REFER), and another after talking to Binh first
+    (attended: a second call, then REFER with Replaces). Asterisk reports each transfer
+    done and Binh's phone takes the caller."""
     tier = phone_tier
     base = tier.daemon.base_url
     an_id = tier.seeded.agents["an"]
@@ -406,6 +407,16 @@ async def test_blind_and_attended_transfer_from_the_browser_phone(phone_tier: Ti
         await expect(phone).to_have_attribute("data-reg", "registered")
         await an.click("#btn-available")
         await expect(an.locator("#state-label")).to_have_attribute("data-state", "available")
+
+        # Hot-desking: An sits at a desk phone for a while, then takes the calls in the
+        # page again (the calls below must ring the page, not that desk phone).
+        await an.fill("#login-interface", "Local/103@tier-agents")
+        await an.click("#btn-login")
+        await expect(an.locator("#sp-where")).to_be_visible()
+        await expect(an.locator("#sp-where-text")).to_contain_text("Local/103@tier-agents")
+        await an.click("#sp-ring-here")
+        await expect(an.locator("#sp-where")).to_be_hidden()
+        await expect(an.locator("#login-interface")).to_have_value(f"PJSIP/webrtc-{an_id}")
 
         start = len(tier.ami.events)
         channel = await answered_call(tier, an, caller_number(710), start)
