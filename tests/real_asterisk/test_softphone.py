@@ -466,6 +466,45 @@ async def test_blind_and_attended_transfer_from_the_browser_phone(phone_tier: Ti
         await expect(phone).to_have_attribute("data-call", "idle")
 
 
+async def test_the_agent_calls_out_from_the_page(phone_tier: Tier) -> None:
+    """An dials a customer's number in the browser phone: the call leaves through the
+    trunk ([agents] → [cc-outbound], recorded), the customer answers and talks, hangs up,
+    and the page is free again."""
+    tier = phone_tier
+    base = tier.daemon.base_url
+    an_id = tier.seeded.agents["an"]
+    async with chromium(*MEDIA_ARGS) as browser:
+        from playwright.async_api import expect
+
+        admin = await login(browser, base, ADMIN, next_path="/admin")
+        await set_phone_kind(admin, base, an_id, "browser")
+        assert await endpoint_exists(tier.pbx, f"webrtc-{an_id}")
+        an = await login(browser, base, "an", next_path="/agent")
+        phone = an.locator("#softphone")
+        await expect(phone).to_have_attribute("data-reg", "registered")
+
+        start = len(tier.ami.events)
+        await an.fill("#sp-dial-number", "0988 123 456")
+        await an.click("#sp-dial")
+        await expect(phone).to_have_attribute("data-call", "calling")
+        await expect(an.locator("#sp-peer")).to_have_text("0988123456")
+        out = await tier.ami.wait_for(
+            lambda e: (
+                e.get("Event") == "DialBegin"
+                and e.get("Channel", "").startswith(f"PJSIP/webrtc-{an_id}-")
+                and e.get("DialString") == "0988123456@trunk"
+            ),
+            start=start,
+        )
+        await expect(phone).to_have_attribute("data-call", "talking")
+        await expect(phone).to_have_attribute("data-call", "idle", timeout=20_000)  # they hang up
+        ended = await tier.ami.wait_for(
+            lambda e: e.get("Event") == "DialEnd" and e.get("Channel") == out["Channel"],
+            start=start,
+        )
+        assert ended.get("DialStatus") == "ANSWER", ended
+
+
 async def test_the_page_registers_again_after_restarts(phone_tier: Tier) -> None:
     """The daemon restarts: the page stays registered and keeps its phone. Asterisk
     restarts (the websocket drops): the page says it is reconnecting, then registers
