@@ -181,3 +181,59 @@ async def test_credentials_answer_is_for_the_logged_in_agent_only(client: TestCl
     assert script.status == 200 and b"JsSIP" in await script.read()
     agent_page = await (await client.get("/agent")).text()
     assert 'src="/softphone/jssip.min.js"' in agent_page and 'id="softphone"' in agent_page
+
+
+async def test_the_admin_console_sets_the_phone_type_and_rotates_the_password(
+    client: TestClient,
+) -> None:
+    app = client.server.app
+    await make_user(app, "admin", "admin")
+    an = await make_user(app, "an", "agent", full_name="Agent An", interface="PJSIP/105")
+    await as_user(client, "admin")
+
+    async def save(**fields: str) -> aiohttp.ClientResponse:
+        page = await client.get(f"/admin/users/{an.id}")
+        token = csrf_from_html(await page.text())
+        form = {"csrf_token": token, "full_name": "Agent An", "role": "agent",
+                "language": "vi", "active": "on", **fields}  # fmt: skip
+        return await client.post(f"/admin/users/{an.id}", data=form, allow_redirects=False)
+
+    async def row() -> User:
+        async with app[SESSIONMAKER]() as session:
+            user = await session.get(User, an.id)
+            assert user is not None
+            return user
+
+    bad = await save(interface="PJSIP/105", phone_kind="fax")
+    assert bad.status == 400 and "Loại điện thoại không hợp lệ" in await bad.text()
+    assert (await row()).phone_kind == "desk"
+
+    assert (await save(interface="PJSIP/105", phone_kind="browser")).status == 302
+    user = await row()
+    assert (user.phone_kind, user.interface) == ("browser", f"PJSIP/webrtc-{an.id}")
+    first = user.sip_secret
+    assert len(first) >= 32
+    page = await (await client.get(f"/admin/users/{an.id}")).text()
+    assert 'id="sip-secret-form"' in page and first not in page
+
+    page = await client.get(f"/admin/users/{an.id}")
+    token = csrf_from_html(await page.text())
+    rotated = await client.post(
+        f"/admin/users/{an.id}/sip-secret", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert rotated.status == 302
+    assert (await row()).sip_secret not in ("", first)
+
+    # Back to a desk phone: dialled there again, and no browser credentials any more.
+    assert (await save(interface="PJSIP/105", phone_kind="desk")).status == 302
+    user = await row()
+    assert (user.phone_kind, user.interface) == ("desk", "PJSIP/105")
+    page = await client.get(f"/admin/users/{an.id}")
+    token = csrf_from_html(await page.text())
+    refused = await client.post(
+        f"/admin/users/{an.id}/sip-secret", data={"csrf_token": token}, allow_redirects=False
+    )
+    assert refused.status == 400
+    await as_user(client, "an")
+    body = await (await client.get("/api/softphone/credentials")).json()
+    assert body["enabled"] is False and body["password"] == ""
