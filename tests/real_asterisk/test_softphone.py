@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import re
+import socket
 import struct
 import time
 import wave
@@ -95,10 +97,44 @@ async def open_phone_tier(pbx: Asterisk, work: Path) -> AsyncIterator[Tier]:
         await ami.close()
 
 
+def media_address() -> str | None:
+    """This machine's non-loopback IPv4 address, if any (a UDP "connect" sends nothing).
+
+    Chromium gathers no ICE candidates on loopback: the browser's media reaches Asterisk
+    (which listens for RTP on every address) through this address. An Asterisk run in
+    its own network namespace, or a machine with loopback only, cannot carry it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing address
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
 @pytest.fixture
-async def phone_tier(pbx: Asterisk, tmp_path: Path) -> AsyncIterator[Tier]:
-    async with open_phone_tier(pbx, tmp_path) as world:
-        yield world
+async def phone_tier(
+    pbx: Asterisk, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Tier]:
+    if media_address() is None:
+        reason = "no non-loopback address: Chromium's WebRTC media cannot reach Asterisk"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(f"!!! SKIPPED: {reason}")
+    log_mark = pbx.log_size()
+    world: Tier | None = None
+    try:
+        async with open_phone_tier(pbx, tmp_path) as world:
+            yield world
+    finally:
+        if any(
+            getattr(request.node, f"tier_rep_{when}", None)
+            and getattr(request.node, f"tier_rep_{when}").failed
+            for when in ("setup", "call")
+        ):
+            if world is not None:
+                print(world.daemon.tail(80))
+            print(pbx.log_since(log_mark, 120))
 
 
 async def login(browser: Any, base_url: str, username: str, *, next_path: str) -> Any:
