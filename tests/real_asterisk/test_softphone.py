@@ -45,6 +45,10 @@ from tests.real_asterisk.tier import Tier, caller_number, e164, reset_phone, syn
 pytestmark = pytest.mark.browser
 
 ADMIN = "quan"
+#: The ringing page with its pop, for the documentation (the ignored test-artifacts/).
+SCREENSHOT = (
+    Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "softphone-ringing.png"
+)
 #: Chromium's fake capture device (a periodic beep) as the microphone, and no prompt.
 MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 RINGTONE_ARGS = ("--autoplay-policy=no-user-gesture-required",)
@@ -262,6 +266,8 @@ async def test_browser_phone_rings_answers_holds_and_is_recorded(phone_tier: Tie
         await expect(an.locator("#pop")).to_be_visible()  # the screen-pop, while it rings
         shown = re.compile(r"\s*".join(number))  # grouped for reading: 0399 000 700
         await expect(an.locator("#caller-number")).to_have_text(shown)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await an.screenshot(path=str(SCREENSHOT), full_page=True)
         offered = await tier.ami.wait_for(
             lambda e: (
                 e.get("Event") == "DialBegin"
