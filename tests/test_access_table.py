@@ -32,6 +32,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
@@ -90,6 +91,9 @@ TABLE: list[Row] = [
     Row("POST", r"/admin/users/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/users/1"),
     Row("POST", r"/admin/users/{id}/password", LOGIN, 403, 403, 403, 400,
         sample="/admin/users/1/password"),
+    # issue 17: a new SIP password for a browser phone (user 1 has a desk phone: 400)
+    Row("POST", r"/admin/users/{id}/sip-secret", LOGIN, 403, 403, 403, 400,
+        sample="/admin/users/1/sip-secret"),
     Row("GET", "/admin/groups", LOGIN, 403, 403, 403, 200),
     Row("POST", "/admin/groups", LOGIN, 403, 403, 403, 400),
     Row("GET", r"/admin/groups/{id}", LOGIN, 403, 403, 403, 404, sample="/admin/groups/999"),
@@ -333,6 +337,9 @@ TABLE: list[Row] = [
     Row("GET", "/supervisor/ws", 401, 403, 101, 403, 101, websocket=True),
     Row("GET", "/api/supervisor/wallboard", 401, 403, 200, 403, 200),
     Row("POST", "/api/supervisor/listen", 401, 403, 400, 403, 400),
+    # --- issue 17: the browser softphone (callcenter/softphone/): only for its owner ---
+    Row("GET", "/api/softphone/credentials", 401, 200, 200, 403, 403),
+    Row("GET", "/softphone/jssip.min.js", LOGIN, 200, 200, 403, 403),  # scripts/_setup.sh
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
 ]
@@ -376,7 +383,9 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, SUPERVISOR]))
+    return await aiohttp_client(
+        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE])
+    )
 
 
 def test_table_has_no_duplicate_rows() -> None:
