@@ -29,6 +29,8 @@ from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
+from callcenter.softphone import plugin as softphone_plugin
+from callcenter.supervisor import plugin as supervisor_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
@@ -43,6 +45,8 @@ PLUGINS: tuple[Plugin, ...] = (
     acd_plugin.PLUGIN,
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
+    supervisor_plugin.PLUGIN,
+    softphone_plugin.PLUGIN,
     outbound_plugin.PLUGIN,
 )
 

@@ -33,6 +33,8 @@ from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.outbound.plugin import PLUGIN as OUTBOUND
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
+from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
@@ -90,6 +92,9 @@ TABLE: list[Row] = [
     Row("POST", r"/admin/users/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/users/1"),
     Row("POST", r"/admin/users/{id}/password", LOGIN, 403, 403, 403, 400,
         sample="/admin/users/1/password"),
+    # issue 17: a new SIP password for a browser phone (user 1 has a desk phone: 400)
+    Row("POST", r"/admin/users/{id}/sip-secret", LOGIN, 403, 403, 403, 400,
+        sample="/admin/users/1/sip-secret"),
     Row("GET", "/admin/groups", LOGIN, 403, 403, 403, 200),
     Row("POST", "/admin/groups", LOGIN, 403, 403, 403, 400),
     Row("GET", r"/admin/groups/{id}", LOGIN, 403, 403, 403, 404, sample="/admin/groups/999"),
@@ -329,6 +334,15 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/call"),
     Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
         sample="/api/tickets/notifications/999/retry"),
+    # --- issue 15: the supervisor's wallboard and listening in (callcenter/supervisor/) ---
+    # Listen with an empty form: not JSON (400). Agents and department staff: 403.
+    Row("GET", "/supervisor", LOGIN, 403, 200, 403, 200),
+    Row("GET", "/supervisor/ws", 401, 403, 101, 403, 101, websocket=True),
+    Row("GET", "/api/supervisor/wallboard", 401, 403, 200, 403, 200),
+    Row("POST", "/api/supervisor/listen", 401, 403, 400, 403, 400),
+    # --- issue 17: the browser softphone (callcenter/softphone/): only for its owner ---
+    Row("GET", "/api/softphone/credentials", 401, 200, 200, 403, 403),
+    Row("GET", "/softphone/jssip.min.js", LOGIN, 200, 200, 403, 403),  # scripts/_setup.sh
     # --- issue 16: outbound room (callcenter/outbound/http.py) ---
     # Supervisors and admins build lists and campaigns, watch progress, keep care rules;
     # agents (and supervisors at their desk) work leads. List/lead/rule 999 do not exist.
@@ -392,7 +406,9 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, OUTBOUND]))
+    return await aiohttp_client(
+        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, OUTBOUND])
+    )
 
 
 def test_table_has_no_duplicate_rows() -> None:

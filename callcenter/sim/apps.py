@@ -17,6 +17,7 @@ from callcenter.sim.channels import RINGING, UP, Channel, ChannelHungUp
 from callcenter.sim.dial import app_dial
 from callcenter.sim.fastagi import run_agi
 from callcenter.sim.queue import run_queue
+from callcenter.sim.spy import app_chanspy
 
 if TYPE_CHECKING:
     from callcenter.sim.pbx import Pbx
@@ -235,6 +236,7 @@ APPS: dict[str, App] = {
     "read": app_read,
     "senddtmf": app_senddtmf,
     "record": app_record,
+    "chanspy": app_chanspy,
 }
 
 #: The names Asterisk registers the applications under: Newexten, Cdr and channel
@@ -261,4 +263,5 @@ APP_NAMES: dict[str, str] = {
     "read": "Read",
     "senddtmf": "SendDTMF",
     "record": "Record",
+    "chanspy": "ChanSpy",
 }
