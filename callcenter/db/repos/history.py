@@ -6,7 +6,7 @@ indexed queries — the customer with phones and vehicles, the latest calls with
 agent and category, open and recent tickets with department — returned as the
 pure dataclasses of :mod:`callcenter.core.screenpop`.
 
-Survey answers: no survey table exists yet, so that list is always empty.
+Survey answers: the customer's latest responses, one line per answer.
 Transcripts: the calls table has no transcript column yet; the field is None.
 """
 
@@ -25,6 +25,7 @@ from callcenter.core.screenpop import (
     VehicleView,
 )
 from callcenter.core.tickets import UNFINISHED_STATUSES
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.models import (
     Call,
     CallWrapUp,
@@ -202,5 +203,5 @@ async def history_of(session: AsyncSession, customer: CustomerView | Customer) -
         calls=calls,
         open_tickets=open_tickets,
         recent_tickets=recent_tickets,
-        surveys=(),  # no survey table exists yet
+        surveys=await surveys_repo.pop_answers(session, customer_id),
     )
