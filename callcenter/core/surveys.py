@@ -26,13 +26,37 @@ CHANNEL_CARE = "care"
 CHANNEL_IVR = "ivr"
 CHANNELS = (CHANNEL_AGENT, CHANNEL_CARE, CHANNEL_IVR)
 
+
+def N_(message: str) -> str:
+    """Mark a label for translation (it is translated where it is shown)."""
+    return message
+
+
+KIND_LABELS = {
+    SINGLE_CHOICE: N_("Single choice"),
+    MULTIPLE_CHOICE: N_("Multiple choice"),
+    SCALE_5: N_("Scale 1–5"),
+    SCALE_10: N_("Scale 0–10"),
+    FREE_TEXT: N_("Free text"),
+}
+CHANNEL_LABELS = {
+    CHANNEL_AGENT: N_("Agent, on the call"),
+    CHANNEL_CARE: N_("Care team, follow-up"),
+    CHANNEL_IVR: N_("Caller, on the phone keypad"),
+}
+
 #: On the keypad a choice is its position (1–9): more options cannot be pressed.
 MAX_DTMF_OPTIONS = 9
 FREE_TEXT_LIMIT = 2000
 
 
 class AnswerError(ValueError):
-    """An answer the question cannot take (the message names the question)."""
+    """An answer or question that cannot be saved: a msgid and its parameters."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,27 +132,29 @@ def _number_text(number: float) -> str:
 def check_question(question: Question, earlier: Sequence[Question]) -> None:
     """Refuse a question an admin cannot save: unknown kind, missing options, a bad condition."""
     if question.kind not in KINDS:
-        raise AnswerError(f"unknown question kind {question.kind!r}")
+        raise AnswerError(N_("Choose the kind of question."))
     if not question.text.strip():
-        raise AnswerError("a question needs its text")
+        raise AnswerError(N_("Write the question."))
     if question.kind in CHOICE_KINDS:
         options = [o.strip() for o in question.options]
         if len(options) < 2 or any(not o for o in options):
-            raise AnswerError("a choice question needs at least two non-empty options")
+            raise AnswerError(N_("A choice question needs at least two options, one per line."))
         if len(set(options)) != len(options):
-            raise AnswerError("options must differ")
+            raise AnswerError(N_("Two options are the same."))
     if question.depends_on_id is not None:
         parent = next((q for q in earlier if q.id == question.depends_on_id), None)
         if parent is None:
-            raise AnswerError("a question can only depend on an earlier question")
+            raise AnswerError(N_("A question can only depend on an earlier question."))
         if parent.kind == FREE_TEXT:
-            raise AnswerError("a question cannot depend on a free-text answer")
+            raise AnswerError(N_("A question cannot depend on a free-text answer."))
         if not question.depends_values:
-            raise AnswerError("choose the answers that show this question")
+            raise AnswerError(N_("Choose the answers that show this question."))
         allowed = allowed_values(parent)
         wrong = [v for v in question.depends_values if v not in allowed]
         if wrong:
-            raise AnswerError(f"{', '.join(wrong)} is not an answer of the earlier question")
+            raise AnswerError(
+                N_("{values} is not an answer of the earlier question."), values=", ".join(wrong)
+            )
 
 
 def allowed_values(question: Question) -> tuple[str, ...]:
@@ -164,24 +190,33 @@ def parse_answer(question: Question, raw: object) -> Answer | None:
         try:
             number = int(str(raw).strip())
         except ValueError:
-            raise AnswerError(f"{question.text}: {raw!r} is not a number") from None
+            raise AnswerError(N_("{question}: enter a number."), question=question.text) from None
         if not low <= number <= high:
-            raise AnswerError(f"{question.text}: {number} is outside {low}–{high}")
+            raise AnswerError(
+                N_("{question}: choose from {low} to {high}."),
+                question=question.text,
+                low=low,
+                high=high,
+            )
         return Answer(question.id, number=float(number))
     if question.kind == SINGLE_CHOICE:
         value = str(raw).strip()
         if value not in question.options:
-            raise AnswerError(f"{question.text}: {value!r} is not one of the options")
+            raise AnswerError(N_("{question}: choose one of the options."), question=question.text)
         return Answer(question.id, choices=(value,))
     if question.kind == MULTIPLE_CHOICE:
         values = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, Iterable) else []
         picked = tuple(o for o in question.options if o in {str(v).strip() for v in values})
         if len(picked) != len({str(v).strip() for v in values}):
-            raise AnswerError(f"{question.text}: an answer is not one of the options")
+            raise AnswerError(N_("{question}: choose one of the options."), question=question.text)
         return Answer(question.id, choices=picked)
     text = str(raw).strip()
     if len(text) > FREE_TEXT_LIMIT:
-        raise AnswerError(f"{question.text}: at most {FREE_TEXT_LIMIT} characters")
+        raise AnswerError(
+            N_("{question}: at most {limit} characters."),
+            question=question.text,
+            limit=FREE_TEXT_LIMIT,
+        )
     return Answer(question.id, text=text) if text else None
 
 
@@ -198,7 +233,7 @@ def collect(questions: Sequence[Question], submitted: Mapping[str, object]) -> l
         if answer is not None:
             answers[question.id] = answer
     if not answers:
-        raise AnswerError("answer at least one question")
+        raise AnswerError(N_("Answer at least one question."))
     return list(answers.values())
 
 
@@ -264,3 +299,33 @@ def score(kinds_and_numbers: Iterable[tuple[str, float]]) -> Scores:
             promoters += number >= 9
             detractors += number <= 6
     return Scores(csat_n, csat_ok, nps_n, promoters, detractors, total5)
+
+
+# --- the care team's follow-up -------------------------------------------------------
+
+
+def verdict(questions: Sequence[Question], answers: Mapping[int, Answer]) -> bool | None:
+    """Is the customer satisfied? The first answered scale or single choice decides.
+
+    A 1–5 scale counts 4–5 as satisfied (as CSAT does), 0–10 counts 7–10; a single
+    choice's options run from worst to best, and the better half counts (for "Không hài
+    lòng / Bình thường / Hài lòng" only "Hài lòng"). None: nothing decided it."""
+    for question in questions:
+        answer = answers.get(question.id)
+        if answer is None:
+            continue
+        if question.kind == SCALE_5 and answer.number is not None:
+            return answer.number >= 4
+        if question.kind == SCALE_10 and answer.number is not None:
+            return answer.number >= 7
+        if question.kind == SINGLE_CHOICE and answer.choices:
+            index = question.options.index(answer.choices[0])
+            return index >= (len(question.options) + 1) // 2
+    return None
+
+
+def free_text_of(questions: Sequence[Question], answers: Mapping[int, Answer]) -> str:
+    """The free-text answers joined, e.g. as the comment of a "not satisfied" follow-up."""
+    return " / ".join(
+        answers[q.id].text for q in questions if q.kind == FREE_TEXT and q.id in answers
+    )

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import Clock
 from callcenter.core import surveys as rules
-from callcenter.db.models import Prompt
+from callcenter.db.models import Prompt, SurveyResponse
 from callcenter.db.repos import customers as customers_repo
 from callcenter.db.repos import surveys as surveys_repo
 
@@ -100,7 +100,7 @@ class SurveyService:
             }
         )
 
-    async def _start(self, db: AsyncSession, session: AgiSession, survey_id: int) -> object:
+    async def _start(self, db: AsyncSession, session: AgiSession, survey_id: int) -> SurveyResponse:
         """The caller's response: tied to the call, the agent who took it and the customer."""
         linkedid = await session.get_variable("CHANNEL(linkedid)") or session.uniqueid
         agent_text = (await session.get_variable("CC_AGENT_ID") or "").strip()

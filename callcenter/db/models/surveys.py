@@ -15,7 +15,7 @@ old shape, on a metadata of its own so the schema checks see only tables.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -34,6 +34,9 @@ class Survey(Base):
     after_call: Mapped[bool] = mapped_column(
         Boolean, default=False, doc="The survey the caller hears after the agent hangs up"
     )
+    follow_up: Mapped[bool] = mapped_column(
+        Boolean, default=False, doc="The survey the care team fills in a ticket's follow-up"
+    )
     thanks_prompt: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -49,9 +52,7 @@ class SurveyQuestion(Base):
     __tablename__ = "survey_questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(
-        ForeignKey("surveys.id", ondelete="CASCADE"), index=True
-    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     kind: Mapped[str] = mapped_column(
         String(16), doc="single_choice | multiple_choice | scale_5 | scale_10 | free_text"
@@ -75,9 +76,7 @@ class SurveyResponse(Base):
     __tablename__ = "survey_responses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    survey_id: Mapped[int] = mapped_column(
-        ForeignKey("surveys.id", ondelete="CASCADE"), index=True
-    )
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8), doc="agent | care | ivr")
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
@@ -128,7 +127,7 @@ class _Views(DeclarativeBase):
     """Read-only views: kept out of ``Base.metadata`` (the schema checks compare tables)."""
 
     metadata = MetaData()
-    type_annotation_map: Any = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class CallSurvey(_Views):

@@ -25,7 +25,6 @@ from callcenter.core.screenpop import (
     VehicleView,
 )
 from callcenter.core.tickets import UNFINISHED_STATUSES
-from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.models import (
     Call,
     CallWrapUp,
@@ -35,6 +34,7 @@ from callcenter.db.models import (
     Ticket,
     User,
 )
+from callcenter.db.repos import surveys as surveys_repo
 
 CALL_LIMIT = 20
 RECENT_TICKET_LIMIT = 10

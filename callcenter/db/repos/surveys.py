@@ -133,9 +133,7 @@ async def save_response(
 
 
 async def response_by_uniqueid(session: AsyncSession, uniqueid: str) -> SurveyResponse | None:
-    return await session.scalar(
-        select(SurveyResponse).where(SurveyResponse.uniqueid == uniqueid)
-    )
+    return await session.scalar(select(SurveyResponse).where(SurveyResponse.uniqueid == uniqueid))
 
 
 async def answers_of(session: AsyncSession, response_id: int) -> dict[int, rules.Answer]:

@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("after_call", sa.Boolean(), nullable=False),
+        sa.Column("follow_up", sa.Boolean(), nullable=False),
         sa.Column("thanks_prompt", sa.String(length=120), nullable=False),
         sa.Column("created_at", UTC_TYPE, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
@@ -198,7 +199,7 @@ def _move_scores(
     now = datetime.now(UTC)
     survey_id = bind.execute(
         surveys.insert()
-        .values(name=DEFAULT_SURVEY, description="", active=True, after_call=True,
+        .values(name=DEFAULT_SURVEY, description="", active=True, after_call=True, follow_up=False,
                 thanks_prompt="callcenter/survey-thanks", created_at=now)  # fmt: skip
         .returning(surveys.c.id)
     ).scalar_one()
