@@ -134,7 +134,7 @@ def workbook(report: SurveyReport, *, title: str, _: Callable[[str], str], zone:
     summary.title = _("Summary")[:31]
     summary.append([title])
     summary["A1"].font = Font(bold=True, size=14)
-    summary.append([_("Period"), _("Responses"), _("CSAT (%)"), _("NPS")])
+    summary.append([_("Period"), _("Responses"), _("CSAT") + " (%)", _("NPS")])
     for cell in summary[2]:
         cell.font = bold
     for period in report.periods:
