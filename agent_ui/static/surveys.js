@@ -47,7 +47,7 @@
 
   function valueOf(form, q) {
     const name = "q" + q.id;
-    if (q.kind === "free_text") return form.elements[name].value.trim();
+    if (q.kind === "free_text") return form.querySelector('[name="' + name + '"]').value.trim();
     const picked = Array.from(form.querySelectorAll('input[name="' + name + '"]:checked')).map((i) => i.value);
     if (q.kind === "multiple_choice") return picked;
     return picked.length ? picked[0] : "";

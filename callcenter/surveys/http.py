@@ -33,7 +33,7 @@ TAGS = ["surveys"]
 async def api_surveys(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONMAKER]() as session:
         surveys = await surveys_repo.list_surveys(session, active_only=True)
-    return web.json_response({"surveys": [services.survey_payload(s) for s in surveys]})
+    return web.json_response({"surveys": [surveys_repo.form_of(s) for s in surveys]})
 
 
 @routes.post(r"/api/surveys/{id:\d+}/responses", name="api_survey_respond")

@@ -5,35 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core import surveys as rules
-from callcenter.db.models import Call, Survey, SurveyResponse, Task, Ticket
+from callcenter.db.models import Call, SurveyResponse, Task, Ticket
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_
-
-
-def survey_payload(survey: Survey) -> dict[str, Any]:
-    """A survey as the forms' script needs it (questions in order, conditions by id)."""
-    return {
-        "id": survey.id,
-        "name": survey.name,
-        "description": survey.description,
-        "questions": [
-            {
-                "id": q.id,
-                "kind": q.kind,
-                "text": q.text,
-                "options": list(q.options or ()),
-                "depends_on_id": q.depends_on_id,
-                "depends_values": list(q.depends_values or ()),
-            }
-            for q in survey.questions
-        ],
-    }
 
 
 async def submit(

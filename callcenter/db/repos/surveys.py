@@ -49,6 +49,37 @@ def answer_of(row: SurveyAnswer) -> rules.Answer:
     )
 
 
+def form_of(survey: Survey) -> dict[str, Any]:
+    """A survey as the forms' script needs it (questions in order, conditions by id)."""
+    return {
+        "id": survey.id,
+        "name": survey.name,
+        "description": survey.description,
+        "questions": [
+            {
+                "id": q.id,
+                "kind": q.kind,
+                "text": q.text,
+                "options": list(q.options or ()),
+                "depends_on_id": q.depends_on_id,
+                "depends_values": list(q.depends_values or ()),
+            }
+            for q in survey.questions
+        ],
+    }
+
+
+async def follow_up_survey(session: AsyncSession) -> Survey | None:
+    """The active survey the care team fills in a ticket's follow-up (the oldest if several)."""
+    return await session.scalar(
+        select(Survey)
+        .options(selectinload(Survey.questions))
+        .where(Survey.active.is_(True), Survey.follow_up.is_(True))
+        .order_by(Survey.id)
+        .limit(1)
+    )
+
+
 async def list_surveys(session: AsyncSession, *, active_only: bool = False) -> Sequence[Survey]:
     query = select(Survey).options(selectinload(Survey.questions)).order_by(Survey.id)
     if active_only:
