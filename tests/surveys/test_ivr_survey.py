@@ -87,7 +87,7 @@ async def _asked(caller: Channel, question_id: int, within: float = 10.0) -> Non
         if (
             caller.vars.get("CC_ACTION") == "survey-ask"
             and caller.vars.get("CC_SURVEY_Q") == str(question_id)
-            and caller.context == "cc-after-call"
+            and caller.context == "cc-survey"
         ):
             return
         await asyncio.sleep(0.02)
