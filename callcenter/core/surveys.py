@@ -241,7 +241,10 @@ def collect(questions: Sequence[Question], submitted: Mapping[str, object]) -> l
 
 
 def on_phone(question: Question) -> bool:
-    """The keypad can answer scales and single choices of up to nine options."""
+    """Asked on the phone: a question with a prompt the keypad can answer (a scale, or a
+    single choice of up to nine options)."""
+    if not question.ivr_prompt.strip():
+        return False
     if question.kind in SCALES:
         return True
     return question.kind == SINGLE_CHOICE and len(question.options) <= MAX_DTMF_OPTIONS
@@ -329,3 +332,25 @@ def free_text_of(questions: Sequence[Question], answers: Mapping[int, Answer]) -
     return " / ".join(
         answers[q.id].text for q in questions if q.kind == FREE_TEXT and q.id in answers
     )
+
+
+# --- generated speech -------------------------------------------------------------------
+
+_DIGIT_WORDS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín", "mười")
+
+
+def phone_script(question: Question) -> str:
+    """What the generated prompt says (Vietnamese, the callers' language): the question,
+    then which keys answer it."""
+    text = question.text.strip()
+    if question.kind == SINGLE_CHOICE:
+        keys = " ".join(
+            f"{option}, bấm phím {_DIGIT_WORDS[index]}."
+            for index, option in enumerate(question.options, start=1)
+        )
+        return f"{text} {keys}"
+    if question.kind == SCALE_5:
+        return f"{text} Xin bấm một phím từ một đến năm."
+    if question.kind == SCALE_10:
+        return f"{text} Xin bấm điểm từ không đến mười, rồi bấm phím thăng."
+    return text

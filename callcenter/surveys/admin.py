@@ -7,6 +7,7 @@ with what the admin typed and one translated message.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.core import surveys as rules
 from callcenter.core.roles import Role
 from callcenter.db.models import Survey, SurveyAnswer, SurveyQuestion
+from callcenter.db.repos import routing
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos.routing import InvalidConfig
 from callcenter.i18n import N_
-from callcenter.registry import SESSIONMAKER
-from callcenter.web.access import allow
+from callcenter.prompts_default import PromptToolMissing, synthesize
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.web.access import allow, current_user
 from callcenter.web.admin_common import (
     RULE_ERRORS,
     Change,
@@ -188,6 +191,7 @@ async def add_question(request: web.Request) -> web.StreamResponse:
             raise InvalidConfig(N_("A question can only depend on an earlier question."),
                                 field="depends_on_id")  # fmt: skip
         kind = form.text("kind")
+        speak = form.checkbox("generate_speech")
         draft = rules.Question(
             id=0,
             kind=kind,
@@ -214,6 +218,8 @@ async def add_question(request: web.Request) -> web.StreamResponse:
             )  # fmt: skip
             session.add(row)
             await session.flush()
+            if speak:
+                row.ivr_prompt = await _generate_prompt(request, session, row, draft)
             return Change(f"survey {ident}", {"op": "add question", "question": row.id,
                                               "kind": row.kind, "text": row.text})  # fmt: skip
 
@@ -223,6 +229,30 @@ async def add_question(request: web.Request) -> web.StreamResponse:
             request, ident, values=form.values(), error=form_error(request, exc), status=400
         )
     raise done(f"{BASE}/{ident}", "saved")
+
+
+async def _generate_prompt(
+    request: web.Request, session: AsyncSession, row: SurveyQuestion, draft: rules.Question
+) -> str:
+    """Speak the question and its keys with espeak-ng into the prompts folder (off the loop);
+    the prompt is listed on the Prompts page, where a recording can replace it."""
+    if draft.kind not in rules.SCALES and draft.kind != rules.SINGLE_CHOICE:
+        raise InvalidConfig(N_("Only scales and single choices are asked on the phone."),
+                            field="generate_speech")  # fmt: skip
+    code = f"survey-{row.id}"
+    filename = f"{code}.wav"
+    target = request.app[SETTINGS].prompts_dir / filename
+    try:
+        await asyncio.to_thread(synthesize, rules.phone_script(draft), target)
+    except PromptToolMissing:
+        raise InvalidConfig(N_("espeak-ng and sox are needed to generate speech."),
+                            field="generate_speech") from None  # fmt: skip
+    user = current_user(request)
+    await routing.save_prompt(
+        session, code=code, name=draft.text[:160], filename=filename, duration_seconds=0.0,
+        uploaded_by_id=user.id if user else None, now=request.app[CLOCK].now(),
+    )  # fmt: skip
+    return code
 
 
 def request_values(form: Form) -> list[str]:

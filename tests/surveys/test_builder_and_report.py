@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.clock import ManualClock
 from callcenter.config import Settings
-from callcenter.db.models import Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from callcenter.db.models import Prompt, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
 from callcenter.registry import CLOCK, SESSIONMAKER
 from tests.surveys.world import api, form, survey_world
 from tests.tickets.pages_helpers import as_user
@@ -138,7 +138,9 @@ async def test_admin_builds_agent_answers_report_shows_it(world: Any) -> None:
     summary = [list(r) for r in book.worksheets[0].iter_rows(min_row=3, values_only=True)]
     assert summary == [["11/2026", 3, 66.7, 33.3], ["Tổng", 3, 66.7, 33.3]]
     assert book.worksheets[0]._charts  # a native chart
-    per_answer = {(r[0], r[2]): r[3] for r in book.worksheets[1].iter_rows(min_row=2, values_only=True)}
+    per_answer = {
+        (r[0], r[2]): r[3] for r in book.worksheets[1].iter_rows(min_row=2, values_only=True)
+    }
     assert per_answer[(INTERIOR, "Không hài lòng")] == 1
     assert per_answer[(INTERIOR, "Hài lòng")] == 1
     assert per_answer[("Chấm điểm dịch vụ", "5")] == 1
@@ -163,13 +165,41 @@ async def test_report_is_for_supervisors_and_bad_dates_are_said(world: Any) -> N
 async def test_a_question_with_dependents_or_answers_cannot_be_deleted(world: Any) -> None:
     client, office, admin = world
     survey_id, ids = await build(client, admin)
+    token = await as_user(client, office.agent)
+    status, _body = await api(client, f"/api/surveys/{survey_id}/responses", token,
+                              {"answers": {str(ids["Chấm điểm dịch vụ"]): 3}})  # fmt: skip
+    assert status == 201
     token = await as_user(client, admin)
     base = f"/admin/surveys/{survey_id}/questions"
     refused = await form(client, f"{base}/{ids[INTERIOR]}/delete", token, {})
-    assert refused.status == 400
+    assert refused.status == 400  # the "why" depends on it
+    refused = await form(client, f"{base}/{ids['Chấm điểm dịch vụ']}/delete", token, {})
+    assert refused.status == 400  # it has an answer
     assert (await form(client, f"{base}/{ids[WHY]}/delete", token, {})).status == 302
     assert (await form(client, f"{base}/{ids[INTERIOR]}/delete", token, {})).status == 302
     async with client.server.app[SESSIONMAKER]() as session:
         left = (await session.scalars(select(SurveyQuestion.text).where(
             SurveyQuestion.survey_id == survey_id).order_by(SurveyQuestion.position))).all()  # fmt: skip
     assert left == ["Chấm điểm dịch vụ", "Giới thiệu cho bạn bè (0–10)?"]
+
+
+async def test_the_phone_prompt_can_be_generated_as_speech(world: Any, tmp_path: Path) -> None:
+    client, _office, admin = world
+    survey_id, _ids = await build(client, admin)
+    token = await as_user(client, admin)
+    added = await form(client, f"/admin/surveys/{survey_id}/questions", token, {
+        "kind": "single_choice", "text": "Xe đã được rửa sạch chưa?",
+        "options": "Chưa\nRồi", "generate_speech": "on"})  # fmt: skip
+    assert added.status == 302, await added.text()
+    async with client.server.app[SESSIONMAKER]() as session:
+        question = await session.scalar(
+            select(SurveyQuestion).where(SurveyQuestion.text == "Xe đã được rửa sạch chưa?"))  # fmt: skip
+        assert question is not None
+        prompt = await session.scalar(select(Prompt).where(Prompt.code == question.ivr_prompt))
+    assert prompt is not None and prompt.code == f"survey-{question.id}"
+    wav = tmp_path / "prompts" / prompt.filename
+    assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 8000  # real speech
+    # Free text cannot be asked on the phone: refused, nothing added.
+    refused = await form(client, f"/admin/surveys/{survey_id}/questions", token, {
+        "kind": "free_text", "text": "Góp ý thêm", "generate_speech": "on"})  # fmt: skip
+    assert refused.status == 400

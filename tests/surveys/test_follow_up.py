@@ -28,7 +28,7 @@ WHY = "Vì sao anh/chị không hài lòng?"
 async def world(
     aiohttp_client: Any, settings: Settings, engine: AsyncEngine, tmp_path: Path
 ) -> tuple[TestClient, Office, int]:
-    client, office, admin = await survey_world(aiohttp_client, settings, engine, tmp_path)
+    client, office, _admin = await survey_world(aiohttp_client, settings, engine, tmp_path)
     async with client.server.app[SESSIONMAKER]() as session:
         survey = Survey(name="Theo dõi sau xử lý", follow_up=True, active=True)
         session.add(survey)
@@ -48,7 +48,9 @@ async def _done(client: TestClient, office: Office) -> str:
     code = await wrapup_ticket(client.server.app, office)
     token = await as_user(client, office.head)
     for status in ("in_progress", "done"):
-        assert (await api(client, f"/api/tickets/{code}/status", token, {"status": status}))[0] == 200
+        assert (await api(client, f"/api/tickets/{code}/status", token, {"status": status}))[
+            0
+        ] == 200
     return code
 
 

@@ -44,7 +44,7 @@ async def _survey_world(stack: Stack) -> dict[str, int]:
             )  # fmt: skip
             interior = SurveyQuestion(
                 survey_id=survey.id, position=2, kind="single_choice", text=INTERIOR,
-                options=OPTIONS,
+                options=OPTIONS, ivr_prompt="callcenter/survey-interior",
             )  # fmt: skip
             session.add_all([score, interior])
             await session.flush()
@@ -57,10 +57,12 @@ async def _survey_world(stack: Stack) -> dict[str, int]:
                 survey_id=survey.id, position=4, kind="scale_10",
                 text="Anh/chị có giới thiệu chúng tôi cho bạn bè không (0–10)?",
                 depends_on_id=interior.id, depends_values=["Không hài lòng"],
+                ivr_prompt="callcenter/survey-nps",
             )  # fmt: skip
             skipped = SurveyQuestion(
                 survey_id=survey.id, position=5, kind="scale_5", text="Không được hỏi",
                 depends_on_id=interior.id, depends_values=["Hài lòng"],
+                ivr_prompt="callcenter/survey",
             )  # fmt: skip
             session.add_all([why, nps, skipped])
             await session.flush()
@@ -120,6 +122,7 @@ async def test_dtmf_answers_are_stored_and_shown_in_the_next_pop(stack: Stack) -
         assert caller.vars["CC_PROMPT"].startswith("callcenter/invalid&")
         stack.pbx.press(caller, "4")
         await _asked(caller, ids["interior"])
+        assert caller.vars["CC_PROMPT"] == "callcenter/survey-interior"  # its own prompt
         stack.pbx.press(caller, "1")  # Không hài lòng
         await _asked(caller, ids["nps"])  # the free-text "why" cannot be asked on the phone
         stack.pbx.press(caller, "10")  # two keys for 0–10

@@ -8,11 +8,12 @@ from callcenter.core import surveys as rules
 from callcenter.core.surveys import Answer, AnswerError, Question
 
 INTERIOR = Question(1, rules.SINGLE_CHOICE, "Anh/chị có hài lòng về nội thất xe không?",
-                    options=("Không hài lòng", "Bình thường", "Hài lòng"))  # fmt: skip
+                    options=("Không hài lòng", "Bình thường", "Hài lòng"), ivr_prompt="noi-that")  # fmt: skip
 WHY = Question(2, rules.FREE_TEXT, "Vì sao anh/chị không hài lòng?", depends_on_id=1,
                depends_values=("Không hài lòng",))  # fmt: skip
-SCORE = Question(3, rules.SCALE_5, "Chấm điểm")
-LOW = Question(4, rules.SCALE_10, "Giới thiệu?", depends_on_id=3, depends_values=("1", "2"))
+SCORE = Question(3, rules.SCALE_5, "Chấm điểm", ivr_prompt="callcenter/survey")
+LOW = Question(4, rules.SCALE_10, "Giới thiệu?", depends_on_id=3, depends_values=("1", "2"),
+               ivr_prompt="survey-4")  # fmt: skip
 EXTRAS = Question(5, rules.MULTIPLE_CHOICE, "Dịch vụ đã dùng", options=("Bảo dưỡng", "Sửa chữa"))
 SURVEY = [INTERIOR, WHY, SCORE, LOW, EXTRAS]
 
@@ -88,6 +89,17 @@ def test_the_keypad_answers_scales_and_single_choices_in_order() -> None:
     assert rules.next_on_phone(SURVEY, after_interior, 1) == SCORE
     assert rules.next_on_phone(SURVEY, {3: Answer(3, number=4.0)}, 3) is None
     assert rules.next_on_phone(SURVEY, {3: Answer(3, number=1.0)}, 3) == LOW
+    # Without a prompt nothing can be heard: the question is not asked on the phone.
+    silent = Question(3, rules.SCALE_5, "Chấm điểm")
+    assert rules.next_on_phone([silent, EXTRAS], {}, None) is None
+
+
+def test_the_generated_prompt_says_the_question_and_its_keys() -> None:
+    assert rules.phone_script(INTERIOR) == (
+        "Anh/chị có hài lòng về nội thất xe không? Không hài lòng, bấm phím một. "
+        "Bình thường, bấm phím hai. Hài lòng, bấm phím ba."
+    )
+    assert rules.phone_script(SCORE).endswith("từ một đến năm.")
 
 
 def test_csat_nps_and_the_follow_up_verdict() -> None:

@@ -22,7 +22,9 @@ from tests.tickets.world import T0, Office, build_office
 async def survey_world(
     aiohttp_client: Any, settings: Settings, engine: AsyncEngine, tmp_path: Path
 ) -> tuple[TestClient, Office, int]:
-    settings = settings.model_copy(update={"attachments_dir": tmp_path / "files"})
+    settings = settings.model_copy(
+        update={"attachments_dir": tmp_path / "files", "prompts_dir": tmp_path / "prompts"}
+    )
     app = create_app(
         settings, clock=ManualClock(T0), engine=engine, extra_plugins=[TICKETS, SURVEYS]
     )
