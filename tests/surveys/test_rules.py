@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from callcenter.core import surveys as rules
@@ -113,3 +115,27 @@ def test_csat_nps_and_the_follow_up_verdict() -> None:
     assert rules.verdict(SURVEY, {3: Answer(3, number=3.0)}) is False
     assert rules.verdict(SURVEY, {5: Answer(5, choices=("Bảo dưỡng",))}) is None
     assert rules.free_text_of(SURVEY, {2: Answer(2, text="Ghế bẩn")}) == "Ghế bẩn"
+
+
+async def test_the_demo_survey_has_the_conditional_interior_question(
+    session_factory: Any,
+) -> None:
+    """The demo seeds the interior example once; its "why" shows only when not satisfied."""
+    from callcenter.db.repos import surveys as surveys_repo
+    from callcenter.demo import seed_demo_surveys
+
+    for _ in range(2):
+        async with session_factory() as session, session.begin():
+            await seed_demo_surveys(session)
+    async with session_factory() as session:
+        surveys = [s for s in await surveys_repo.list_surveys(session) if s.follow_up]
+        assert len(surveys) == 1
+        questions = await surveys_repo.load_questions(session, surveys[0].id)
+    interior, why = questions[1], questions[2]
+    assert why.text == "Vì sao anh/chị không hài lòng?"
+    assert rules.visible(questions, {interior.id: Answer(interior.id, choices=("Hài lòng",))}) == [
+        q for q in questions if q is not why
+    ]
+    assert why in rules.visible(
+        questions, {interior.id: Answer(interior.id, choices=("Không hài lòng",))}
+    )
