@@ -361,7 +361,7 @@ def client_process(
 async def _clients(
     base_url: str, cookies: list[tuple[int, str]], ready: Any, results: Any, seconds: float
 ) -> None:
-    received: list[tuple[str, int, float]] = []
+    received: list[tuple[str, int, float, bool]] = []
     others = 0
     connector = TCPConnector(limit=0)
     async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
@@ -382,7 +382,8 @@ async def _clients(
                 at = time.monotonic()
                 if '"type":"pop"' in message.data[:20]:
                     data = json.loads(message.data)
-                    received.append((data["call"]["linkedid"], user_id, at))
+                    pending = bool(data.get("history_pending"))
+                    received.append((data["call"]["linkedid"], user_id, at, pending))
                 else:
                     others += 1
 
@@ -546,7 +547,11 @@ def daemon_process(
     profiler.enable()
     asyncio.run(_daemon(settings_data, ready, stop, results))
     profiler.disable()
+    out = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenpop-daemon.prof"
+    out.parent.mkdir(exist_ok=True)
+    profiler.dump_stats(out)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
+    print(f"profile saved to {out} (python -m pstats {out})")
 
 
 async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
@@ -875,6 +880,12 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
     await ami.close()
     await pbx.close()
 
+    # A pop sent before the caller's history loaded (``history_pending``) shows who calls;
+    # the latency counted is the pop WITH the history, which follows it.
+    pending_pops = sum(1 for *_, pending in outcome["pops"] if pending)
+    outcome["pops"] = [
+        (link, user, at) for link, user, at, pending in outcome["pops"] if not pending
+    ]
     routes: dict[str, list[float]] = {}
     for linkedid, at in route_log:
         routes.setdefault(linkedid, []).append(at)
@@ -922,6 +933,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
             "rate_per_second": args.rate,
             "calls_placed": placed,
             "pops_received": len(outcome["pops"]),
+            "pops_sent_before_history": pending_pops,
             "pops_measured": len(latencies),
             "pops_without_route_request": unmatched,
             "calls_routed_more_than_once": sum(1 for t in routes.values() if len(t) > 1),
