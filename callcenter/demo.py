@@ -136,16 +136,21 @@ async def seed_demo_surveys(session: AsyncSession) -> None:
     await session.flush()
     session.add(
         SurveyQuestion(
-            survey_id=survey.id, position=3, kind="free_text",
+            survey_id=survey.id,
+            position=3,
+            kind="free_text",
             text="Vì sao anh/chị không hài lòng?",
-            depends_on_id=interior.id, depends_values=["Không hài lòng"],
-        )  # fmt: skip
+            depends_on_id=interior.id,
+            depends_values=["Không hài lòng"],
+        )
     )
     session.add(
         SurveyQuestion(
-            survey_id=survey.id, position=4, kind="scale_10",
+            survey_id=survey.id,
+            position=4,
+            kind="scale_10",
             text="Anh/chị có sẵn lòng giới thiệu chúng tôi với bạn bè không (0–10)?",
-        )  # fmt: skip
+        )
     )
 
 
