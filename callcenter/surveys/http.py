@@ -8,10 +8,13 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
 
 from callcenter import localtime
+from callcenter.auth.scope import ticket_filter
 from callcenter.core import surveys as rules
 from callcenter.core.roles import Role
+from callcenter.db.models import Ticket
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_, translate
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
@@ -42,7 +45,7 @@ async def api_surveys(request: web.Request) -> web.StreamResponse:
           "follow-up task", tags=TAGS, request=schemas.ResponseBody,
           response=schemas.ResponseOut, status=201,
           errors={400: "an answer the survey cannot take (nothing is stored)",
-                  404: "no such survey"})  # fmt: skip
+                  404: "no such survey, or a ticket not yours to read"})  # fmt: skip
 async def api_respond(request: web.Request) -> web.StreamResponse:
     body: schemas.ResponseBody = await schemas.body_of(request, schemas.ResponseBody)
     user = current_user(request)
@@ -56,6 +59,12 @@ async def api_respond(request: web.Request) -> web.StreamResponse:
             if await surveys_repo.get_survey(session, survey_id) is None:
                 raise web.HTTPNotFound(
                     text='{"error": "no such survey"}', content_type="application/json"
+                )
+            if body.ticket_id is not None and not await session.scalar(
+                select(Ticket.id).where(Ticket.id == body.ticket_id, ticket_filter(user))
+            ):  # a ticket the user may not read is "not found", as on the ticket pages
+                raise web.HTTPNotFound(
+                    text='{"error": "no such ticket"}', content_type="application/json"
                 )
             response = await services.submit(
                 session,

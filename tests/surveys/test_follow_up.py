@@ -99,6 +99,25 @@ async def test_the_survey_decides_the_follow_up_and_is_stored(world: Any) -> Non
     assert page.count('class="survey-response"') == 2
 
 
+async def test_staff_of_another_department_cannot_attach_a_response_to_the_ticket(
+    world: Any,
+) -> None:
+    client, office, ids = world
+    code = await _done(client, office)
+    async with client.server.app[SESSIONMAKER]() as session:
+        task = await session.scalar(select(Task).where(Task.kind == "follow_up"))
+        assert task is not None
+    body = {"ticket_id": task.origin_ticket_id, "answers": {str(ids["interior"]): "Hài lòng"}}
+    token = await as_user(client, office.dung)  # Phụ tùng: the ticket is Dịch vụ's
+    status, _ = await api(client, f"/api/surveys/{ids['survey']}/responses", token, body)
+    assert status == 404
+    token = await as_user(client, office.binh)  # Dịch vụ staff: a care response
+    status, answer = await api(client, f"/api/surveys/{ids['survey']}/responses", token, body)
+    assert status == 201 and answer["channel"] == "care"
+    assert answer["customer_id"] == office.customer
+    del code
+
+
 async def test_the_plain_follow_up_still_works_with_a_survey_configured(world: Any) -> None:
     client, office, _ids = world
     code = await _done(client, office)
