@@ -168,3 +168,46 @@ async def test_dtmf_answers_are_stored_and_shown_in_the_next_pop(stack: Stack) -
         ]
     finally:
         await lan.close()
+
+
+async def test_a_simulated_caller_answers_the_survey_by_itself(stack: Stack) -> None:
+    """The simulator's callers answer each question the dialplan reads (as ``callcenter
+    sim`` does with ``survey_answer_ratio``): a wrong key is asked again."""
+    ids: dict[str, int] = stack.ids  # type: ignore[attr-defined]
+    keys = iter(["9", "5", "1", "7#"])  # 9 is no 1–5 score: the daemon repeats the question
+    asked: list[int] = []
+
+    def answer(digits: int) -> str:
+        asked.append(digits)
+        return next(keys)
+
+    lan = AgentClient(stack.base_url)
+    try:
+        await lan.login("lan")
+        await lan.connect()
+        assert (await lan.post("/api/agent/state", {"action": "available"}))[0] == 200
+        caller = await stack.pbx.place_call(
+            "19006868", "0912345678", "NGUYEN VAN AN", survey_keys=answer
+        )
+        phone = await stack.wait_ringing("PJSIP/101")
+        stack.answer(phone)
+        await asyncio.sleep(0.5)
+        stack.hang_up(phone)
+        for _ in range(300):
+            if caller.hungup:
+                break
+            await asyncio.sleep(0.05)
+        assert caller.hungup and caller.vars["CC_ACTION"] == "survey-done"
+    finally:
+        await lan.close()
+    assert asked == [1, 1, 1, 2]  # the 0–10 question reads two keys
+    assert stack.app is not None
+    async with stack.app[SESSIONMAKER]() as session:
+        response = await session.scalar(select(SurveyResponse))
+        assert response is not None
+        answers = await surveys_repo.answers_of(session, response.id)
+    assert {q: a.display() for q, a in answers.items()} == {
+        ids["score"]: "5",
+        ids["interior"]: "Không hài lòng",
+        ids["nps"]: "7",
+    }
