@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.clock import ManualClock
 from callcenter.config import Settings
 from callcenter.db.models import Prompt, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.registry import CLOCK, SESSIONMAKER
 from tests.surveys.world import api, form, survey_world
 from tests.tickets.pages_helpers import as_user
-from tests.tickets.world import Office
+from tests.tickets.world import T0, Office
 
 INTERIOR = "Anh/chị có hài lòng về nội thất xe không?"
 WHY = "Vì sao anh/chị không hài lòng?"
@@ -114,6 +116,12 @@ async def test_admin_builds_agent_answers_report_shows_it(world: Any) -> None:
             "tk.1", office.agent, office.agent
         )  # fmt: skip
     assert texts == ["Ghế bị rách"]
+    # Per agent who took the call (what replaces reading call_surveys.score per agent).
+    async with client.server.app[SESSIONMAKER]() as session:
+        scores = await surveys_repo.agent_scores(session, T0, T0 + timedelta(days=7))
+        none_yet = await surveys_repo.agent_scores(session, T0 - timedelta(days=7), T0)
+    assert {k: (n, round(avg, 2)) for k, (n, avg) in scores.items()} == {office.agent: (3, 3.67)}
+    assert none_yet == {}
 
     # The customer's page lists the responses with who and when.
     token = await as_user(client, office.supervisor)
