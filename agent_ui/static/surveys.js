@@ -23,7 +23,7 @@
 
   function render(form, survey) {
     form.replaceChildren();
-    form.dataset.survey = survey ? String(survey.id) : "";
+    form.dataset.surveyId = survey ? String(survey.id) : "";
     if (!survey) return;
     survey.questions.forEach((q) => {
       const box = el("fieldset", { "data-question": String(q.id) });

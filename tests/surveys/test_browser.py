@@ -59,6 +59,8 @@ async def test_agent_fills_the_survey_panel_on_a_call(stack: Stack) -> None:
         context = await browser.new_context(viewport={"width": 1366, "height": 1000})
         page = await context.new_page()
         page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(f"{stack.base_url}/login?next=/agent")
         await page.fill("#username", "lan")
         await page.fill("#password", DEFAULT_PASSWORD)
@@ -88,6 +90,7 @@ async def test_agent_fills_the_survey_panel_on_a_call(stack: Stack) -> None:
         await expect(why).to_be_visible()
         await page.click("#survey-save")
         await expect(page.locator("#survey-status")).to_have_text("Đã lưu khảo sát.")
+        assert errors == []
 
         assert stack.app is not None and stack.world is not None
         async with stack.app[SESSIONMAKER]() as session:
