@@ -139,3 +139,15 @@ async def test_the_demo_survey_has_the_conditional_interior_question(
     assert why in rules.visible(
         questions, {interior.id: Answer(interior.id, choices=("Không hài lòng",))}
     )
+
+
+def test_every_kind_and_channel_label_reads_in_vietnamese_and_english() -> None:
+    from callcenter.i18n import translate
+
+    labels = [*rules.KIND_LABELS.values(), *rules.CHANNEL_LABELS.values()]
+    assert set(rules.KIND_LABELS) == set(rules.KINDS)
+    assert set(rules.CHANNEL_LABELS) == set(rules.CHANNELS)
+    vietnamese = [translate("vi", label) for label in labels]
+    assert all(v and v != label for v, label in zip(vietnamese, labels, strict=True))
+    assert len(set(vietnamese)) == len(labels)
+    assert [translate("en", label) for label in labels] == labels
