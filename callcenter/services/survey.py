@@ -101,9 +101,11 @@ class SurveyService:
         )
 
     async def _start(self, db: AsyncSession, session: AgiSession, survey_id: int) -> SurveyResponse:
-        """The caller's response: tied to the call, the agent who took it and the customer."""
+        """The caller's response: tied to the call, the agent who took it, the customer (by
+        the caller's number) and, on an outbound campaign's call, ``CC_CAMPAIGN_ID``."""
         linkedid = await session.get_variable("CHANNEL(linkedid)") or session.uniqueid
         agent_text = (await session.get_variable("CC_AGENT_ID") or "").strip()
+        campaign_text = (await session.get_variable("CC_CAMPAIGN_ID") or "").strip()
         customer = await customers_repo.find_by_phone(db, session.caller)
         return await surveys_repo.save_response(
             db,
@@ -116,6 +118,7 @@ class SurveyService:
             uniqueid=session.uniqueid,
             caller=session.caller,
             agent_id=int(agent_text) if agent_text.isdigit() else None,
+            campaign_id=int(campaign_text) if campaign_text.isdigit() else None,
         )
 
     @staticmethod
