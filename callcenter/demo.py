@@ -109,8 +109,12 @@ async def seed_demo_logins(session: AsyncSession) -> None:
 
 async def seed_demo_surveys(session: AsyncSession) -> None:
     """A sample survey the agents and the care team fill in: the vehicle interior, and
-    "why" only when the customer is not satisfied (once; the admin edits it freely)."""
-    from callcenter.db.models import Survey, SurveyQuestion
+    "why" only when the customer is not satisfied (once; the admin edits it freely). The
+    after-call survey on the phone is switched on: the simulated callers answer it."""
+    from callcenter.db.models import Survey, SurveyQuestion, SystemSetting
+
+    if await session.get(SystemSetting, "survey_after_call") is None:
+        session.add(SystemSetting(key="survey_after_call", value=1))
 
     name = "Khảo sát sau bảo dưỡng"
     if await session.scalar(select(Survey.id).where(Survey.name == name)) is not None:
@@ -281,6 +285,7 @@ async def run_demo(
         known_numbers=await known_numbers(settings),
         known_ratio=0.6,
         anonymous_ratio=0.1,
+        survey_answer_ratio=0.7,
         seed=secrets.randbelow(10**6),
     )
     sim = Simulator(
