@@ -335,6 +335,8 @@ TABLE: list[Row] = [
     Row("POST", r"/admin/surveys/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/surveys/1"),
     Row("POST", r"/admin/surveys/{id}/questions", LOGIN, 403, 403, 403, 400,
         sample="/admin/surveys/1/questions"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999"),
     Row("POST", r"/admin/surveys/{id}/questions/{question}/delete", LOGIN, 403, 403, 403, 404,
         sample="/admin/surveys/1/questions/999/delete"),
     Row("GET", "/api/surveys", 401, 200, 200, 200, 200),

@@ -255,6 +255,57 @@ async def _generate_prompt(
     return code
 
 
+@routes.post(BASE + r"/{id:\d+}/questions/{question:\d+}", name="admin_survey_question_update")
+@allow(Role.ADMIN)
+async def update_question(request: web.Request) -> web.StreamResponse:
+    """Reword a question or change its phone prompt; its options only while nobody has
+    answered it and every dependent question's condition still names one of them."""
+    ident = entity_id(request)
+    question_id = row_id(request.match_info["question"])
+    form = await read_form(request)
+    try:
+
+        async def change(session: AsyncSession) -> Change:
+            rows = sorted(await _rows(session, ident), key=lambda q: (q.position, q.id))
+            row = next((q for q in rows if q.id == question_id), None)
+            if row is None:
+                raise web.HTTPNotFound()
+            options = tuple(row.options or ())
+            if row.kind in rules.CHOICE_KINDS and "options" in form.data:
+                options = tuple(_lines(form.text("options")))
+            answered = await session.scalar(
+                select(func.count()).where(SurveyAnswer.question_id == row.id)
+            )
+            if answered and options != tuple(row.options or ()):
+                raise InvalidConfig(
+                    N_("This question has answers; its options can no longer change.")
+                )
+            draft = rules.Question(
+                id=row.id, kind=row.kind, text=form.text("text")[:1000], options=options,
+                depends_on_id=row.depends_on_id, depends_values=tuple(row.depends_values or ()),
+                ivr_prompt=form.text("ivr_prompt")[:120],
+            )  # fmt: skip
+            earlier = [surveys_repo.question_of(q) for q in rows[: rows.index(row)]]
+            later = [surveys_repo.question_of(q) for q in rows[rows.index(row) + 1 :]]
+            try:
+                rules.check_question(draft, earlier)
+                for dependent in later:
+                    if dependent.depends_on_id == row.id:
+                        rules.check_question(dependent, [*earlier, draft])
+            except rules.AnswerError as exc:
+                raise _rule(exc) from None
+            row.text, row.options, row.ivr_prompt = draft.text, list(options), draft.ivr_prompt
+            if form.checkbox("generate_speech"):
+                row.ivr_prompt = await _generate_prompt(request, session, row, draft)
+            return Change(f"survey {ident}", {"op": "update question", "question": row.id,
+                                              "text": row.text})  # fmt: skip
+
+        await apply_change(request, AREA, change)
+    except RULE_ERRORS as exc:
+        return await _edit_page(request, ident, error=form_error(request, exc), status=400)
+    raise done(f"{BASE}/{ident}", "saved")
+
+
 def request_values(form: Form) -> list[str]:
     """The answers that show a dependent question: ticked boxes, else one per line."""
     data = form.data

@@ -211,3 +211,34 @@ async def test_the_phone_prompt_can_be_generated_as_speech(world: Any, tmp_path:
     refused = await form(client, f"/admin/surveys/{survey_id}/questions", token, {
         "kind": "free_text", "text": "Góp ý thêm", "generate_speech": "on"})  # fmt: skip
     assert refused.status == 400
+
+
+async def test_a_question_is_reworded_but_its_conditions_stay_sound(world: Any) -> None:
+    client, office, admin = world
+    survey_id, ids = await build(client, admin)
+    token = await as_user(client, admin)
+    url = f"/admin/surveys/{survey_id}/questions/{ids[INTERIOR]}"
+    # Dropping the option the "why" depends on: refused, nothing changed.
+    refused = await form(client, url, token, {"text": INTERIOR, "ivr_prompt": "",
+                                              "options": "Bình thường\nHài lòng"})  # fmt: skip
+    assert refused.status == 400
+    saved = await form(client, url, token, {
+        "text": "Nội thất xe có làm anh/chị hài lòng?", "ivr_prompt": "noi-that",
+        "options": "Không hài lòng\nBình thường\nHài lòng\nRất hài lòng"})  # fmt: skip
+    assert saved.status == 302
+    async with client.server.app[SESSIONMAKER]() as session:
+        row = await session.get(SurveyQuestion, ids[INTERIOR])
+        assert row is not None
+        assert (row.text, row.ivr_prompt, len(row.options)) == (
+            "Nội thất xe có làm anh/chị hài lòng?", "noi-that", 4
+        )  # fmt: skip
+    # Once answered, its options are fixed (the answers name them); the text is not.
+    token = await as_user(client, office.agent)
+    status, _ = await api(client, f"/api/surveys/{survey_id}/responses", token,
+                          {"answers": {str(ids[INTERIOR]): "Rất hài lòng"}})  # fmt: skip
+    assert status == 201
+    token = await as_user(client, admin)
+    refused = await form(client, url, token, {"text": "Nội thất?", "ivr_prompt": "",
+                                              "options": "Không hài lòng\nHài lòng"})  # fmt: skip
+    assert refused.status == 400
+    assert "không thể đổi các lựa chọn" in await refused.text()
