@@ -198,7 +198,7 @@ async def add_question(request: web.Request) -> web.StreamResponse:
             text=form.text("text")[:1000],
             options=tuple(_lines(form.text("options"))) if kind in rules.CHOICE_KINDS else (),
             depends_on_id=depends_on_id,
-            depends_values=tuple(request_values(form)) if depends_on_id else (),
+            depends_values=tuple(_lines(form.text("depends_values"))) if depends_on_id else (),
             ivr_prompt=form.text("ivr_prompt")[:120],
         )
 
@@ -304,17 +304,6 @@ async def update_question(request: web.Request) -> web.StreamResponse:
     except RULE_ERRORS as exc:
         return await _edit_page(request, ident, error=form_error(request, exc), status=400)
     raise done(f"{BASE}/{ident}", "saved")
-
-
-def request_values(form: Form) -> list[str]:
-    """The answers that show a dependent question: ticked boxes, else one per line."""
-    data = form.data
-    picked = (
-        [v.strip() for v in data.getall("depends_values", [])] if hasattr(data, "getall") else []
-    )
-    if len(picked) == 1 and "\n" in picked[0]:
-        return _lines(picked[0])
-    return [v for v in picked if v]
 
 
 async def _rows(session: AsyncSession, survey_id: int) -> list[SurveyQuestion]:

@@ -1,5 +1,5 @@
-"""The room's rules on top of the core and the repository: shape a survey for a form,
-store a response filled in by staff (checked by :mod:`callcenter.core.surveys`)."""
+"""The room's rule on top of the core and the repository: store a response filled in by
+staff (checked by :mod:`callcenter.core.surveys`), tied to its call, ticket and task."""
 
 from __future__ import annotations
 
