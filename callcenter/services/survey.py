@@ -50,63 +50,82 @@ class SurveyService:
     async def agi_survey(self, session: AgiSession) -> None:
         keys = (session.args[0] if session.args else "").strip()
         asked = (await session.get_variable("CC_SURVEY_Q") or "").strip()
-        tries = (await session.get_variable("CC_SURVEY_TRIES") or "").strip()
+        tries = int((await session.get_variable("CC_SURVEY_TRIES") or "0").strip() or 0)
+        call = await self._call_of(session) if asked else None
+        # The decision is made in one transaction; Asterisk hears it after the commit, so
+        # no write waits on the telephone system's replies.
         async with self.sessions() as db, db.begin():
-            survey = await surveys_repo.after_call_survey(db)
-            if survey is None:
-                await session.set_variables({"CC_ACTION": END, "CC_PROMPT": ""})
-                return
-            questions = await surveys_repo.load_questions(db, survey.id)
-            response = await surveys_repo.response_by_uniqueid(db, session.uniqueid)
-            answers = await surveys_repo.answers_of(db, response.id) if response else {}
-            question = next((q for q in questions if str(q.id) == asked), None)
-            if question is not None:
-                answer = rules.dtmf_answer(question, keys)
-                if answer is None and int(tries or 0) < RETRIES:
-                    log.info("survey on %s: %r answers no question %s", session.channel, keys,
-                             question.id)  # fmt: skip
-                    await self._ask(db, session, question, tries=int(tries or 0) + 1)
-                    return
-                if answer is not None:
-                    if response is None:
-                        response = await self._start(db, session, survey.id)
-                    await surveys_repo.put_answer(db, response.id, answer)
-                    answers[question.id] = answer
-            following = rules.next_on_phone(questions, answers, question.id if question else None)
-            if following is not None:
-                await self._ask(db, session, following, tries=0)
-                return
-            if response is None:
-                await session.set_variables({"CC_ACTION": END, "CC_PROMPT": ""})
-                return
-            thanks = await self._sound(db, survey.thanks_prompt) or DEFAULT_THANKS_PROMPT
-            log.info("survey response %s stored for call %s", response.id, response.linkedid)
-        await session.set_variables({"CC_ACTION": DONE, "CC_PROMPT": thanks})
+            variables = await self._decide(db, session, keys, asked, tries, call)
+        await session.set_variables(variables)
+
+    async def _decide(
+        self,
+        db: AsyncSession,
+        session: AgiSession,
+        keys: str,
+        asked: str,
+        tries: int,
+        call: dict[str, str] | None,
+    ) -> dict[str, str]:
+        survey = await surveys_repo.after_call_survey(db)
+        if survey is None:
+            return {"CC_ACTION": END, "CC_PROMPT": ""}
+        questions = await surveys_repo.load_questions(db, survey.id)
+        response = await surveys_repo.response_by_uniqueid(db, session.uniqueid)
+        answers = await surveys_repo.answers_of(db, response.id) if response else {}
+        question = next((q for q in questions if str(q.id) == asked), None)
+        if question is not None:
+            answer = rules.dtmf_answer(question, keys)
+            if answer is None and tries < RETRIES:
+                log.info("survey on %s: %r answers no question %s", session.channel, keys,
+                         question.id)  # fmt: skip
+                return await self._ask(db, question, tries=tries + 1)
+            if answer is not None:
+                if response is None:
+                    response = await self._start(db, session, survey.id, call or {})
+                await surveys_repo.put_answer(db, response.id, answer)
+                answers[question.id] = answer
+        following = rules.next_on_phone(questions, answers, question.id if question else None)
+        if following is not None:
+            return await self._ask(db, following, tries=0)
+        if response is None:
+            return {"CC_ACTION": END, "CC_PROMPT": ""}
+        thanks = await self._sound(db, survey.thanks_prompt) or DEFAULT_THANKS_PROMPT
+        log.info("survey response %s stored for call %s", response.id, response.linkedid)
+        return {"CC_ACTION": DONE, "CC_PROMPT": thanks}
 
     async def _ask(
-        self, db: AsyncSession, session: AgiSession, question: rules.Question, *, tries: int
-    ) -> None:
+        self, db: AsyncSession, question: rules.Question, *, tries: int
+    ) -> dict[str, str]:
         prompt = await self._sound(db, question.ivr_prompt) or DEFAULT_QUESTION_PROMPT
         if tries:
             prompt = f"{INVALID_PROMPT}&{prompt}"
-        await session.set_variables(
-            {
-                "CC_SURVEY_Q": str(question.id),
-                "CC_SURVEY_TRIES": str(tries),
-                "CC_SURVEY_DIGITS": str(rules.dtmf_digits(question)),
-                "CC_SURVEY_TIMEOUT": str(KEY_TIMEOUT_SECONDS),
-                "CC_PROMPT": prompt,
-                "CC_ACTION": ASK,
-            }
-        )
+        return {
+            "CC_SURVEY_Q": str(question.id),
+            "CC_SURVEY_TRIES": str(tries),
+            "CC_SURVEY_DIGITS": str(rules.dtmf_digits(question)),
+            "CC_SURVEY_TIMEOUT": str(KEY_TIMEOUT_SECONDS),
+            "CC_PROMPT": prompt,
+            "CC_ACTION": ASK,
+        }
 
-    async def _start(self, db: AsyncSession, session: AgiSession, survey_id: int) -> SurveyResponse:
+    @staticmethod
+    async def _call_of(session: AgiSession) -> dict[str, str]:
+        """What the channel says about its call: the key of the call record, the agent who
+        took it, an outbound campaign's id (read before the transaction opens)."""
+        return {
+            "linkedid": await session.get_variable("CHANNEL(linkedid)") or session.uniqueid,
+            "agent": (await session.get_variable("CC_AGENT_ID") or "").strip(),
+            "campaign": (await session.get_variable("CC_CAMPAIGN_ID") or "").strip(),
+        }
+
+    async def _start(
+        self, db: AsyncSession, session: AgiSession, survey_id: int, call: dict[str, str]
+    ) -> SurveyResponse:
         """The caller's response: tied to the call, the agent who took it, the customer (by
         the caller's number) and, on an outbound campaign's call, ``CC_CAMPAIGN_ID``."""
-        linkedid = await session.get_variable("CHANNEL(linkedid)") or session.uniqueid
-        agent_text = (await session.get_variable("CC_AGENT_ID") or "").strip()
-        campaign_text = (await session.get_variable("CC_CAMPAIGN_ID") or "").strip()
         customer = await customers_repo.find_by_phone(db, session.caller)
+        agent, campaign = call.get("agent", ""), call.get("campaign", "")
         return await surveys_repo.save_response(
             db,
             survey_id=survey_id,
@@ -114,11 +133,11 @@ class SurveyService:
             answers=(),
             at=self.clock.now(),
             customer_id=customer.id if customer else None,
-            linkedid=linkedid,
+            linkedid=call.get("linkedid") or session.uniqueid,
             uniqueid=session.uniqueid,
             caller=session.caller,
-            agent_id=int(agent_text) if agent_text.isdigit() else None,
-            campaign_id=int(campaign_text) if campaign_text.isdigit() else None,
+            agent_id=int(agent) if agent.isdigit() else None,
+            campaign_id=int(campaign) if campaign.isdigit() else None,
         )
 
     @staticmethod
