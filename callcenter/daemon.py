@@ -30,6 +30,7 @@ from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
 from callcenter.softphone import plugin as softphone_plugin
 from callcenter.supervisor import plugin as supervisor_plugin
+from callcenter.surveys import plugin as surveys_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
@@ -46,6 +47,7 @@ PLUGINS: tuple[Plugin, ...] = (
     tickets_plugin.PLUGIN,
     supervisor_plugin.PLUGIN,
     softphone_plugin.PLUGIN,
+    surveys_plugin.PLUGIN,
 )
 
 
