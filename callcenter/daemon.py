@@ -29,6 +29,7 @@ from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
 from callcenter.tasks import TaskFailed
+from callcenter.reports import plugin as reports_plugin
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
 
@@ -42,6 +43,7 @@ PLUGINS: tuple[Plugin, ...] = (
     acd_plugin.PLUGIN,
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
+    reports_plugin.PLUGIN,
 )
 
 

@@ -27,6 +27,7 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
+from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.surveys import CallSurvey
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import (
@@ -61,6 +62,7 @@ __all__ = [
     "Hotline",
     "Notification",
     "PauseReason",
+    "ReportRun",
     "Prompt",
     "SystemSetting",
     "Task",

@@ -86,6 +86,30 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
         0,
         1,
     ),
+    SettingSpec(
+        "service_level_seconds",
+        N_("Service level threshold (seconds)"),
+        N_("A call answered within this wait counts as answered in time (reports, wallboard)."),
+        20,
+        1,
+        600,
+    ),
+    SettingSpec(
+        "short_abandon_seconds",
+        N_("Short abandon (seconds)"),
+        N_("A caller who hangs up sooner is not counted in the service level nor abandon rate."),
+        5,
+        0,
+        60,
+    ),
+    SettingSpec(
+        "daily_report_hour",
+        N_("Daily report email hour (0-23, -1 = off)"),
+        N_("At this local hour supervisors get yesterday's summary by email."),
+        7,
+        -1,
+        23,
+    ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTING_SPECS}
 
@@ -101,6 +125,9 @@ class SystemSettings:
     page_grace_seconds: int = 30
     sticky_agent_seconds: int = 10
     survey_after_call: int = 0
+    service_level_seconds: int = 20
+    short_abandon_seconds: int = 5
+    daily_report_hour: int = 7
 
 
 async def load_system_settings(session: AsyncSession) -> SystemSettings:
