@@ -41,8 +41,8 @@ def calls_workbook(report: CallsReport, _: Callable[[str], str]) -> bytes:
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     headers = [_("Period"), _("Offered"), _("Answered"), _("Abandoned"), _("Short abandons"),
-               _("Answered within threshold"), _("Service level (%)"), _("ASA (s)"),
-               _("AHT (s)"), _("Abandon rate (%)"), _("Transferred")]  # fmt: skip
+               _("Answered within threshold"), (_("Service level") + " (%)"), _("ASA (s)"),
+               _("AHT (s)"), (_("Abandon rate") + " (%)"), _("Transferred")]  # fmt: skip
 
     def line(label: str, r: dict[str, Any]) -> list[Any]:
         return [label, r["offered"], r["answered"], r["abandoned"], r["short_abandoned"],
@@ -66,7 +66,7 @@ def calls_workbook(report: CallsReport, _: Callable[[str], str]) -> bytes:
         book,
         _("By hotline and menu"),
         [_("Hotline"), _("Group"), _("Offered"), _("Answered"), _("Abandoned"),
-         _("Service level (%)"), _("ASA (s)"), _("AHT (s)")],
+         (_("Service level") + " (%)"), _("ASA (s)"), _("AHT (s)")],
         [[r["hotline"], r["group"], r["offered"], r["answered"], r["abandoned"],
           r["service_level"], r["asa"], r["aht"]] for r in report.by_route],
     )  # fmt: skip
@@ -94,7 +94,7 @@ def agents_workbook(report: AgentsReport, _: Callable[[str], str]) -> bytes:
     book.remove(book.active)  # type: ignore[arg-type]
     headers = [_("Agent"), _("Calls answered"), _("Talk time (s)"), _("Missed"),
                *[f"{_('Pause')}: {name}" for _code, name in report.pause_reasons],
-               _("Pause total (s)"), _("Occupancy (%)"), _("Tickets created"),
+               _("Pause total (s)"), (_("Occupancy") + " (%)"), _("Tickets created"),
                _("Tickets closed"), _("Survey answers"), _("Average survey score")]  # fmt: skip
     rows = [
         [a["name"], a["answered"], a["talk"], a["missed"],
@@ -111,7 +111,7 @@ def tickets_workbook(report: TicketsReport, _: Callable[[str], str]) -> bytes:
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     measures = [_("Created"), _("Handled"), _("Unhandled"), _("Cancelled"), _("Within SLA"),
-                _("Overdue"), _("Within-SLA rate (%)"), _("Reopen rate (%)"),
+                _("Overdue"), (_("Within-SLA rate") + " (%)"), (_("Reopen rate") + " (%)"),
                 _("Average work time (h)"), _("Average waiting time (h)")]  # fmt: skip
 
     def values(r: dict[str, Any]) -> list[Any]:
