@@ -59,10 +59,10 @@ def summary_text(day: date, calls: services.CallsReport, tickets: services.Ticke
         f"{_('Offered')}: {t['offered']}",
         f"{_('Answered')}: {t['answered']}",
         f"{_('Abandoned')}: {t['abandoned']} ({_('Short abandons')}: {t['short_abandoned']})",
-        f"{_('Service level')} (%){''}: {show(t['service_level'])}",
+        f"{_('Service level')} (%): {show(t['service_level'])}",
         f"{_('ASA (s)')}: {show(t['asa'])}",
         f"{_('AHT (s)')}: {show(t['aht'])}",
-        f"{_('Abandon rate')} (%){''}: {show(t['abandon_rate'])}",
+        f"{_('Abandon rate')} (%): {show(t['abandon_rate'])}",
         "",
         f"{_('Tickets')}: {k['created']} — {_('Handled')}: {k['handled']}, "
         f"{_('Unhandled')}: {k['unhandled']}, {_('Overdue')}: {k['overdue']}",
