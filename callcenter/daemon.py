@@ -27,9 +27,9 @@ from callcenter.db.engine import check_database, check_writable, make_engine
 from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
+from callcenter.reports import plugin as reports_plugin
 from callcenter.services import plugin as acd_plugin
 from callcenter.tasks import TaskFailed
-from callcenter.reports import plugin as reports_plugin
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
 

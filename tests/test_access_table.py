@@ -32,6 +32,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.reports.plugin import PLUGIN as REPORTS
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
@@ -328,6 +329,12 @@ TABLE: list[Row] = [
         sample="/api/tickets/notifications/999/retry"),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
+    # --- issue 15: reports room (callcenter/reports/http.py): supervisors and admins only ---
+    Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
+    Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
+        sample="/reports/calls"),
+    Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
+        sample="/reports/tickets.xlsx"),
 ]
 # fmt: on
 
@@ -369,7 +376,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS]))
+    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, REPORTS]))
 
 
 def test_table_has_no_duplicate_rows() -> None:

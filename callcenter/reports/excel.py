@@ -18,7 +18,9 @@ from callcenter.reports.services import AgentsReport, CallsReport, TicketsReport
 HEADER_FILL = PatternFill("solid", fgColor="DDE7F3")
 
 
-def _sheet(book: Workbook, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Worksheet:
+def _sheet(
+    book: Workbook, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Worksheet:
     sheet = book.create_sheet(title[:31])
     sheet.append(list(headers))
     for cell in sheet[1]:
@@ -59,7 +61,9 @@ def calls_workbook(report: CallsReport, _: Callable[[str], str]) -> bytes:
         chart.title = _("Calls per period")
         data = Reference(sheet, min_col=2, max_col=4, min_row=1, max_row=len(report.periods) + 1)
         chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=len(report.periods) + 1))
+        chart.set_categories(
+            Reference(sheet, min_col=1, min_row=2, max_row=len(report.periods) + 1)
+        )
         chart.width, chart.height = 22, 10
         sheet.add_chart(chart, f"A{sheet.max_row + 3}")
     _sheet(
@@ -129,7 +133,9 @@ def tickets_workbook(report: TicketsReport, _: Callable[[str], str]) -> bytes:
         chart.title = _("Handled and unhandled tickets")
         data = Reference(sheet, min_col=3, max_col=4, min_row=1, max_row=len(report.periods) + 1)
         chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=len(report.periods) + 1))
+        chart.set_categories(
+            Reference(sheet, min_col=1, min_row=2, max_row=len(report.periods) + 1)
+        )
         sheet.add_chart(chart, f"A{sheet.max_row + 3}")
     return _bytes(book)
 

@@ -48,14 +48,20 @@ def read_filters(request: web.Request) -> tuple[Filters, Grouping, dict[str, str
     zone = request.app[SETTINGS].tz
     today = local_date(request.app[CLOCK].now(), zone)
     try:
-        first = parse_date(request.query["from"]) if request.query.get("from") else today - timedelta(days=6)
+        first = (
+            parse_date(request.query["from"])
+            if request.query.get("from")
+            else today - timedelta(days=6)
+        )
         last = parse_date(request.query["to"]) if request.query.get("to") else today
     except ValueError:
         raise BadFilter(gettext_for(request, N_("Dates are written dd/mm/yyyy."))) from None
     if last < first:
         raise BadFilter(gettext_for(request, N_("The end date is before the start date.")))
     if (last - first).days >= MAX_DAYS:
-        raise BadFilter(gettext_for(request, N_("A report covers at most {days} days."), days=MAX_DAYS))
+        raise BadFilter(
+            gettext_for(request, N_("A report covers at most {days} days."), days=MAX_DAYS)
+        )
     try:
         grouping = Grouping(request.query.get("by") or "day")
     except ValueError:

@@ -99,6 +99,11 @@ def _least(a: Any, b: Any, dialect: str) -> Any:
     return func.min(a, b) if dialect == "sqlite" else func.least(a, b)
 
 
+def _key(value: Any) -> int:
+    """A grouping key the query filtered to non-NULL ids."""
+    return int(value)
+
+
 def _count_if(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -237,7 +242,7 @@ async def agent_answers(session: AsyncSession, filters: Filters) -> dict[int, di
         .group_by(CallAttempt.agent_id)
     )
     rows = await session.execute(query)
-    return {agent: {"answered": count, "talk": float(talk)} for agent, count, talk in rows}
+    return {_key(agent): {"answered": count, "talk": float(talk)} for agent, count, talk in rows}
 
 
 async def agent_missed(session: AsyncSession, filters: Filters) -> dict[int, int]:
@@ -255,7 +260,7 @@ async def agent_missed(session: AsyncSession, filters: Filters) -> dict[int, int
         .where(*conditions)
         .group_by(CallAttempt.agent_id)
     )
-    return {agent: count for agent, count in await session.execute(query)}
+    return {_key(agent): count for agent, count in await session.execute(query)}
 
 
 async def agent_state_seconds(
@@ -275,7 +280,9 @@ async def agent_state_seconds(
     ]
     if filters.agent_id is not None:
         conditions.append(AgentStateLog.user_id == filters.agent_id)
-    seconds = func.sum(_greatest(seconds_between(clipped_start, clipped_end, dialect), 0.0, dialect))
+    seconds = func.sum(
+        _greatest(seconds_between(clipped_start, clipped_end, dialect), 0.0, dialect)
+    )
     query = (
         select(AgentStateLog.user_id, AgentStateLog.state, AgentStateLog.reason, seconds)
         .where(*conditions)
@@ -314,9 +321,9 @@ async def agent_tickets(session: AsyncSession, filters: Filters) -> dict[int, di
     )
     result: dict[int, dict[str, int]] = {}
     for user_id, count in created:
-        result.setdefault(user_id, {"created": 0, "closed": 0})["created"] = count
+        result.setdefault(_key(user_id), {"created": 0, "closed": 0})["created"] = count
     for user_id, count in closed:
-        result.setdefault(user_id, {"created": 0, "closed": 0})["closed"] = count
+        result.setdefault(_key(user_id), {"created": 0, "closed": 0})["closed"] = count
     return result
 
 
@@ -338,7 +345,8 @@ async def survey_scores_by_agent(
         .group_by(CallSurvey.agent_id)
     )
     return {
-        agent: (count, float(total or 0)) for agent, count, total in await session.execute(query)
+        _key(agent): (count, float(total or 0))
+        for agent, count, total in await session.execute(query)
     }
 
 

@@ -125,9 +125,7 @@ async def calls_report(
     return CallsReport(rows, {**total, **call_kpis(total)}, by_route, heat, hours)
 
 
-async def agents_report(
-    session: AsyncSession, filters: Filters, now: datetime
-) -> AgentsReport:
+async def agents_report(session: AsyncSession, filters: Filters, now: datetime) -> AgentsReport:
     answers = await queries.agent_answers(session, filters)
     missed = await queries.agent_missed(session, filters)
     states = await queries.agent_state_seconds(session, filters, now)

@@ -68,7 +68,11 @@ async def build_day(session: AsyncSession) -> Day:
              wait: float, talk: float = 0, hold: float = 0, wrap: float | None = None,
              answered: bool = True) -> Call:  # fmt: skip
         answered_at = at + timedelta(seconds=wait) if answered else None
-        ended = (answered_at + timedelta(seconds=talk + hold)) if answered_at else at + timedelta(seconds=wait)
+        ended = (
+            (answered_at + timedelta(seconds=talk + hold))
+            if answered_at
+            else at + timedelta(seconds=wait)
+        )
         row = Call(
             linkedid=name, direction="inbound", caller_number="0912000000", dialed_number=hotline,
             route_group=group, agent_id=agent.id if agent and answered else None,
@@ -134,8 +138,14 @@ async def build_day(session: AsyncSession) -> Day:
             call_id=row.id, agent_id=row.agent_id, outcome="new_ticket",
             saved_at=row.ended_at + timedelta(seconds=wrap)))  # fmt: skip
 
-    def state(user: User, name: str, start: datetime, end: datetime | None, reason: str = "") -> None:
-        session.add(AgentStateLog(user_id=user.id, state=name, reason=reason, started_at=start, ended_at=end))
+    def state(
+        user: User, name: str, start: datetime, end: datetime | None, reason: str = ""
+    ) -> None:
+        session.add(
+            AgentStateLog(
+                user_id=user.id, state=name, reason=reason, started_at=start, ended_at=end
+            )
+        )
 
     state(a, "available", local(23, 23, 50), local(23, 23, 58, 12))
     state(a, "on_call", local(23, 23, 58, 12), local(24, 0, 3, 12))

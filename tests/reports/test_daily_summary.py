@@ -55,7 +55,9 @@ async def test_sent_once_per_day_at_the_hour_across_restarts(engine: AsyncEngine
     clock.set(local(26, 7, 0) + timedelta(seconds=5))
     assert (await restarted.send_if_due()).isoformat() == "2026-11-25"  # type: ignore[union-attr]
     async with sessions() as session:
-        recipients = (await session.scalars(select(Notification.recipient).order_by(Notification.id))).all()
+        recipients = (
+            await session.scalars(select(Notification.recipient).order_by(Notification.id))
+        ).all()
     assert recipients == ["sup@example.vn", "a@x.vn", "b@x.vn"]
 
 
@@ -70,8 +72,9 @@ async def test_the_task_runs_on_the_clock_and_can_be_off(engine: AsyncEngine) ->
     clock = ManualClock(local(25, 6, 0))
     woke: list[Any] = []
     task = asyncio.create_task(
-        DailySummary(sessions=sessions, clock=clock, zone=DEFAULT_ZONE,
-                     wake=lambda: woke.append(1)).run()  # fmt: skip
+        DailySummary(
+            sessions=sessions, clock=clock, zone=DEFAULT_ZONE, wake=lambda: woke.append(1)
+        ).run()
     )
     try:
         await clock.advance(3 * 3600)

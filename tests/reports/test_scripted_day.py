@@ -46,7 +46,9 @@ QUERY = "from=23/11/2026&to=24/11/2026&by=day"
 
 
 @pytest.fixture
-async def day(aiohttp_client: Any, settings: Settings, engine: AsyncEngine) -> tuple[TestClient, Day]:
+async def day(
+    aiohttp_client: Any, settings: Settings, engine: AsyncEngine
+) -> tuple[TestClient, Day]:
     app = create_app(settings, clock=ManualClock(NOW), engine=engine, extra_plugins=[PLUGIN])
     async with app[SESSIONMAKER]() as session:
         built = await build_day(session)
@@ -90,7 +92,12 @@ async def test_calls_report(day: tuple[TestClient, Day]) -> None:
     # SL 3/7 = 42.9; ASA (10+30+25+5+12)/5 = 16.4; AHT (120+230+115+50+310)/5 = 165.0.
     routes = {(r["hotline"], r["group"]): r for r in report.by_route}
     sales, care = routes[("19001080", "sales")], routes[("19006868", "care")]
-    assert (sales["offered"], sales["service_level"], sales["asa"], sales["aht"]) == (2, 100.0, 17.5, 105.0)
+    assert (sales["offered"], sales["service_level"], sales["asa"], sales["aht"]) == (
+        2,
+        100.0,
+        17.5,
+        105.0,
+    )
     assert (care["offered"], care["answered"], care["abandoned"], care["service_level"],
             care["asa"], care["aht"]) == (8, 5, 2, 42.9, 16.4, 165.0)  # fmt: skip
     # Heat map (Monday = 0): Tue 08h C1 C2; 09h C3 C4 C5; 10h C6; 14h C7 C8; 16h C9; Mon 23h C10.
@@ -105,9 +112,14 @@ async def test_call_filters(day: tuple[TestClient, Day]) -> None:
             session, Filters(RANGE.start, RANGE.end, agent_id=built.agent_a), Grouping.MONTH,
             DEFAULT_ZONE)  # fmt: skip
         sales = await services.calls_report(
-            session, Filters(RANGE.start, RANGE.end, group="sales"), Grouping.WEEK, DEFAULT_ZONE)
+            session, Filters(RANGE.start, RANGE.end, group="sales"), Grouping.WEEK, DEFAULT_ZONE
+        )
     # Answered first by A: C1 C3 C9 C10, all within 20 s; ASA (10+15+5+12)/4 = 10.5.
-    assert (only_a.total["offered"], only_a.total["service_level"], only_a.total["asa"]) == (4, 100.0, 10.5)
+    assert (only_a.total["offered"], only_a.total["service_level"], only_a.total["asa"]) == (
+        4,
+        100.0,
+        10.5,
+    )
     assert [p["label"] for p in only_a.periods] == ["11/2026"]
     # The week of Monday 23/11 holds both days; sales = C3 and C6.
     assert [(p["label"], p["offered"]) for p in sales.periods] == [("23/11–29/11/2026", 2)]
@@ -166,7 +178,9 @@ async def test_tickets_report(day: tuple[TestClient, Day]) -> None:
     assert (total["created"], total["handled"], total["unhandled"], total["within_sla_rate"],
             total["reopen_rate"], total["avg_work_hours"], total["avg_waiting_hours"]) == (
         5, 2, 2, 33.3, 33.3, 3.0, 0.2)  # fmt: skip
-    assert [(p["label"], p["created"], p["handled"]) for p in report.periods] == [("24/11/2026", 5, 2)]
+    assert [(p["label"], p["created"], p["handled"]) for p in report.periods] == [
+        ("24/11/2026", 5, 2)
+    ]
 
 
 async def test_pages_and_excel_hold_the_same_numbers(day: tuple[TestClient, Day]) -> None:
@@ -176,7 +190,10 @@ async def test_pages_and_excel_hold_the_same_numbers(day: tuple[TestClient, Day]
     page = await client.get(f"/reports/calls?{QUERY}")
     html = await page.text()
     assert page.status == 200 and "<svg" in html and 'id="calls-table"' in html
-    assert "<td>24/11/2026</td><td>9</td><td>6</td><td>2</td><td>1</td><td>50.0</td><td>17.5</td>" in html
+    assert (
+        "<td>24/11/2026</td><td>9</td><td>6</td><td>2</td><td>1</td><td>50.0</td><td>17.5</td>"
+        in html
+    )
     response = await client.get(f"/reports/calls.xlsx?{QUERY}")
     assert response.status == 200
     book = load_workbook(io.BytesIO(await response.read()))
@@ -185,11 +202,15 @@ async def test_pages_and_excel_hold_the_same_numbers(day: tuple[TestClient, Day]
     assert rows[2][:10] == ["24/11/2026", 9, 6, 2, 1, 4, 50.0, 17.5, 120.8, 25.0]
     assert rows[3][:10] == [rows[3][0], 10, 7, 2, 1, 5, 55.6, 16.7, 147.9, 22.2]
     assert sheet._charts, "the calls sheet has a native chart"
-    agents = load_workbook(io.BytesIO(await (await client.get(f"/reports/agents.xlsx?{QUERY}")).read()))
+    agents = load_workbook(
+        io.BytesIO(await (await client.get(f"/reports/agents.xlsx?{QUERY}")).read())
+    )
     agent_rows = {row[0]: row for row in agents.worksheets[0].iter_rows(values_only=True)}
     assert agent_rows["A Lan"][1:5] == (5, 560.0, 1, 3600.0)
     assert agent_rows["B Minh"][-1] == 2.0
-    tickets = load_workbook(io.BytesIO(await (await client.get(f"/reports/tickets.xlsx?{QUERY}")).read()))
+    tickets = load_workbook(
+        io.BytesIO(await (await client.get(f"/reports/tickets.xlsx?{QUERY}")).read())
+    )
     ticket_rows = list(tickets.worksheets[0].iter_rows(values_only=True))
     assert ticket_rows[-1][2:12] == (5, 2, 2, 1, 1, 2, 33.3, 33.3, 3.0, 0.2)
     for kind in ("agents", "tickets"):

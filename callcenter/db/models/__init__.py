@@ -16,6 +16,7 @@ from callcenter.db.models.customers import (
 )
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
+from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -27,7 +28,6 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
-from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.surveys import CallSurvey
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import (
@@ -62,8 +62,8 @@ __all__ = [
     "Hotline",
     "Notification",
     "PauseReason",
-    "ReportRun",
     "Prompt",
+    "ReportRun",
     "SystemSetting",
     "Task",
     "Ticket",
