@@ -20,7 +20,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     or_,
@@ -153,7 +152,8 @@ def _call_measures(dialect: str, thresholds: Thresholds) -> list[Any]:
         ),
         else_=0.0,
     )
-    transferred = exists().where(CallTransfer.call_id == Call.id)
+    # IN over an uncorrelated subquery: one hashed set, not a lookup per call.
+    transferred = Call.id.in_(select(CallTransfer.call_id))
     return [
         func.count(Call.id).label("offered"),
         _count_if(answered).label("answered"),
@@ -179,27 +179,14 @@ def _call_measures(dialect: str, thresholds: Thresholds) -> list[Any]:
 async def call_buckets(
     session: AsyncSession, filters: Filters, thresholds: Thresholds, shift: int
 ) -> list[dict[str, Any]]:
-    """Call measures per hour bucket (``bucket`` plus every name of ``CALL_MEASURES``)."""
+    """Call measures per hour bucket, hotline and routed group (one pass over the calls:
+    ``bucket``, ``hotline``, ``group`` plus every name of ``CALL_MEASURES``); the room
+    folds them into periods and into the hotline/IVR table."""
     dialect = _dialect(session)
     bucket = hour_bucket(Call.started_at, dialect, shift).label("bucket")
     query = (
-        select(bucket, *_call_measures(dialect, thresholds))
-        .select_from(Call)
-        .outerjoin(CallWrapUp, CallWrapUp.call_id == Call.id)
-        .where(*_call_conditions(filters))
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    return [dict(row._mapping) for row in await session.execute(query)]
-
-
-async def calls_by_route(
-    session: AsyncSession, filters: Filters, thresholds: Thresholds
-) -> list[dict[str, Any]]:
-    """Call measures per hotline (the number dialled) and routed group (the IVR choice)."""
-    dialect = _dialect(session)
-    query = (
         select(
+            bucket,
             Call.dialed_number.label("hotline"),
             Call.route_group.label("group"),
             *_call_measures(dialect, thresholds),
@@ -207,8 +194,7 @@ async def calls_by_route(
         .select_from(Call)
         .outerjoin(CallWrapUp, CallWrapUp.call_id == Call.id)
         .where(*_call_conditions(filters))
-        .group_by(Call.dialed_number, Call.route_group)
-        .order_by(Call.dialed_number, Call.route_group)
+        .group_by(bucket, Call.dialed_number, Call.route_group)
     )
     return [dict(row._mapping) for row in await session.execute(query)]
 
@@ -406,7 +392,7 @@ async def ticket_groups(
         .group_by(moves.c.ticket_id)
         .subquery("per_ticket")
     )
-    reopened = exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "reopened")
+    reopened = Ticket.id.in_(select(TicketEvent.ticket_id).where(TicketEvent.kind == "reopened"))
     finished_at = per_ticket.c.finished_at
     has_due = Ticket.due_at.is_not(None)
     keys: list[Any] = []

@@ -107,7 +107,13 @@ async def calls_report(
     total = _zero(CALL_MEASURES)
     heat = [[0] * 24 for _ in range(7)]
     hours = [0] * 24
+    routes: dict[tuple[str, str], dict[str, Any]] = {}
     for row in buckets:
+        route = routes.setdefault(
+            (row["hotline"], row["group"]),
+            {"hotline": row["hotline"], "group": row["group"], **_zero(CALL_MEASURES)},
+        )
+        _add(route, row, CALL_MEASURES)
         local = local_hour(row["bucket"], shift, zone)
         start = period_of(local.date(), grouping)
         into = periods.setdefault(start, {"start": start, **_zero(CALL_MEASURES)})
@@ -119,9 +125,7 @@ async def calls_report(
     for start in sorted(periods):
         row = periods[start]
         rows.append({**row, "label": period_label(start, grouping), **call_kpis(row)})
-    by_route = [
-        {**row, **call_kpis(row)} for row in await queries.calls_by_route(session, filters, limits)
-    ]
+    by_route = [{**routes[key], **call_kpis(routes[key])} for key in sorted(routes)]
     return CallsReport(rows, {**total, **call_kpis(total)}, by_route, heat, hours)
 
 

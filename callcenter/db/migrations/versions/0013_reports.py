@@ -29,6 +29,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.create_index("ix_ticket_events_kind_at", ["kind", "at"], unique=False)
+    with op.batch_alter_table("agent_state_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agent_state_log_ended_at"), ["ended_at"], unique=False
+        )
     op.create_table(
         "report_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,6 +47,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_runs")
+    with op.batch_alter_table("agent_state_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agent_state_log_ended_at"))
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_events_kind_at")
     with op.batch_alter_table("call_attempts", schema=None) as batch_op:
