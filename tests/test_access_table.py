@@ -333,6 +333,8 @@ TABLE: list[Row] = [
     Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
     Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
         sample="/reports/calls"),
+    Row("GET", "/reports/schedule", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/reports/schedule", LOGIN, 403, 403, 403, 400),  # empty form: no hour
     Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
         sample="/reports/tickets.xlsx"),
 ]

@@ -13,14 +13,16 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter.core.roles import Role
-from callcenter.db.models import AgentGroup, Category, Department, Hotline, User
+from callcenter.db.models import AgentGroup, Category, Department, Hotline, SystemSetting, User
+from callcenter.db.repos.routing import EMAIL_RE, load_system_settings, save_settings
 from callcenter.i18n import N_, translations
 from callcenter.localtime import day_bounds, local_date, parse_date
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
-from callcenter.reports import charts, excel, services
+from callcenter.reports import charts, excel, schedule, services
 from callcenter.reports.periods import GROUPING_LABELS, Grouping
 from callcenter.reports.queries import Filters
 from callcenter.web.access import allow
+from callcenter.web.admin_common import Change, apply_change
 from callcenter.web.auth import gettext_for, request_language
 
 routes = web.RouteTableDef()
@@ -196,3 +198,61 @@ async def report_export(request: web.Request) -> web.StreamResponse:
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="report-{kind}.xlsx"'},
     )
+
+
+async def _schedule_values(request: web.Request) -> tuple[int, list[str], bool]:
+    async with request.app[SESSIONMAKER]() as session:
+        hour = (await load_system_settings(session)).daily_report_hour
+        stored = await session.get(SystemSetting, schedule.RECIPIENTS_KEY)
+        chosen = stored is not None and isinstance(stored.value, list)
+        return hour, await schedule.recipients(session), chosen
+
+
+@routes.get("/reports/schedule", name="report_schedule")
+@allow(Role.ADMIN)
+async def schedule_page(request: web.Request) -> web.StreamResponse:
+    """Who gets the daily summary email, and at what hour."""
+    hour, recipients, chosen = await _schedule_values(request)
+    context = {"hour": hour, "recipients": "\n".join(recipients), "chosen": chosen,
+               "error": "", "saved": request.query.get("done") == "1"}  # fmt: skip
+    return aiohttp_jinja2.render_template("reports/schedule.html", request, context)
+
+
+@routes.post("/reports/schedule", name="report_schedule_save")
+@allow(Role.ADMIN)
+async def schedule_save(request: web.Request) -> web.StreamResponse:
+    """Save the hour and the recipients (empty list: every supervisor with an email)."""
+    form = await request.post()
+    hour_text = str(form.get("hour", "")).strip()
+    text = str(form.get("recipients", ""))
+    addresses = [a.strip() for a in text.replace(",", "\n").splitlines() if a.strip()]
+    error = ""
+    if not hour_text.lstrip("-").isdigit() or not -1 <= int(hour_text) <= 23:
+        error = gettext_for(request, N_("The hour is a number from 0 to 23, or -1 for off."))
+    else:
+        wrong = [a for a in addresses if not EMAIL_RE.match(a)]
+        if wrong:
+            error = gettext_for(request, N_("Not an email address: {value}"), value=wrong[0])
+    if error:
+        context = {"hour": hour_text, "recipients": text, "chosen": True, "error": error,
+                   "saved": False}  # fmt: skip
+        response = aiohttp_jinja2.render_template("reports/schedule.html", request, context)
+        response.set_status(400)
+        return response
+    hour = int(hour_text)
+
+    async def change(session: Any) -> Change:
+        now = request.app[CLOCK].now()
+        await save_settings(session, {"daily_report_hour": hour}, now)
+        row = await session.get(SystemSetting, schedule.RECIPIENTS_KEY)
+        if addresses:
+            row = row or SystemSetting(key=schedule.RECIPIENTS_KEY)
+            row.value = addresses
+            row.updated_at = now
+            session.add(row)
+        elif row is not None:
+            await session.delete(row)
+        return Change("daily_report", {"hour": hour, "recipients": addresses})
+
+    await apply_change(request, "settings", change)
+    raise web.HTTPFound("/reports/schedule?done=1")

@@ -93,3 +93,36 @@ async def test_the_task_runs_on_the_clock_and_can_be_off(engine: AsyncEngine) ->
         assert woke == [1]
     finally:
         task.cancel()
+
+
+async def test_an_admin_sets_hour_and_recipients(aiohttp_client: Any, settings: Any,
+                                                 engine: AsyncEngine) -> None:  # fmt: skip
+    from callcenter.reports.plugin import PLUGIN
+    from callcenter.web.app import create_app
+    from tests.auth_helpers import make_user
+    from tests.tickets.pages_helpers import as_user
+
+    app = create_app(settings, clock=ManualClock(local(25, 6, 0)), engine=engine,
+                     extra_plugins=[PLUGIN])  # fmt: skip
+    client = await aiohttp_client(app)
+    admin = await make_user(client, "boss", "admin")
+    token = await as_user(client, admin.id)
+    page = await client.get("/reports/schedule")
+    assert page.status == 200 and 'name="recipients"' in await page.text()
+    bad = await client.post("/reports/schedule", data={"csrf_token": token, "hour": "8",
+                                                       "recipients": "lan@x.vn\nnot-an-address"})  # fmt: skip
+    assert bad.status == 400 and "not-an-address" in await bad.text()
+    late = await client.post("/reports/schedule", data={"csrf_token": token, "hour": "24"})
+    assert late.status == 400
+    ok = await client.post("/reports/schedule", data={"csrf_token": token, "hour": "8",
+                                                      "recipients": "lan@x.vn, minh@x.vn"},
+                           allow_redirects=False)  # fmt: skip
+    assert ok.status == 302
+    sessions = sessionmaker(engine)
+    async with sessions() as session:
+        hour = await session.get(SystemSetting, "daily_report_hour")
+        chosen = await session.get(SystemSetting, "daily_report_recipients")
+    assert hour is not None and hour.value == 8
+    assert chosen is not None and chosen.value == ["lan@x.vn", "minh@x.vn"]
+    again = await client.get("/reports/schedule")
+    assert "lan@x.vn\nminh@x.vn" in await again.text()
