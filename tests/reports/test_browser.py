@@ -5,6 +5,7 @@ filters."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,8 @@ async def test_reports_page_in_chromium(site: str) -> None:
         async with page.expect_download() as info:
             await page.click("a.export")
         download = await info.value
-        book = await asyncio.to_thread(load_workbook, str(await download.path()))
+        data = await asyncio.to_thread(Path(await download.path()).read_bytes)
+        book = load_workbook(io.BytesIO(data))
         assert [c.value for c in book.worksheets[0][3]][:7] == [
             "24/11/2026", 9, 6, 2, 1, 4, 50.0]  # fmt: skip
         await page.emulate_media(media="print")
