@@ -377,7 +377,11 @@ async def ticket_groups(
             .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
             .label("next_at"),
         )
-        .where(TicketEvent.to_status != "", TicketEvent.ticket_id.in_(in_range))
+        .where(
+            TicketEvent.to_status != "",
+            TicketEvent.at >= filters.start,  # a ticket's events follow its creation
+            TicketEvent.ticket_id.in_(in_range),
+        )
         .subquery("moves")
     )
     span = seconds_between(moves.c.at, func.coalesce(moves.c.next_at, now_literal), dialect)
