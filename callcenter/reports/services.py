@@ -179,31 +179,24 @@ async def tickets_report(
 ) -> TicketsReport:
     categories = dict((await session.execute(select(Category.id, Category.name))).all())
     departments = dict((await session.execute(select(Department.id, Department.name))).all())
+    groups = []
     total = _zero(TICKET_MEASURES)
-    shift = zone_shift(zone, filters.start)
-    keyed: dict[tuple[Any, Any], dict[str, Any]] = {}
-    periods: dict[Any, dict[str, Any]] = {}
-    # One pass: per creation hour, category and department; folded twice here.
-    by = ("bucket", "category_id", "department_id")
-    for row in await queries.ticket_groups(session, filters, now, by=by, shift=shift):
+    for row in await queries.ticket_groups(session, filters, now):
         _add(total, row, TICKET_MEASURES)
-        key = (row["category_id"], row["department_id"])
-        group = keyed.setdefault(
-            key, {"category_id": key[0], "department_id": key[1], **_zero(TICKET_MEASURES)}
+        groups.append(
+            {
+                **row,
+                "category": categories.get(row["category_id"], ""),
+                "department": departments.get(row["department_id"], ""),
+                **ticket_kpis(row),
+            }
         )
-        _add(group, row, TICKET_MEASURES)
+    shift = zone_shift(zone, filters.start)
+    periods: dict[Any, dict[str, Any]] = {}
+    for row in await queries.ticket_groups(session, filters, now, by=("bucket",), shift=shift):
         start = period_of(local_hour(row["bucket"], shift, zone).date(), grouping)
         into = periods.setdefault(start, {"start": start, **_zero(TICKET_MEASURES)})
         _add(into, row, TICKET_MEASURES)
-    groups = [
-        {
-            **keyed[key],
-            "category": categories.get(key[0], ""),
-            "department": departments.get(key[1], ""),
-            **ticket_kpis(keyed[key]),
-        }
-        for key in sorted(keyed, key=lambda k: (k[0] is None, k[0] or 0, k[1] is None, k[1] or 0))
-    ]
     period_rows = [
         {**periods[s], "label": period_label(s, grouping), **ticket_kpis(periods[s])}
         for s in sorted(periods)
