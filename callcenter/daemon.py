@@ -27,6 +27,7 @@ from callcenter.db.engine import check_database, check_writable, make_engine
 from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
+from callcenter.reports import plugin as reports_plugin
 from callcenter.services import plugin as acd_plugin
 from callcenter.softphone import plugin as softphone_plugin
 from callcenter.supervisor import plugin as supervisor_plugin
@@ -48,6 +49,7 @@ PLUGINS: tuple[Plugin, ...] = (
     supervisor_plugin.PLUGIN,
     softphone_plugin.PLUGIN,
     surveys_plugin.PLUGIN,
+    reports_plugin.PLUGIN,
 )
 
 

@@ -32,6 +32,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.reports.plugin import PLUGIN as REPORTS
 from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.surveys.plugin import PLUGIN as SURVEYS
@@ -360,6 +361,14 @@ TABLE: list[Row] = [
     Row("GET", "/surveys/report.xlsx", LOGIN, 403, 200, 403, 200),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
+    # --- issue 15: reports room (callcenter/reports/http.py): supervisors and admins only ---
+    Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
+    Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
+        sample="/reports/calls"),
+    Row("GET", "/reports/schedule", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/reports/schedule", LOGIN, 403, 403, 403, 400),  # empty form: no hour
+    Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
+        sample="/reports/tickets.xlsx"),
 ]
 # fmt: on
 
@@ -402,7 +411,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
     return await aiohttp_client(
-        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS])
+        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS])
     )
 
 

@@ -16,6 +16,7 @@ from callcenter.db.models.customers import (
 )
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
+from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -68,6 +69,7 @@ __all__ = [
     "Notification",
     "PauseReason",
     "Prompt",
+    "ReportRun",
     "Survey",
     "SurveyAnswer",
     "SurveyQuestion",
