@@ -28,9 +28,11 @@ from callcenter.outbound import plugin as outbound_plugin
 from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
+from callcenter.reports import plugin as reports_plugin
 from callcenter.services import plugin as acd_plugin
 from callcenter.softphone import plugin as softphone_plugin
 from callcenter.supervisor import plugin as supervisor_plugin
+from callcenter.surveys import plugin as surveys_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
@@ -47,6 +49,8 @@ PLUGINS: tuple[Plugin, ...] = (
     tickets_plugin.PLUGIN,
     supervisor_plugin.PLUGIN,
     softphone_plugin.PLUGIN,
+    surveys_plugin.PLUGIN,
+    reports_plugin.PLUGIN,
     outbound_plugin.PLUGIN,
 )
 

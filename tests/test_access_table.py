@@ -33,8 +33,10 @@ from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.outbound.plugin import PLUGIN as OUTBOUND
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.reports.plugin import PLUGIN as REPORTS
 from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
+from callcenter.surveys.plugin import PLUGIN as SURVEYS
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
@@ -343,6 +345,23 @@ TABLE: list[Row] = [
     # --- issue 17: the browser softphone (callcenter/softphone/): only for its owner ---
     Row("GET", "/api/softphone/credentials", 401, 200, 200, 403, 403),
     Row("GET", "/softphone/jssip.min.js", LOGIN, 200, 200, 403, 403),  # scripts/_setup.sh
+    # --- issue 15: surveys room (callcenter/surveys/): builder, forms' API, report ---
+    # Survey 1 is the default post-call survey migration 0010 creates; empty forms: 400.
+    Row("GET", "/admin/surveys", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/admin/surveys", LOGIN, 403, 403, 403, 400),
+    Row("GET", r"/admin/surveys/{id}", LOGIN, 403, 403, 403, 200, sample="/admin/surveys/1"),
+    Row("POST", r"/admin/surveys/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/surveys/1"),
+    Row("POST", r"/admin/surveys/{id}/questions", LOGIN, 403, 403, 403, 400,
+        sample="/admin/surveys/1/questions"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}/delete", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999/delete"),
+    Row("GET", "/api/surveys", 401, 200, 200, 200, 200),
+    Row("POST", r"/api/surveys/{id}/responses", 401, 400, 400, 400, 400,
+        sample="/api/surveys/1/responses"),  # empty body: not JSON
+    Row("GET", "/surveys/report", LOGIN, 403, 200, 403, 200),
+    Row("GET", "/surveys/report.xlsx", LOGIN, 403, 200, 403, 200),
     # --- issue 16: outbound room (callcenter/outbound/http.py) ---
     # Supervisors and admins build lists and campaigns, watch progress, keep care rules;
     # agents (and supervisors at their desk) work leads. List/lead/rule 999 do not exist.
@@ -365,6 +384,14 @@ TABLE: list[Row] = [
         sample="/outbound/care-rules/999/toggle"),
     # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
+    # --- issue 15: reports room (callcenter/reports/http.py): supervisors and admins only ---
+    Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
+    Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
+        sample="/reports/calls"),
+    Row("GET", "/reports/schedule", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/reports/schedule", LOGIN, 403, 403, 403, 400),  # empty form: no hour
+    Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
+        sample="/reports/tickets.xlsx"),
 ]
 # fmt: on
 
@@ -407,7 +434,9 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
     return await aiohttp_client(
-        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, OUTBOUND])
+        create_app(
+            settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS, OUTBOUND]
+        )
     )
 
 

@@ -73,6 +73,8 @@ class CallRecord:
     dialed_number: str = ""
     direction: str = "inbound"
     queue: str = ""
+    #: the ACD group the caller was routed to (CC_GROUP: the hotline's or the IVR choice)
+    route_group: str = ""
     answered_at: datetime | None = None
     agent_interface: str = ""
     ended_at: datetime | None = None

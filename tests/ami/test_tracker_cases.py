@@ -316,3 +316,17 @@ def test_a_resynced_caller_keeps_the_e164_number() -> None:
     )
     record = tracker.get("9.1")
     assert record is not None and record.caller_number == "+84912345678"
+
+
+def test_the_routed_group_is_the_last_cc_group_of_the_callers_channel() -> None:
+    """Reports count calls by the group the daemon routed them to: the hotline's default
+    (set at ``inbound``), replaced by the IVR menu's choice; an agent leg's CC_GROUP and
+    an empty value change nothing."""
+    record = ended(run(answered_call([
+        e("VarSet", 0.5, **CALLER, Variable="CC_GROUP", Value="care"),
+        e("VarSet", 3, **CALLER, Variable="CC_GROUP", Value="sales"),
+        e("VarSet", 6, **AGENT, Variable="CC_GROUP", Value="other"),
+        e("VarSet", 7, **CALLER, Variable="CC_GROUP", Value=""),
+    ])))  # fmt: skip
+    assert record.route_group == "sales"
+    assert ended(run(answered_call([]))).route_group == ""

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from callcenter.core.outbound import check_opportunity
-from callcenter.db.models import AgentGroup, CareRule, Customer, Notification, Task
+from callcenter.db.models import AgentGroup, CareRule, Customer, Notification, Survey, Task
 from callcenter.db.repos import outbound as repo
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos import tasks as tasks_repo
 from callcenter.outbound.care import care_sweep
 from tests.auth_helpers import make_user
@@ -90,11 +91,18 @@ async def test_filter_list_outcomes_reports(session_factory: async_sessionmaker[
         await repo.record_lead_outcome(
             session, task_ids[d], "not_interested", user_id=lan.id, now=NOW, reason="đắt"
         )
+    async with session_factory() as session, session.begin():  # the survey of A's call
+        survey_id = await session.scalar(select(Survey.id).order_by(Survey.id).limit(1))
+        assert survey_id is not None
+        await surveys_repo.save_response(
+            session, survey_id=survey_id, channel="care", answers=[], at=NOW,
+            customer_id=a, campaign_id=list_id, respondent_user_id=lan.id,
+        )  # fmt: skip
     async with session_factory() as session:
         progress = await repo.campaign_progress(session, [list_id])
         by_agent = await repo.report(session, by="agent")
         by_list = await repo.report(session, by="list")
-    assert progress == {list_id: {"items": 3, "called": 3, "reached": 1, "survey_answered": 0}}
+    assert progress == {list_id: {"items": 3, "called": 3, "reached": 1, "survey_answered": 1}}
     assert [(r["name"], r["items"], r["reached"], r["not_interested"], r["open"], r["buying"],
              r["opportunity_value"]) for r in by_agent] == [
         ("Lê Minh", 1, 0, 0, 1, 0, 0),

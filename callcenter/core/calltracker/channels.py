@@ -118,7 +118,11 @@ class Channels(TrackerBase):
             channel.state = _value(e, "ChannelStateDesc")
 
     def _on_varset(self, e: Mapping[str, Any], at: datetime) -> None:
-        if _value(e, "Variable") != "MIXMONITOR_FILENAME":
+        variable = _value(e, "Variable")
+        if variable == "CC_GROUP":
+            self._on_route_group(e)
+            return
+        if variable != "MIXMONITOR_FILENAME":
             return
         path = _value(e, "Value")
         found = self._channel_call(_value(e, "Uniqueid"))
@@ -126,6 +130,15 @@ class Channels(TrackerBase):
             record = found[1].record
             record.recording_path = path
             self._emit(ev.CallRecording(record.linkedid, at, path))
+
+    def _on_route_group(self, e: Mapping[str, Any]) -> None:
+        """The group the daemon routes the caller to (the hotline's, or the IVR menu's
+        choice, which is set later and wins): reports count calls by it. Stored with the
+        call's next fact (answer, hang-up), so no event of its own."""
+        found = self._channel_call(_value(e, "Uniqueid"))
+        group = _value(e, "Value")
+        if found and group and found[0].role in ("caller", "caller_partner"):
+            found[1].record.route_group = group
 
     # ------------------------------------------------------------------ originate
     def _apply_originate(

@@ -17,6 +17,7 @@ from callcenter.db.models.customers import (
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
 from callcenter.db.models.outbound import CallList, CallListItem, CareFiring, CareRule, Opportunity
+from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -28,7 +29,13 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
-from callcenter.db.models.surveys import CallSurvey
+from callcenter.db.models.surveys import (
+    CallSurvey,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import (
     Ticket,
@@ -68,6 +75,11 @@ __all__ = [
     "Opportunity",
     "PauseReason",
     "Prompt",
+    "ReportRun",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyQuestion",
+    "SurveyResponse",
     "SystemSetting",
     "Task",
     "Ticket",

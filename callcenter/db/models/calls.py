@@ -38,6 +38,9 @@ class Call(Base):
     hangup_by: Mapped[str] = mapped_column(String(16), default="")
     recording_path: Mapped[str] = mapped_column(String(300), default="")
     queue: Mapped[str] = mapped_column(String(80), default="")
+    route_group: Mapped[str] = mapped_column(
+        String(32), default="", doc="ACD group the caller was routed to (hotline's or IVR choice)"
+    )
     agent_interface: Mapped[str] = mapped_column(
         String(120), default="", doc="Interface of the first agent who answered"
     )
@@ -64,7 +67,7 @@ class CallAttempt(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     interface: Mapped[str] = mapped_column(String(120), default="")
-    offered_at: Mapped[datetime]
+    offered_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(
         String(16),

@@ -147,4 +147,4 @@ class AgentStateLog(Base):
     reason: Mapped[str] = mapped_column(String(32), default="")
     interface: Mapped[str] = mapped_column(String(120), default="")
     started_at: Mapped[datetime] = mapped_column(index=True)
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -69,6 +69,8 @@ class TicketEvent(Base):
     department), with a note (the comment, the transfer's reason)."""
 
     __tablename__ = "ticket_events"
+    # Reports: status moves, reopenings and closings in a date range.
+    __table_args__ = (Index("ix_ticket_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)

@@ -117,6 +117,7 @@ def _apply(
     if record.recording_path:  # a record rebuilt by a resync no longer knows the file
         call.recording_path = record.recording_path[:300]
     call.queue = record.queue[:80]
+    call.route_group = record.route_group[:32]
     call.agent_interface = record.agent_interface[:120]
     call.end_estimated = record.end_estimated
     call.agent_id = agents.get(interface_key(record.agent_interface))

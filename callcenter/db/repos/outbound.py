@@ -39,6 +39,7 @@ from callcenter.db.models import (
     Customer,
     CustomerPhone,
     Opportunity,
+    SurveyResponse,
     Task,
     User,
     Vehicle,
@@ -412,12 +413,16 @@ async def report(
 async def survey_answers_by_campaign(
     session: AsyncSession, campaign_ids: Sequence[int]
 ) -> dict[int, int]:
-    """Surveys answered per care campaign: the one place campaign progress reads them.
-
-    The surveys room (survey_responses.campaign_id) is built in parallel and is not in this
-    branch: until it is merged this returns no answers; the merge fills it with a count of
-    ``survey_responses`` per ``campaign_id``."""
-    return {}
+    """Surveys answered per care campaign (``survey_responses.campaign_id``, filled by the
+    surveys room when a campaign call's survey is saved): the one place progress reads them."""
+    if not campaign_ids:
+        return {}
+    rows = await session.execute(
+        select(SurveyResponse.campaign_id, func.count(SurveyResponse.id))
+        .where(SurveyResponse.campaign_id.in_(list(campaign_ids)))
+        .group_by(SurveyResponse.campaign_id)
+    )
+    return {int(campaign_id): int(count) for campaign_id, count in rows.all()}
 
 
 async def campaign_progress(

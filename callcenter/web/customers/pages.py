@@ -27,12 +27,14 @@ from callcenter.core.customers import (
 from callcenter.core.phones import Anonymous, InvalidPhone, Phone, format_national, normalize_phone
 from callcenter.core.roles import Role
 from callcenter.core.screenpop import LISTEN_ROLES
+from callcenter.core.surveys import CHANNEL_LABELS
 from callcenter.db.models.calls import Call
 from callcenter.db.models.customers import Customer
 from callcenter.db.models.tickets import Ticket
 from callcenter.db.models.users import User
 from callcenter.db.repos import audit as audit_repo
 from callcenter.db.repos import customers as repo
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_
 from callcenter.localtime import parse_date
 from callcenter.registry import CLOCK, SESSIONMAKER
@@ -107,13 +109,15 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
             if customer.do_not_call_by_id
             else None
         )
+        surveys = await surveys_repo.responses_of_customer(session, customer_id)
     context = {
         "customer": customer,
         "do_not_call_by": "" if marked_by is None else (marked_by.full_name or marked_by.username),
         "may_clear_do_not_call": user.role in DO_NOT_CALL_CLEAR_ROLES,
         "calls": calls,
         "tickets": tickets,
-        "surveys": [],  # surveys arrive with the survey issue; the section shows "none yet"
+        "surveys": surveys,
+        "survey_channels": CHANNEL_LABELS,
         "can_listen": user.role in LISTEN_ROLES,
         "changes": changes,
         "national": format_national,

@@ -5,7 +5,7 @@ Only ADD COLUMN (with a server default) and, going down, native DROP COLUMN: ``u
 is never rebuilt on SQLite.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -97,10 +97,18 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "short_abandon_seconds",
         N_("Short abandon (seconds)"),
-        N_("A caller who hangs up within this wait is left out of the service level."),
+        N_("A caller who hangs up sooner is not counted in the service level nor abandon rate."),
         5,
         0,
         120,
+    ),
+    SettingSpec(
+        "daily_report_hour",
+        N_("Daily report email hour (0-23, -1 = off)"),
+        N_("At this local hour supervisors get yesterday's summary by email."),
+        7,
+        -1,
+        23,
     ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTING_SPECS}
@@ -119,6 +127,7 @@ class SystemSettings:
     survey_after_call: int = 0
     service_level_seconds: int = 20
     short_abandon_seconds: int = 5
+    daily_report_hour: int = 7
 
 
 async def load_system_settings(session: AsyncSession) -> SystemSettings:
