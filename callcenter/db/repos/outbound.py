@@ -422,7 +422,9 @@ async def survey_answers_by_campaign(
         .where(SurveyResponse.campaign_id.in_(list(campaign_ids)))
         .group_by(SurveyResponse.campaign_id)
     )
-    return {int(campaign_id): int(count) for campaign_id, count in rows.all()}
+    return {
+        int(campaign_id): int(count) for campaign_id, count in rows.all() if campaign_id is not None
+    }
 
 
 async def campaign_progress(
