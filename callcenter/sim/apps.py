@@ -9,6 +9,8 @@ and wait); the table below lists them all.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -189,12 +191,22 @@ async def app_busy(pbx: Pbx, chan: Channel, data: str) -> str | None:
 
 
 async def app_mixmonitor(pbx: Pbx, chan: Channel, data: str) -> str | None:
-    filename = dp.split_args(data)[0]
+    """MixMonitor(file,options): ``r(file)``/``t(file)`` also write what the channel
+    receives (its own party's voice) and what is sent to it (the other party's)."""
+    args = [*dp.split_args(data), ""]
+    filename = args[0]
+    directions = dict(re.findall(r"([rt])\(([^)]*)\)", args[1]))
     pbx.set_var(chan, "MIXMONITOR_FILENAME", filename)
     pbx.chan_event("MixMonitorStart", chan)
     chan.extra["mixmonitor"] = filename
     if pbx.recorder is not None:
-        pbx.recorder.start(chan, filename, pbx.clock.monotonic())
+        pbx.recorder.start(
+            chan,
+            filename,
+            pbx.clock.monotonic(),
+            read=directions.get("r", ""),
+            write=directions.get("t", ""),
+        )
     return None
 
 
