@@ -30,6 +30,7 @@ from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
+from callcenter.transcripts import plugin as transcripts_plugin
 from callcenter.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ PLUGINS: tuple[Plugin, ...] = (
     acd_plugin.PLUGIN,
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
+    transcripts_plugin.PLUGIN,
 )
 
 

@@ -33,6 +33,7 @@ from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
 from callcenter.tickets.plugin import PLUGIN as TICKETS
+from callcenter.transcripts.plugin import PLUGIN as TRANSCRIPTS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
 from callcenter.web.auth import AUTH
@@ -326,8 +327,14 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/call"),
     Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
         sample="/api/tickets/notifications/999/retry"),
-    # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
-    Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
+    # --- recordings (callcenter/web/recordings.py): supervisors, admins, the call's agent,
+    # the department of its ticket listen (a call not theirs is "not found") ---
+    Row("GET", r"/recordings/{call_id}", LOGIN, 404, 404, 404, 404, sample="/recordings/999"),
+    # --- transcripts (callcenter/transcripts/http.py): calls each role may see ---
+    Row("GET", "/calls", LOGIN, 200, 200, 200, 200),
+    Row("GET", r"/calls/{call_id}", LOGIN, 404, 404, 404, 404, sample="/calls/999"),
+    Row("POST", r"/calls/{call_id}/category", LOGIN, 403, 404, 403, 404,
+        sample="/calls/999/category"),
 ]
 # fmt: on
 
@@ -369,7 +376,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS]))
+    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, TRANSCRIPTS]))
 
 
 def test_table_has_no_duplicate_rows() -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from callcenter.clock import Clock
-from callcenter.db.models import Call
+from callcenter.db.models import Call, CallWrapUp, Transcript
 from callcenter.db.models.transcripts import CategoryKeywords, TranscriptionJob
 from callcenter.db.repos import transcripts as repo
 from callcenter.stt.pool import EngineFailed, RecogniserPool, WorkerDied
@@ -160,17 +160,25 @@ class TranscriptionService:
             }
             stored = await session.get(TranscriptionJob, job.id)
             assert stored is not None
-            await repo.store(
+            suggested = suggest(text, rules)
+            transcript = await repo.store(
                 session, stored, text_=text, words=words, engine=parts[0][1].engine,
                 model=parts[0][1].model, audio_seconds=duration,
                 real_time_factor=elapsed / duration if duration else 0.0,
                 audio_file=playback.name, audio_bytes=size,
-                suggested_category_id=suggest(text, rules), now=self._clock.now(),
+                suggested_category_id=suggested, now=self._clock.now(),
             )  # fmt: skip
             if job.kind == "call":
                 call = await session.scalar(select(Call).where(Call.linkedid == job.linkedid))
                 if call is not None:
                     call.recording_path = playback.name
+                    # The agent usually chose a category before the transcript is ready:
+                    # record whether the suggestion agrees (the person's choice stands).
+                    chosen = await session.scalar(
+                        select(CallWrapUp.category_id).where(CallWrapUp.call_id == call.id)
+                    )
+                    if chosen is not None and suggested is not None:
+                        transcript.suggestion_accepted = chosen == suggested
 
     async def _failed(self, job: TranscriptionJob, reason: str, *, retry_now: bool = False) -> None:
         self.failures += 1
