@@ -130,7 +130,7 @@ class TranscriptionService:
             playback = files.mixed
             if self._compress:
                 playback = await asyncio.to_thread(audio.compress, files.mixed)
-            await self._store(job, parts, playback)
+            await self.store_result(job, parts, playback)
         except WorkerDied as exc:  # replaced before its next file: retry at once
             await self._failed(job, str(exc), retry_now=True)
             return
@@ -145,7 +145,7 @@ class TranscriptionService:
             await asyncio.to_thread(audio.remove, files.wav_files())
         self.done += 1
 
-    async def _store(
+    async def store_result(
         self, job: TranscriptionJob, parts: list[tuple[str, Transcription]], playback: Path
     ) -> None:
         words = merge_words(parts)

@@ -1,0 +1,120 @@
+"""The calls list and the call page over HTTP: who sees which call, the filters and the
+accent-insensitive transcript search, the suggested category and a person's choice."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from callcenter.config import Settings
+from callcenter.db import migrate
+from callcenter.db.models import CallWrapUp, Transcript
+from callcenter.registry import SESSIONMAKER
+from callcenter.transcripts.plugin import PLUGIN
+from callcenter.web.app import create_app
+from tests.auth_helpers import csrf_from_html, login
+from tests.transcripts.world import World, build_world
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    await migrate.upgrade_async(settings.database.url)
+    client: TestClient = await aiohttp_client(create_app(settings, extra_plugins=[PLUGIN]))
+    return client
+
+
+@pytest.fixture
+async def world(client: TestClient) -> World:
+    return await build_world(client.server.app)
+
+
+def call_ids(html: str) -> set[int]:
+    return {int(found) for found in re.findall(r'data-call="(\d+)"', html)}
+
+
+async def test_a_supervisor_filters_and_searches_every_call(
+    client: TestClient, world: World
+) -> None:
+    await login(client, "tr.super")
+    everything = await (await client.get("/calls")).text()
+    assert call_ids(everything) == {world.warranty_call, world.failed_call}
+    assert "Đang chờ" not in everything and "Chuyển thành văn bản thất bại" in everything
+    for query, expected in (
+        ({"q": "bao hanh"}, {world.warranty_call}),
+        ({"q": "bảo hành"}, {world.warranty_call}),
+        ({"q": "Bảo Hành phanh"}, {world.warranty_call}),
+        ({"q": "khiếu nại"}, set()),
+        ({"agent": str(world.other_agent)}, {world.failed_call}),
+        ({"customer": "nguyen van"}, {world.warranty_call}),
+        ({"customer": "0912345672"}, {world.failed_call}),
+        ({"outcome": "abandoned"}, set()),
+        ({"min_seconds": "200"}, {world.failed_call}),
+        ({"max_seconds": "200"}, {world.warranty_call}),
+        ({"from": "01/12/2026", "to": "01/12/2026"}, {world.warranty_call, world.failed_call}),
+        ({"from": "02/12/2026"}, set()),
+    ):
+        response = await client.get("/calls", params=query)
+        assert response.status == 200
+        assert call_ids(await response.text()) == expected, query
+    bad = await (await client.get("/calls", params={"from": "2026-12-01"})).text()
+    assert "Ngày viết theo dạng dd/mm/yyyy." in bad
+
+
+async def test_an_agent_sees_and_hears_only_their_own_calls(
+    client: TestClient, world: World
+) -> None:
+    await login(client, "tr.agent")
+    page = await (await client.get("/calls")).text()
+    assert call_ids(page) == {world.warranty_call}
+    assert call_ids(await (await client.get("/calls", params={"q": "bao hanh"})).text()) == {
+        world.warranty_call
+    }
+    assert (await client.get(f"/calls/{world.failed_call}")).status == 404
+    own = await (await client.get(f"/calls/{world.warranty_call}")).text()
+    assert f'src="/recordings/{world.warranty_call}"' in own
+    assert (await client.get(f"/recordings/{world.failed_call}")).status == 404
+    assert (await client.get(f"/recordings/{world.warranty_call}")).status == 200
+
+
+async def test_the_call_page_shows_speakers_words_suggestion_and_failures(
+    client: TestClient, world: World
+) -> None:
+    await login(client, "tr.super")
+    page = await (await client.get(f"/calls/{world.warranty_call}")).text()
+    assert 'class="turn turn-agent"' in page and 'class="turn turn-customer"' in page
+    assert re.search(r'<span class="word" data-s="3.0" data-e="3.3" data-i="\d+">xe</span>', page)
+    assert re.search(r'id="suggested-category"><span class="tag">Bảo hành</span>', page)
+    failed = await (await client.get(f"/calls/{world.failed_call}")).text()
+    assert "Chuyển thành văn bản thất bại" in failed
+    assert "recording file missing: 1764554400.2.wav" in failed
+    assert 'id="audio-problem"' in failed  # the WAV is not in the recordings folder
+
+    # The supervisor chooses another category: the person's choice wins, the suggestion
+    # is stored as not accepted.
+    token = csrf_from_html(page)
+    response = await client.post(
+        f"/calls/{world.warranty_call}/category",
+        data={"category_id": str(world.complaint), "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    async with client.server.app[SESSIONMAKER]() as session:
+        wrapup = await session.scalar(
+            select(CallWrapUp).where(CallWrapUp.call_id == world.warranty_call)
+        )
+        transcript = await session.scalar(
+            select(Transcript).where(Transcript.linkedid == world.linkedid)
+        )
+    assert wrapup is not None and wrapup.category_id == world.complaint
+    assert transcript is not None and transcript.suggested_category_id == world.warranty
+    assert transcript.suggestion_accepted is False
+    page = await (await client.get(f"/calls/{world.warranty_call}")).text()
+    assert 'id="call-category">Khiếu nại<' in page and "không được chọn" in page
+    refused = await client.post(
+        f"/calls/{world.warranty_call}/category", data={"category_id": "x", "csrf_token": token}
+    )
+    assert refused.status == 400
