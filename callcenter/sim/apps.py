@@ -10,7 +10,6 @@ and wait); the table below lists them all.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 

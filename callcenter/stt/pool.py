@@ -93,8 +93,13 @@ async def _receive(conn: Connection) -> Any:
     """The next message on ``conn`` without blocking the loop; EOF when the peer died."""
     loop = asyncio.get_running_loop()
     while not conn.poll():
-        readable = loop.create_future()
-        loop.add_reader(conn.fileno(), lambda: readable.done() or readable.set_result(None))
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def wake(future: asyncio.Future[None] = readable) -> None:
+            if not future.done():
+                future.set_result(None)
+
+        loop.add_reader(conn.fileno(), wake)
         try:
             await readable
         finally:
@@ -120,7 +125,9 @@ class Worker:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_worker_main, args=(self.spec, child), name=f"stt-worker-{self.index}",
+            target=_worker_main,
+            args=(self.spec, child),
+            name=f"stt-worker-{self.index}",
             daemon=True,
         )
         await asyncio.to_thread(process.start)  # spawning imports Python: not on the loop

@@ -83,7 +83,7 @@ def open_pcm(path: Path) -> tuple[wave.Wave_read, PcmAudio]:
     if path.stat().st_size == 0:
         raise AudioError(f"recording file is empty: {path.name}")
     try:
-        wav = wave.open(str(path), "rb")
+        wav = wave.open(str(path), "rb")  # noqa: SIM115 - closed by the caller
     except (wave.Error, EOFError) as exc:
         raise AudioError(f"not a PCM WAV file: {path.name} ({exc})") from None
     if wav.getsampwidth() != 2 or wav.getnchannels() != 1:

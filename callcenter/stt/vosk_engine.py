@@ -33,7 +33,7 @@ class VoskRecogniser:
         import vosk
 
         path = Path(model_path)
-        if not path.is_dir() or not (path / "am").is_dir() and not (path / "final.mdl").exists():
+        if not path.is_dir() or (not (path / "am").is_dir() and not (path / "final.mdl").exists()):
             raise ModelMissing(f"no Vosk model in {path} (speech.model_path)")
         vosk.SetLogLevel(-1)
         self._vosk = vosk
@@ -66,7 +66,11 @@ class VoskRecogniser:
 
 def _words(result: dict[str, Any]) -> list[Word]:
     return [
-        Word(str(w["word"]), round(float(w["start"]), 3), round(float(w["end"]), 3),
-             round(float(w.get("conf", 1.0)), 3))
+        Word(
+            str(w["word"]),
+            round(float(w["start"]), 3),
+            round(float(w["end"]), 3),
+            round(float(w.get("conf", 1.0)), 3),
+        )
         for w in result.get("result", [])
     ]

@@ -215,8 +215,7 @@ async def call_page(request: web.Request) -> web.StreamResponse:
         "customer": customer,
         "category": names.get(wrapup.category_id) if wrapup and wrapup.category_id else "",
         "wrapup": wrapup,
-        "suggested": names.get(transcript.suggested_category_id) if transcript and
-        transcript.suggested_category_id else "",  # fmt: skip
+        "suggested": names.get(transcript.suggested_category_id or 0, "") if transcript else "",
         "categories": categories,
         "can_listen": may_listen(user, call),
         "can_choose": user.role in CHOOSE_ROLES,
@@ -231,7 +230,7 @@ async def call_page(request: web.Request) -> web.StreamResponse:
 
 
 def _audio_state(request: web.Request, call: Call, transcript: Transcript | None) -> str:
-    """"ok", "none" (the call was not recorded), "missing" or "empty" (reported, not hidden)."""
+    """ "ok", "none" (the call was not recorded), "missing" or "empty" (reported, not hidden)."""
     name = transcript.audio_file if transcript and transcript.audio_file else call.recording_path
     if not name:
         return "none"
@@ -277,7 +276,9 @@ async def choose_category(request: web.Request) -> web.StreamResponse:
             session.add(wrapup)
         wrapup.category_id = category.id
         transcript = await session.scalar(
-            select(Transcript).where(Transcript.kind == "call", Transcript.linkedid == call.linkedid)
+            select(Transcript).where(
+                Transcript.kind == "call", Transcript.linkedid == call.linkedid
+            )
         )
         if transcript is not None and transcript.suggested_category_id is not None:
             transcript.suggestion_accepted = transcript.suggested_category_id == category.id

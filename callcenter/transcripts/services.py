@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from callcenter.clock import Clock
-from callcenter.db.models import Call, CallWrapUp, Transcript
+from callcenter.db.models import Call, CallWrapUp
 from callcenter.db.models.transcripts import CategoryKeywords, TranscriptionJob
 from callcenter.db.repos import transcripts as repo
 from callcenter.stt.pool import EngineFailed, RecogniserPool, WorkerDied
@@ -189,6 +189,4 @@ class TranscriptionService:
         log.warning("transcription of %s failed (%s): %s", job.audio_file, status, reason)
 
 
-TRANSCRIPTION: web.AppKey[TranscriptionService] = web.AppKey(
-    "transcription", TranscriptionService
-)
+TRANSCRIPTION: web.AppKey[TranscriptionService] = web.AppKey("transcription", TranscriptionService)

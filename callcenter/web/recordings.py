@@ -21,7 +21,6 @@ import asyncio
 from pathlib import Path, PurePath
 
 from aiohttp import web
-
 from sqlalchemy import select
 
 from callcenter.auth.scope import call_filter

