@@ -335,6 +335,8 @@ TABLE: list[Row] = [
     Row("GET", r"/calls/{call_id}", LOGIN, 404, 404, 404, 404, sample="/calls/999"),
     Row("POST", r"/calls/{call_id}/category", LOGIN, 403, 404, 403, 404,
         sample="/calls/999/category"),
+    Row("GET", "/admin/category-keywords", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/admin/category-keywords", LOGIN, 403, 403, 403, 302),  # nothing to change
 ]
 # fmt: on
 

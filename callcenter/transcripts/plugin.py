@@ -12,7 +12,7 @@ from callcenter.config import Settings
 from callcenter.plugins import Plugin
 from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.stt.pool import EngineSpec, RecogniserPool, default_worker_count
-from callcenter.transcripts import http
+from callcenter.transcripts import http, keywords_admin
 from callcenter.transcripts.bus_consume import RecordingsToTranscribe
 from callcenter.transcripts.services import TRANSCRIPTION, TranscriptionService
 
@@ -46,6 +46,7 @@ def setup(app: web.Application) -> None:
     app[TRANSCRIPTION] = service
     app[CONSUMER] = RecordingsToTranscribe(service, app[SESSIONMAKER])
     http.setup(app)
+    app.router.add_routes(keywords_admin.routes)
     app.cleanup_ctx.append(_work_ctx)
 
 
