@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.roles import Role
 from callcenter.db.models import Category, CategoryKeywords
+from callcenter.i18n import N_
 from callcenter.registry import SESSIONMAKER
 from callcenter.transcripts.suggest import keywords_of
 from callcenter.web.access import allow
-from callcenter.i18n import N_
 from callcenter.web.admin_common import (
     Change,
     FormInputError,
