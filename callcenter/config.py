@@ -105,9 +105,13 @@ class SpeechSettings(Section):
     niceness: int = Field(default=10, ge=0, le=19)
     #: Compress the WAV to Opus (Ogg) once transcribed; playback then serves the Ogg file.
     compress: bool = True
-    #: Delete recordings / transcripts older than this many days (0 = keep forever).
-    recordings_retention_days: int = Field(default=0, ge=0)
-    transcripts_retention_days: int = Field(default=0, ge=0)
+
+
+class RetentionSettings(Section):
+    """How long recordings and, separately, transcripts are kept (0 = forever)."""
+
+    recordings_days: int = Field(default=0, ge=0)
+    transcripts_days: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -136,6 +140,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     speech: SpeechSettings = SpeechSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("timezone")
     @classmethod

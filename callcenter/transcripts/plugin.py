@@ -14,6 +14,7 @@ from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.stt.pool import EngineSpec, RecogniserPool, default_worker_count
 from callcenter.transcripts import http, keywords_admin
 from callcenter.transcripts.bus_consume import RecordingsToTranscribe
+from callcenter.transcripts.retention import RetentionSweep
 from callcenter.transcripts.services import TRANSCRIPTION, TranscriptionService
 
 #: Tests and the benchmark may set the pool factory before start-up (else from settings).
@@ -21,6 +22,7 @@ POOL_FACTORY: web.AppKey[Callable[[], RecogniserPool] | None] = web.AppKey("stt_
 CONSUMER: web.AppKey[RecordingsToTranscribe] = web.AppKey(
     "transcripts_consumer", RecordingsToTranscribe
 )
+RETENTION = web.AppKey("transcripts_retention", RetentionSweep)
 
 
 def pool_factory(settings: Settings) -> Callable[[], RecogniserPool] | None:
@@ -45,6 +47,13 @@ def setup(app: web.Application) -> None:
     )
     app[TRANSCRIPTION] = service
     app[CONSUMER] = RecordingsToTranscribe(service, app[SESSIONMAKER])
+    app[RETENTION] = RetentionSweep(
+        sessions=app[SESSIONMAKER],
+        clock=app[CLOCK],
+        recordings_dir=settings.recordings_dir,
+        recordings_days=settings.retention.recordings_days,
+        transcripts_days=settings.retention.transcripts_days,
+    )
     http.setup(app)
     app.router.add_routes(keywords_admin.routes)
     app.cleanup_ctx.append(_work_ctx)
@@ -54,12 +63,15 @@ async def _work_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[TRANSCRIPTION]
     unsubscribe = app[CONSUMER].subscribe(app[BUS])
     runner = tasks.supervise("transcription", service.run, backoff=5.0, backoff_max=300.0)
+    sweep = app[RETENTION]
+    retention = tasks.supervise("retention", sweep.run, backoff=60.0) if sweep.enabled else None
     yield
     unsubscribe()
     await app[CONSUMER].drain()
+    await tasks.stop(retention)
     await tasks.stop(runner)
 
 
 PLUGIN = Plugin("transcripts", setup)
 
-__all__ = ["CONSUMER", "PLUGIN", "POOL_FACTORY", "TRANSCRIPTION"]
+__all__ = ["CONSUMER", "PLUGIN", "POOL_FACTORY", "RETENTION", "TRANSCRIPTION"]
