@@ -126,12 +126,17 @@ async def app_record(pbx: Pbx, chan: Channel, data: str) -> str | None:
     args = [*dp.split_args(data), "", "", ""]
     limit = float(args[2] or 0) or None
     pbx.set_var(chan, "RECORDED_FILE", args[0].rsplit(".", 1)[0])
+    started = pbx.clock.monotonic()
     try:
         await pbx.pause(chan, min(limit, 20.0) if limit else 20.0)
     except ChannelHungUp:
         pbx.set_var(chan, "RECORD_STATUS", "HANGUP")
         raise
-    pbx.set_var(chan, "RECORD_STATUS", "SILENCE")
+    else:
+        pbx.set_var(chan, "RECORD_STATUS", "SILENCE")
+    finally:  # what the caller said stays on disk either way, as with Asterisk's Record()
+        if pbx.recorder is not None:
+            pbx.recorder.message(args[0], pbx.clock.monotonic() - started)
     return None
 
 

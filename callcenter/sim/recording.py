@@ -113,6 +113,26 @@ class Recorder:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def message(self, filename: str, seconds: float) -> None:
+        """Record(): a voicemail of the caller's phrases, written like a recording."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / Path(filename).name
+        task = asyncio.ensure_future(asyncio.to_thread(self._write_message, path, seconds))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _write_message(self, path: Path, seconds: float) -> None:
+        samples = array.array("h", bytes(2 * int(min(seconds, MAX_SECONDS) * RATE)))
+        cursor = RATE // 2
+        for phrase in self._caller:
+            end = min(len(samples), cursor + len(phrase))
+            samples[cursor:end] = phrase[: end - cursor]
+            cursor = end + RATE // 2
+            if cursor >= len(samples):
+                break
+        _write_wav(path, samples)
+        self.written.append(path)
+
     async def drain(self) -> None:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)

@@ -17,8 +17,6 @@ from callcenter.transcripts.bus_consume import RecordingsToTranscribe
 from callcenter.transcripts.retention import RetentionSweep
 from callcenter.transcripts.services import TRANSCRIPTION, TranscriptionService
 
-#: Tests and the benchmark may set the pool factory before start-up (else from settings).
-POOL_FACTORY: web.AppKey[Callable[[], RecogniserPool] | None] = web.AppKey("stt_pool_factory")
 CONSUMER: web.AppKey[RecordingsToTranscribe] = web.AppKey(
     "transcripts_consumer", RecordingsToTranscribe
 )
@@ -37,7 +35,7 @@ def pool_factory(settings: Settings) -> Callable[[], RecogniserPool] | None:
 
 def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
-    factory = app[POOL_FACTORY] if POOL_FACTORY in app else pool_factory(settings)
+    factory = pool_factory(settings)
     service = TranscriptionService(
         sessions=app[SESSIONMAKER],
         clock=app[CLOCK],
@@ -74,4 +72,4 @@ async def _work_ctx(app: web.Application) -> AsyncIterator[None]:
 
 PLUGIN = Plugin("transcripts", setup)
 
-__all__ = ["CONSUMER", "PLUGIN", "POOL_FACTORY", "RETENTION", "TRANSCRIPTION"]
+__all__ = ["CONSUMER", "PLUGIN", "RETENTION", "TRANSCRIPTION"]
