@@ -99,11 +99,7 @@ def call_conditions(session: AsyncSession, query: Any, zone: Any) -> tuple[list[
     if text := query.get("q", "").strip():
         found = repo.search_condition(session, text)
         if found is not None:
-            conditions.append(
-                Call.linkedid.in_(
-                    select(Transcript.linkedid).where(Transcript.kind == "call", found)
-                )
-            )
+            conditions.append(Call.linkedid.in_(select(Transcript.linkedid).where(found)))
     return conditions, problems
 
 

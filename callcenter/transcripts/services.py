@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between two looks at the queue (a retry's ``not_before`` comes due).
 POLL_SECONDS = 5.0
+#: At start-up, recorded calls that ended this recently without a job are queued.
+CATCH_UP = timedelta(days=2)
 
 
 def merge_words(parts: list[tuple[str, Transcription]]) -> list[dict[str, Any]]:
@@ -82,10 +85,14 @@ class TranscriptionService:
     # ------------------------------------------------------------------ the runner
     async def run(self) -> None:
         """Supervised: requeue what a crash left running, start the workers, run the queue."""
+        now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            requeued = await repo.requeue_running(session, self._clock.now())
+            requeued = await repo.requeue_running(session, now)
+            missed = await repo.enqueue_missed(session, now - CATCH_UP, now)
         if requeued:
             log.info("transcription: %d job(s) left running by the last run queued again", requeued)
+        if missed:
+            log.info("transcription: %d call(s) recorded while the daemon was down queued", missed)
         if self._pool_factory is None:
             log.info("transcription is off (speech.model_path or speech.workers): jobs wait")
             await asyncio.Event().wait()

@@ -72,17 +72,19 @@ async def play(request: web.Request) -> web.StreamResponse:
         mine = Call.agent_id == user.id
     async with request.app[SESSIONMAKER]() as session:
         call = await session.scalar(select(Call).where(Call.id == call_id, mine))
-        compressed = (
-            await session.scalar(
-                select(Transcript.audio_file).where(
-                    Transcript.kind == "call",
-                    Transcript.linkedid == call.linkedid,
-                    Transcript.audio_file != "",
+        # Once transcribed, the transcript names the (compressed) file: the call's
+        # recording, or else the voicemail its caller left.
+        stored = (
+            await session.execute(
+                select(Transcript.kind, Transcript.audio_file).where(
+                    Transcript.linkedid == call.linkedid, Transcript.audio_file != ""
                 )
             )
             if call is not None
             else None
         )
+        files = dict(stored.all()) if stored is not None else {}
+        compressed = files.get("call") or files.get("voicemail")
     name = compressed or (call.recording_path if call is not None else "")
     if call is None or not name:
         raise web.HTTPNotFound(text="no recording for this call")

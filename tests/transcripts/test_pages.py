@@ -118,3 +118,67 @@ async def test_the_call_page_shows_speakers_words_suggestion_and_failures(
         f"/calls/{world.warranty_call}/category", data={"category_id": "x", "csrf_token": token}
     )
     assert refused.status == 400
+
+
+async def test_department_staff_hear_their_tickets_calls_and_a_voicemail_plays(
+    client: TestClient, world: World
+) -> None:
+    from datetime import UTC, datetime
+
+    from callcenter.clock import SystemClock
+    from callcenter.db.models import Call, Department, Ticket
+    from callcenter.db.repos import transcripts as repo
+    from callcenter.registry import SETTINGS
+    from callcenter.transcripts.services import TranscriptionService
+    from tests.auth_helpers import make_user
+    from tests.transcripts.world import said
+
+    app = client.server.app
+    now = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    async with app[SESSIONMAKER]() as session, session.begin():
+        service_dept, other_dept = (
+            Department(code="tr_dv", name="Dịch vụ"),
+            Department(code="tr_kd", name="Kinh doanh"),
+        )
+        session.add_all([service_dept, other_dept])
+        await session.flush()
+        session.add(Ticket(code="TK-2026-000077", department_id=service_dept.id,
+                           call_id=world.warranty_call, subject="Bảo hành phanh"))  # fmt: skip
+        voicemail_call = Call(linkedid="1764565200.5", caller_number="+84912000095",
+                              started_at=now, disposition="abandoned")  # fmt: skip
+        session.add(voicemail_call)
+        await repo.enqueue(session, kind="voicemail", linkedid="1764565200.5",
+                           audio_file="voicemail-1764565200.5.wav", now=now)  # fmt: skip
+        await session.flush()
+        job = await repo.claim_next(session, datetime.now(UTC))
+        dept_ids = (service_dept.id, other_dept.id)
+        voicemail_id = voicemail_call.id
+    assert job is not None and job.kind == "voicemail"
+    await make_user(app[SESSIONMAKER], "tr.dv", "department", department_id=dept_ids[0])
+    await make_user(app[SESSIONMAKER], "tr.kd", "department", department_id=dept_ids[1])
+    ogg = app[SETTINGS].recordings_dir / "voicemail-1764565200.5.ogg"
+    ogg.write_bytes(b"OggS" + b"\0" * 50)
+    service = TranscriptionService(sessions=app[SESSIONMAKER], clock=SystemClock(),
+                                   recordings_dir=app[SETTINGS].recordings_dir, pool_factory=None)  # fmt: skip
+    await service.store_result(job, [("", said("gọi lại cho tôi về bảo hành"))], ogg)
+
+    await login(client, "tr.dv")
+    assert call_ids(await (await client.get("/calls")).text()) == {world.warranty_call}
+    assert (await client.get(f"/recordings/{world.warranty_call}")).status == 200
+    assert (await client.get(f"/recordings/{voicemail_id}")).status == 404
+    await client.get("/logout")
+    client.session.cookie_jar.clear()
+    await login(client, "tr.kd")
+    assert call_ids(await (await client.get("/calls")).text()) == set()
+    assert (await client.get(f"/recordings/{world.warranty_call}")).status == 404
+
+    await client.get("/logout")
+    client.session.cookie_jar.clear()
+    await login(client, "tr.super")
+    found = await (await client.get("/calls", params={"q": "goi lai"})).text()
+    assert call_ids(found) == {voicemail_id}
+    page = await (await client.get(f"/calls/{voicemail_id}")).text()
+    assert "<h2>Hộp thư thoại</h2>" in page
+    assert f'src="/recordings/{voicemail_id}"' in page
+    audio = await client.get(f"/recordings/{voicemail_id}")
+    assert audio.status == 200 and audio.headers["Content-Type"] == "audio/ogg"

@@ -79,3 +79,28 @@ async def test_search_is_accent_insensitive(session_factory: async_sessionmaker[
             condition = repo.search_condition(session, query)
             found = set(await session.scalars(select(Transcript.linkedid).where(condition)))
         assert found == expected, query
+
+
+async def test_calls_recorded_while_the_daemon_was_down_are_queued_once(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    from callcenter.db.models import Call
+
+    async with session_factory() as session, session.begin():
+        for linkedid, path, ended in (
+            ("new.1", "/var/spool/x/new.1.wav", NOW - timedelta(hours=1)),
+            ("queued.2", "/var/spool/x/queued.2.wav", NOW - timedelta(hours=1)),
+            ("old.3", "/var/spool/x/old.3.wav", NOW - timedelta(days=5)),
+            ("done.4", "done.4.ogg", NOW - timedelta(hours=1)),
+            ("none.5", "", NOW - timedelta(hours=1)),
+        ):
+            session.add(Call(linkedid=linkedid, started_at=ended, ended_at=ended,
+                             recording_path=path))  # fmt: skip
+        await repo.enqueue(session, kind="call", linkedid="queued.2", audio_file="q.wav", now=NOW)
+    async with session_factory() as session, session.begin():
+        assert await repo.enqueue_missed(session, NOW - timedelta(days=2), NOW) == 1
+    async with session_factory() as session, session.begin():
+        assert await repo.enqueue_missed(session, NOW - timedelta(days=2), NOW) == 0
+        jobs = dict((await session.execute(select(TranscriptionJob.linkedid,
+                                                  TranscriptionJob.audio_file))).all())  # fmt: skip
+    assert jobs == {"queued.2": "q.wav", "new.1": "/var/spool/x/new.1.wav"}

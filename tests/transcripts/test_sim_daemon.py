@@ -18,6 +18,7 @@ from callcenter.ami import plugin as ami_plugin
 from callcenter.config import SpeechSettings
 from callcenter.core.events import ConfigChanged
 from callcenter.db.models import Call, Holiday, Task, Transcript, TranscriptionJob
+from callcenter.db.repos import transcripts as repo
 from callcenter.registry import AMI_STATUS, BUS, SESSIONMAKER
 from callcenter.services import plugin as acd_plugin
 from callcenter.sim.recording import Recorder
@@ -87,6 +88,16 @@ async def test_answered_call_and_voicemail_are_transcribed_by_the_daemon(tmp_pat
             task = await session.scalar(select(Task).where(Task.origin == "voicemail"))
         assert task is not None and task.notes == f"voicemail-{voicemail.linkedid}.wav"
         assert voicemail.words and {w["sp"] for w in voicemail.words} == {""}
+        # the caller's call record carries it: its page shows and plays the voicemail
+        await rig.service.flush()
+        async with app[SESSIONMAKER]() as session:
+            caller_call = await session.scalar(
+                select(Call).where(Call.linkedid == voicemail.linkedid)
+            )
+            shown = await repo.by_linkedids(session, [voicemail.linkedid])
+        assert caller_call is not None and caller_call.answered_at is None
+        assert shown[voicemail.linkedid].kind == "voicemail"
+        assert (tmp_path / voicemail.audio_file).is_file()
         assert START.date() == date(2026, 11, 23)
     finally:
         await rig.close()

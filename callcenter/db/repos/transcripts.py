@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.text import fold
+from callcenter.db.models.calls import Call
 from callcenter.db.models.transcripts import Transcript, TranscriptionJob
 
 MAX_ATTEMPTS = 3
@@ -55,6 +56,27 @@ async def requeue_running(session: AsyncSession, now: datetime) -> int:
         .values(status="queued", not_before=now, updated_at=now)
     )
     return int(result.rowcount or 0)
+
+
+async def enqueue_missed(session: AsyncSession, since: datetime, now: datetime) -> int:
+    """At start-up: calls that ended since ``since`` with a recording still in WAV and no
+    job (they hung up while the daemon was down) are queued now."""
+
+    has_job = (
+        select(TranscriptionJob.id)
+        .where(TranscriptionJob.kind == "call", TranscriptionJob.linkedid == Call.linkedid)
+        .exists()
+    )
+    rows = (
+        await session.execute(
+            select(Call.linkedid, Call.recording_path).where(
+                Call.ended_at >= since, Call.recording_path.like("%.wav"), ~has_job
+            )
+        )
+    ).all()
+    for linkedid, path in rows:
+        await enqueue(session, kind="call", linkedid=linkedid, audio_file=path, now=now)
+    return len(rows)
 
 
 async def claim_next(session: AsyncSession, now: datetime) -> TranscriptionJob | None:
@@ -158,25 +180,33 @@ def search_condition(session: AsyncSession, query: str) -> Any:
     ).bindparams(q=" ".join(terms))
 
 
-async def by_linkedids(
-    session: AsyncSession, linkedids: Sequence[str], kind: str = "call"
-) -> dict[str, Transcript]:
+async def by_linkedids(session: AsyncSession, linkedids: Sequence[str]) -> dict[str, Transcript]:
+    """Each call's transcript: of its recording, or else of the voicemail its caller left
+    (a voicemail's job is keyed by the caller's channel, which is the call's Linkedid)."""
     if not linkedids:
         return {}
     rows = await session.scalars(
-        select(Transcript).where(Transcript.kind == kind, Transcript.linkedid.in_(linkedids))
+        select(Transcript).where(Transcript.linkedid.in_(linkedids)).order_by(Transcript.id)
     )
-    return {row.linkedid: row for row in rows}
+    found: dict[str, Transcript] = {}
+    for row in rows:
+        if row.linkedid not in found or row.kind == "call":
+            found[row.linkedid] = row
+    return found
 
 
 async def jobs_by_linkedids(
-    session: AsyncSession, linkedids: Sequence[str], kind: str = "call"
+    session: AsyncSession, linkedids: Sequence[str]
 ) -> dict[str, TranscriptionJob]:
     if not linkedids:
         return {}
     rows = await session.scalars(
-        select(TranscriptionJob).where(
-            TranscriptionJob.kind == kind, TranscriptionJob.linkedid.in_(linkedids)
-        )
+        select(TranscriptionJob)
+        .where(TranscriptionJob.linkedid.in_(linkedids))
+        .order_by(TranscriptionJob.id)
     )
-    return {row.linkedid: row for row in rows}
+    found: dict[str, TranscriptionJob] = {}
+    for row in rows:
+        if row.linkedid not in found or row.kind == "call":
+            found[row.linkedid] = row
+    return found
