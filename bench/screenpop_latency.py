@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ from callcenter.db.models import (
     Vehicle,
 )
 from callcenter.localtime import local_date
-from callcenter.registry import AMI_STATUS, BUS
+from callcenter.registry import AMI_STATUS, BUS, ENGINE
 from callcenter.seed import open_on_public_holidays, seed_reference_data
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.plugin import ACD_SERVICE
@@ -361,7 +362,7 @@ def client_process(
 async def _clients(
     base_url: str, cookies: list[tuple[int, str]], ready: Any, results: Any, seconds: float
 ) -> None:
-    received: list[tuple[str, int, float]] = []
+    received: list[tuple[str, int, float, bool]] = []
     others = 0
     connector = TCPConnector(limit=0)
     async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
@@ -382,7 +383,8 @@ async def _clients(
                 at = time.monotonic()
                 if '"type":"pop"' in message.data[:20]:
                     data = json.loads(message.data)
-                    received.append((data["call"]["linkedid"], user_id, at))
+                    pending = bool(data.get("history_pending"))
+                    received.append((data["call"]["linkedid"], user_id, at, pending))
                 else:
                     others += 1
 
@@ -546,13 +548,18 @@ def daemon_process(
     profiler.enable()
     asyncio.run(_daemon(settings_data, ready, stop, results))
     profiler.disable()
+    out = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenpop-daemon.prof"
+    out.parent.mkdir(exist_ok=True)
+    profiler.dump_stats(out)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(45)
+    print(f"profile saved to {out} (python -m pstats {out})")
 
 
 async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results: Any) -> None:
     """The real daemon (as ``callcenter serve`` builds it, plus the AMI link) in its own process."""
     per_call = settings_data.pop("recorder_per_call", False)
     census = settings_data.pop("gc_census", False)
+    count_sql = settings_data.pop("count_sql", False)
     threshold = settings_data.pop("gc_threshold", None)
     settings = load_settings(None, **settings_data)
     app = create_app(
@@ -643,6 +650,14 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
                 cpu.append((now, time.process_time()))
 
     sampler = asyncio.create_task(sample())
+    statements: Counter[str] = Counter()
+    if count_sql:
+        from sqlalchemy import event
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements[" ".join(statement.split())[:150]] += 1
+
+        event.listen(app[ENGINE].sync_engine, "before_cursor_execute", count)
     STATE_WRITES.clear()
     reset_gc_stats()
     if census:
@@ -654,6 +669,10 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     cpu_share = (time.process_time() - cpu_started) / wall
     sampler.cancel()
     garbage = gc_census() if census else {}
+    if count_sql:
+        print(f"daemon SQL statements while calling ({sum(statements.values())}):")
+        for text, n in statements.most_common(40):
+            print(f"{n:7d}  {text}")
     lags = [(first_saved[k] - t) * 1000 for k, t in started.items() if k in first_saved]
     results.put(
         {
@@ -816,6 +835,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
         "http": {"host": "127.0.0.1", "port": http_port},
         "recorder_per_call": args.recorder_per_call,
         "gc_census": args.gc_census,
+        "count_sql": args.count_sql,
         "gc_threshold": args.gc_threshold,
     }
     ctx = mp.get_context("spawn")
@@ -875,6 +895,12 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
     await ami.close()
     await pbx.close()
 
+    # A pop sent before the caller's history loaded (``history_pending``) shows who calls;
+    # the latency counted is the pop WITH the history, which follows it.
+    pending_pops = sum(1 for *_, pending in outcome["pops"] if pending)
+    outcome["pops"] = [
+        (link, user, at) for link, user, at, pending in outcome["pops"] if not pending
+    ]
     routes: dict[str, list[float]] = {}
     for linkedid, at in route_log:
         routes.setdefault(linkedid, []).append(at)
@@ -922,6 +948,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
             "rate_per_second": args.rate,
             "calls_placed": placed,
             "pops_received": len(outcome["pops"]),
+            "pops_sent_before_history": pending_pops,
             "pops_measured": len(latencies),
             "pops_without_route_request": unmatched,
             "calls_routed_more_than_once": sum(1 for t in routes.values() if len(t) > 1),
@@ -1029,6 +1056,9 @@ if __name__ == "__main__":
     parser.add_argument("--ramp-max", type=float, default=150.0)
     parser.add_argument(
         "--pin", action="store_true", help="simulator and clients on CPU 0, daemon on CPU 1"
+    )
+    parser.add_argument(
+        "--count-sql", action="store_true", help="print the daemon's SQL statements by count"
     )
     parser.add_argument(
         "--gc-census",

@@ -254,7 +254,8 @@
     $("caller-name-part").hidden = !call.caller_name;  // most trunks send no name
     text($("caller-hotline"), call.hotline);
     $("caller-hotline-part").hidden = !call.hotline;
-    text($("caller-title"), customer ? customer.name : call.anonymous ? L.anonymous : L.unknown_caller);
+    text($("caller-title"), customer ? customer.name : call.anonymous ? L.anonymous
+      : pop.history_pending ? L.looking_up_caller : L.unknown_caller);
 
     $("customer").hidden = !customer;
     if (customer) {

@@ -63,6 +63,10 @@ from callcenter.services.acd import AgentStatus, RingingOffer
 log = logging.getLogger(__name__)
 
 PREFETCH_TTL_SECONDS = 600.0
+#: How long a pop waits for the caller's history before it goes out without it (marked
+#: ``history_pending``; the full pop follows when the history arrives). The agent must see
+#: who calls while the phone rings, even when the database is slow (issue 19).
+POP_HISTORY_WAIT_SECONDS = 0.15
 #: Agent states that end a wrap-up (paused or logged out keep the form until its time is up).
 FREED_STATES = frozenset({"available", "ringing", "on_call"})
 
@@ -166,6 +170,7 @@ class AgentDesk:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
         self._wrapup_seconds = wrapup_seconds or self._wrapup_seconds_from_db
+        self.pop_history_wait = POP_HISTORY_WAIT_SECONDS
         #: The ACD service (``callcenter.services.acd.AcdService``) when the daemon runs one:
         #: its route decision is the moment to pop, and it owns the agents' states.
         self.acd: AcdView | None = None
@@ -390,16 +395,40 @@ class AgentDesk:
     async def _send_pop(
         self, offer: CallOffer, customer_id: int | None, route_started: float | None
     ) -> None:
-        customer_id, history = await self.history_for(
-            offer.linkedid, offer.caller_number, customer_id
+        loading = asyncio.ensure_future(
+            self.history_for(offer.linkedid, offer.caller_number, customer_id)
         )
+        try:
+            async with asyncio.timeout(self.pop_history_wait):
+                found = await asyncio.shield(loading)
+        except TimeoutError:
+            # Slow database: the agent sees who calls now, the history when it comes.
+            self._deliver_pop(offer, None, EMPTY_HISTORY, route_started, pending=True)
+            found = await loading
+        except BaseException:
+            loading.cancel()
+            raise
+        self._deliver_pop(offer, *found, route_started, pending=False)
+
+    def _deliver_pop(
+        self,
+        offer: CallOffer,
+        customer_id: int | None,
+        history: CallerHistory,
+        route_started: float | None,
+        *,
+        pending: bool,
+    ) -> None:
         live = self.agent(offer.agent_id)
-        pop = build_pop(offer, history, viewer_role=live.role, zone=self.zone)
         call = live.call
         if call is None or call.linkedid != offer.linkedid:
             return  # the offer ended (answered elsewhere, caller gone) while history loaded
+        pop = build_pop(offer, history, viewer_role=live.role, zone=self.zone)
+        if pending:
+            pop["history_pending"] = True
+            pop["quick_create"] = None  # not known yet whether the caller is a customer
         call.pop = pop
-        call.customer_id = customer_id
+        call.customer_id = customer_id if not pending else call.customer_id
         message = {**pop, "phase": call.phase}
         if route_started is not None:
             message["route_started"] = route_started

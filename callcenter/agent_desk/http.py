@@ -84,6 +84,7 @@ PRIORITY_LABELS = {
 JS_LABELS = {
     "anonymous": N_("Withheld number"),
     "unknown_caller": N_("Unknown caller"),
+    "looking_up_caller": N_("Looking up the caller's records…"),
     "offline": N_("Offline: reconnecting…"),
     "online": N_("Connected"),
     "ringing": N_("Ringing"),

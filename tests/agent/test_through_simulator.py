@@ -65,6 +65,7 @@ class AgentClient:
             return response.status, await response.json()
 
     async def next_of(self, kind: str, within: float = 5.0) -> dict[str, Any]:
+        """The next message of ``kind`` (a pop still loading its history is skipped)."""
         assert self.ws is not None
         deadline = asyncio.get_running_loop().time() + within
         while True:
@@ -73,7 +74,7 @@ class AgentClient:
             message = await self.ws.receive(timeout=left)
             assert message.type == aiohttp.WSMsgType.TEXT, message
             data: dict[str, Any] = json.loads(message.data)
-            if data["type"] == kind:
+            if data["type"] == kind and not data.get("history_pending"):
                 return data
 
     async def received_types(self, wait: float) -> list[str]:

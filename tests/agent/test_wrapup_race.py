@@ -97,7 +97,9 @@ class Rig:
         return sum(
             1
             for _, m in self.hub.sent
-            if m.get("type") == "pop" and m.get("call", {}).get("linkedid") == linkedid
+            if m.get("type") == "pop"
+            and m.get("call", {}).get("linkedid") == linkedid
+            and not m.get("history_pending")  # a slow history's first pop, finished later
         )
 
     async def settle(self) -> None:

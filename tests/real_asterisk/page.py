@@ -73,7 +73,8 @@ class Page:
             if kind == "pop":
                 linkedid = str(data["call"]["linkedid"])
                 self.pops.setdefault(linkedid, now)
-                self.pop_count[linkedid] = self.pop_count.get(linkedid, 0) + 1
+                if not data.get("history_pending"):  # the history follows: one pop, finished
+                    self.pop_count[linkedid] = self.pop_count.get(linkedid, 0) + 1
             elif kind in ("call", "sync") and (data.get("call") or {}).get("phase") == "wrapup":
                 linkedid = str(data["call"]["linkedid"])
                 if self.save_wrapups and linkedid not in self.saved:

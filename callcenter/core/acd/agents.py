@@ -78,8 +78,9 @@ class AgentStates(AcdBase):
     ) -> list[int]:
         """Device news from AMI (ContactStatus / DeviceStateChange) for one phone."""
         touched: list[int] = []
+        key = interface_key(interface)
         for agent in self.agents.values():
-            if agent.channel and interface_key(agent.channel) == interface_key(interface):
+            if agent.channel and interface_key(agent.channel) == key:
                 if registered is not None:
                     agent.phone_registered = registered
                 if busy is not None:
