@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from callcenter.stt.codec import compress_opus
 from callcenter.stt.recogniser import AudioError, Recogniser, Transcription
 
 log = logging.getLogger(__name__)
@@ -79,14 +80,18 @@ def _worker_main(spec: EngineSpec, conn: Connection) -> None:
             return
         if request is None:
             return
+        operation, path = request
         try:
-            result = recogniser.transcribe(Path(request))
+            if operation == "compress":
+                answer: Any = str(compress_opus(Path(path)))
+            else:
+                answer = recogniser.transcribe(Path(path)).to_dict()
         except AudioError as exc:
             conn.send(("audio_error", str(exc)))
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
         else:
-            conn.send(("done", result.to_dict()))
+            conn.send(("done", answer))
 
 
 async def _receive(conn: Connection) -> Any:
@@ -145,16 +150,17 @@ class Worker:
         info: dict[str, Any] = payload
         return info
 
-    async def transcribe(self, path: Path) -> Transcription:
+    async def ask(self, operation: str, path: Path) -> Any:
+        """One request ("transcribe" or "compress") and its answer; WorkerDied if it dies."""
         assert self.conn is not None
         try:
-            self.conn.send(str(path))
+            self.conn.send((operation, str(path)))
             kind, payload = await _receive(self.conn)
         except (EOFError, OSError, BrokenPipeError):
             code = await self._reap()
             raise WorkerDied(f"the worker process ended (exit code {code})") from None
         if kind == "done":
-            return Transcription.from_dict(payload)
+            return payload
         if kind == "audio_error":
             raise AudioError(payload)
         raise EngineFailed(str(payload))
@@ -217,6 +223,13 @@ class RecogniserPool:
             self._free.put_nowait(worker)
 
     async def transcribe(self, path: Path) -> Transcription:
+        return Transcription.from_dict(await self._ask("transcribe", path))
+
+    async def compress(self, path: Path) -> Path:
+        """The WAV as Opus in Ogg beside it (``codec.compress_opus``), encoded in a worker."""
+        return Path(await self._ask("compress", path))
+
+    async def _ask(self, operation: str, path: Path) -> Any:
         worker = await self._free.get()
         self._busy.add(worker.index)
         try:
@@ -224,7 +237,7 @@ class RecogniserPool:
                 await worker.start()
                 self.replaced += 1
                 log.warning("speech worker %d replaced", worker.index)
-            return await worker.transcribe(path)
+            return await worker.ask(operation, path)
         finally:
             self._busy.discard(worker.index)
             self._free.put_nowait(worker)

@@ -1,5 +1,5 @@
 """A recording's files: the mixed file for playback and, where MixMonitor wrote the two
-directions separately (``r()``/``t()``), one file per speaker; compression to Opus.
+directions separately (``r()``/``t()``), one file per speaker (compression to Opus runs in the speech workers: ``stt.codec``).
 
 Names: ``<uniqueid>.wav`` (mixed), ``<uniqueid>-customer.wav`` and
 ``<uniqueid>-agent.wav`` (what each side said). Only base names are used, inside the
@@ -8,14 +8,12 @@ recordings folder.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from callcenter.stt.recogniser import AudioError
 
 SPEAKERS = ("agent", "customer")
-COMPRESSED_SUFFIX = ".ogg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +58,6 @@ def find(folder: Path, name: str) -> RecordingFiles:
         if speaker_file(mixed, speaker).is_file()
     )
     return RecordingFiles(mixed, parts)
-
-
-def compress(wav: Path) -> Path:
-    """Write ``<name>.ogg`` (Opus) beside the WAV, atomically; the WAV stays until the
-    transcript is committed. About 1/10 of the WAV's size at telephone quality."""
-    import soundfile
-
-    target = wav.with_suffix(COMPRESSED_SUFFIX)
-    partial = target.with_name(target.name + ".part")
-    data, rate = soundfile.read(str(wav), dtype="int16")
-    soundfile.write(str(partial), data, rate, format="OGG", subtype="OPUS")
-    if partial.stat().st_size == 0:
-        partial.unlink()
-        raise AudioError(f"compressing {wav.name} wrote an empty file")
-    os.replace(partial, target)
-    return target
 
 
 def remove(paths: list[Path]) -> None:

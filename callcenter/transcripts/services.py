@@ -136,7 +136,7 @@ class TranscriptionService:
             ]
             playback = files.mixed
             if self._compress:
-                playback = await asyncio.to_thread(audio.compress, files.mixed)
+                playback = await self.pool.compress(files.mixed)
             await self.store_result(job, parts, playback)
         except WorkerDied as exc:  # replaced before its next file: retry at once
             await self._failed(job, str(exc), retry_now=True)
