@@ -49,7 +49,9 @@ class RecordingsToTranscribe:
             log.error("queueing a transcription failed", exc_info=task.exception())
 
     def on_call_ended(self, event: CallEnded) -> None:
-        if event.record.recording_path:
+        """Only conversations: MixMonitor starts before routing, so an abandoned call's
+        file (if Asterisk left one) holds the prompts and the hold music, nothing to read."""
+        if event.record.recording_path and event.record.answered_at is not None:
             self._spawn(self._service.enqueue("call", event.linkedid, event.record.recording_path))
 
     def on_task_created(self, event: CallbackTaskCreated) -> None:

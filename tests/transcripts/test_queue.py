@@ -4,6 +4,7 @@ failures make it failed with the reason, a crash's running jobs go back to the q
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -95,7 +96,9 @@ async def test_calls_recorded_while_the_daemon_was_down_are_queued_once(
             ("none.5", "", NOW - timedelta(hours=1)),
         ):
             session.add(Call(linkedid=linkedid, started_at=ended, ended_at=ended,
-                             recording_path=path))  # fmt: skip
+                             answered_at=ended, recording_path=path))  # fmt: skip
+        session.add(Call(linkedid="abandoned.6", started_at=NOW, ended_at=NOW,
+                         recording_path="/var/spool/x/abandoned.6.wav"))  # fmt: skip
         await repo.enqueue(session, kind="call", linkedid="queued.2", audio_file="q.wav", now=NOW)
     async with session_factory() as session, session.begin():
         assert await repo.enqueue_missed(session, NOW - timedelta(days=2), NOW) == 1
@@ -104,3 +107,32 @@ async def test_calls_recorded_while_the_daemon_was_down_are_queued_once(
         jobs = dict((await session.execute(select(TranscriptionJob.linkedid,
                                                   TranscriptionJob.audio_file))).all())  # fmt: skip
     assert jobs == {"queued.2": "q.wav", "new.1": "/var/spool/x/new.1.wav"}
+
+
+async def test_only_answered_calls_are_queued_at_hang_up(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    from callcenter.clock import ManualClock
+    from callcenter.core.bus import EventBus
+    from callcenter.core.call_events import CallRecord
+    from callcenter.core.events import CallEnded
+    from callcenter.transcripts.bus_consume import RecordingsToTranscribe
+    from callcenter.transcripts.services import TranscriptionService
+
+    service = TranscriptionService(sessions=session_factory, clock=ManualClock(NOW),
+                                   recordings_dir=Path("."), pool_factory=None)  # fmt: skip
+    consumer = RecordingsToTranscribe(service, session_factory)
+    bus = EventBus()
+    unsubscribe = consumer.subscribe(bus)
+    path = "/var/spool/asterisk/monitor/callcenter/{}.wav"
+    for linkedid, answered in (("answered.1", NOW), ("abandoned.2", None), ("answered.1", NOW)):
+        record = CallRecord(linkedid, NOW, answered_at=answered, ended_at=NOW,
+                            recording_path=path.format(linkedid))  # fmt: skip
+        bus.publish(CallEnded(linkedid, NOW, record))
+    await consumer.drain()
+    unsubscribe()
+    async with session_factory() as session:
+        jobs = list(await session.scalars(select(TranscriptionJob)))
+    assert [(j.linkedid, j.audio_file, j.status) for j in jobs] == [
+        ("answered.1", path.format("answered.1"), "queued")
+    ]

@@ -70,7 +70,10 @@ async def enqueue_missed(session: AsyncSession, since: datetime, now: datetime) 
     rows = (
         await session.execute(
             select(Call.linkedid, Call.recording_path).where(
-                Call.ended_at >= since, Call.recording_path.like("%.wav"), ~has_job
+                Call.ended_at >= since,
+                Call.answered_at.is_not(None),
+                Call.recording_path.like("%.wav"),
+                ~has_job,
             )
         )
     ).all()
