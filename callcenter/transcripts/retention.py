@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from callcenter.clock import Clock
 from callcenter.db.models import Call, Transcript, TranscriptionJob
 from callcenter.db.repos.audit import record
+from callcenter.stt.codec import COMPRESSED_SUFFIX
 from callcenter.transcripts import audio
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _files_of(folder: Path, names: set[str]) -> list[Path]:
         except audio.AudioError:
             continue
         wav = base.with_suffix(".wav")  # Linkedids have a dot: only the last suffix changes
-        candidates = [base, wav, wav.with_suffix(audio.COMPRESSED_SUFFIX)]
+        candidates = [base, wav, wav.with_suffix(COMPRESSED_SUFFIX)]
         candidates += [audio.speaker_file(wav, speaker) for speaker in audio.SPEAKERS]
         found.extend(path for path in candidates if path.is_file() and path not in found)
     return found
