@@ -1,5 +1,6 @@
 """A recording's files: the mixed file for playback and, where MixMonitor wrote the two
-directions separately (``r()``/``t()``), one file per speaker (compression to Opus runs in the speech workers: ``stt.codec``).
+directions separately (``r()``/``t()``), one file per speaker. (Compression to Opus runs
+in the speech workers: ``stt.codec``.)
 
 Names: ``<uniqueid>.wav`` (mixed), ``<uniqueid>-customer.wav`` and
 ``<uniqueid>-agent.wav`` (what each side said). Only base names are used, inside the
