@@ -11,7 +11,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from callcenter.config import Settings
-from callcenter.db import migrate
 from callcenter.db.models import CallWrapUp, Transcript
 from callcenter.registry import SESSIONMAKER
 from callcenter.transcripts.plugin import PLUGIN
@@ -21,8 +20,11 @@ from tests.transcripts.world import World, build_world
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    await migrate.upgrade_async(settings.database.url)
+async def client(aiohttp_client: Any, settings: Settings, migrated_url: str) -> TestClient:
+    """The app on both databases (the search differs: FTS5 / PostgreSQL full text)."""
+    settings = settings.model_copy(
+        update={"database": settings.database.model_copy(update={"url": migrated_url})}
+    )
     client: TestClient = await aiohttp_client(create_app(settings, extra_plugins=[PLUGIN]))
     return client
 
