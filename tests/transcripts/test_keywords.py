@@ -4,22 +4,16 @@ and the category they suggest appears on the call once the transcript is stored.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from callcenter.clock import SystemClock
-from callcenter.config import Settings
-from callcenter.db import migrate
 from callcenter.db.models import AuditEntry, Call, Category, CategoryKeywords, Transcript
 from callcenter.db.repos import transcripts as repo
 from callcenter.registry import SESSIONMAKER, SETTINGS
-from callcenter.transcripts.plugin import PLUGIN
 from callcenter.transcripts.services import TranscriptionService
 from callcenter.transcripts.suggest import suggest
-from callcenter.web.app import create_app
 from tests.auth_helpers import csrf_from_html, login, make_user
 from tests.transcripts.world import said
 
@@ -33,18 +27,11 @@ def test_matching_folds_accents_and_needs_whole_words() -> None:
     assert suggest("", rules) is None and suggest("bảo hành", {}) is None
 
 
-@pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    await migrate.upgrade_async(settings.database.url)
-    client: TestClient = await aiohttp_client(create_app(settings, extra_plugins=[PLUGIN]))
-    await make_user(client, "kw.admin", "admin")
-    await make_user(client, "kw.super", "supervisor")
-    return client
-
-
 async def test_an_admin_sets_keywords_and_the_next_transcript_gets_the_suggestion(
     client: TestClient,
 ) -> None:
+    await make_user(client, "kw.admin", "admin")
+    await make_user(client, "kw.super", "supervisor")
     app = client.server.app
     async with app[SESSIONMAKER]() as session, session.begin():
         brakes = Category(code="kw_brakes", name="Hỏng phanh", name_en="Brake failure")

@@ -4,29 +4,15 @@ accent-insensitive transcript search, the suggested category and a person's choi
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from callcenter.config import Settings
 from callcenter.db.models import CallWrapUp, Transcript
 from callcenter.registry import SESSIONMAKER
-from callcenter.transcripts.plugin import PLUGIN
-from callcenter.web.app import create_app
 from tests.auth_helpers import csrf_from_html, login
 from tests.transcripts.world import World, build_world
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings, migrated_url: str) -> TestClient:
-    """The app on both databases (the search differs: FTS5 / PostgreSQL full text)."""
-    settings = settings.model_copy(
-        update={"database": settings.database.model_copy(update={"url": migrated_url})}
-    )
-    client: TestClient = await aiohttp_client(create_app(settings, extra_plugins=[PLUGIN]))
-    return client
 
 
 @pytest.fixture

@@ -13,22 +13,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from callcenter.clock import ManualClock
-from callcenter.config import Settings
-from callcenter.db import migrate
 from callcenter.db.models import AuditEntry, Call, Transcript, TranscriptionJob
 from callcenter.registry import SESSIONMAKER, SETTINGS
-from callcenter.transcripts.plugin import PLUGIN
 from callcenter.transcripts.retention import RetentionSweep
-from callcenter.web.app import create_app
 from tests.auth_helpers import login
 from tests.transcripts.world import T0, World, build_world
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    await migrate.upgrade_async(settings.database.url)
-    client: TestClient = await aiohttp_client(create_app(settings, extra_plugins=[PLUGIN]))
-    return client
 
 
 def sweep(client: TestClient, clock: ManualClock, recordings: int, transcripts: int) -> Any:
