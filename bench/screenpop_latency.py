@@ -42,6 +42,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -560,6 +561,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     per_call = settings_data.pop("recorder_per_call", False)
     census = settings_data.pop("gc_census", False)
     count_sql = settings_data.pop("count_sql", False)
+    login_agents = settings_data.pop("login_agents", None)  # None: every agent in the ACD
     threshold = settings_data.pop("gc_threshold", None)
     settings = load_settings(None, **settings_data)
     app = create_app(
@@ -578,7 +580,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             break
         await asyncio.sleep(0.05)
     service = app[ACD_SERVICE]
-    for agent_id in list(service.acd.agents):
+    for agent_id in list(service.acd.agents) if login_agents is None else login_agents:
         await service.login(agent_id)
     # Where the time goes: the moment each pop is queued for its agent's websocket.
     queued: list[tuple[str, float]] = []
@@ -634,10 +636,22 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
 
     recorder._save = timed_save  # type: ignore[method-assign]
     recorder._save_batch = timed_batch  # type: ignore[method-assign]
+    # FastAGI sessions by script: how long Asterisk waited for each answer (route: the pick).
+    agi_ms: dict[str, list[float]] = {}
+    agi_server = app[agi_plugin.AGI_SERVER]
+    observe = agi_server.observer
+
+    def timed_agi(script: str, outcome: str, seconds: float) -> None:
+        agi_ms.setdefault(script, []).append(seconds * 1000)
+        if observe is not None:
+            observe(script, outcome, seconds)
+
+    agi_server.observer = timed_agi
     # Event-loop lag (how late a 20 ms sleep wakes) and the write-behind queues' depth.
     lag_ms: list[tuple[float, float]] = []
     depth: list[tuple[int, int]] = []
     cpu: list[tuple[float, float]] = []  # (monotonic, process CPU seconds), every ~0.5 s
+    rss: list[tuple[float, float]] = []  # (monotonic, peak RSS MB so far), every ~0.5 s
 
     async def sample() -> None:
         while True:
@@ -648,6 +662,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             depth.append((service.state_log.depth, recorder.depth))
             if not cpu or now - cpu[-1][0] >= 0.5:
                 cpu.append((now, time.process_time()))
+                rss.append((now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
     sampler = asyncio.create_task(sample())
     statements: Counter[str] = Counter()
@@ -690,6 +705,9 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             "cpu_share": cpu_share,
             "cpu_samples": cpu,
             "wall_seconds": wall,
+            "agi_ms": agi_ms,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_samples": rss,
             "state_log_overflows": service.state_log.overflows,
             "state_log_lost": service.state_log.lost,
         }
