@@ -59,6 +59,7 @@ def setup(app: web.Application) -> None:
 
 async def _work_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[TRANSCRIPTION]
+    await service.recover()
     unsubscribe = app[CONSUMER].subscribe(app[BUS])
     runner = tasks.supervise("transcription", service.run, backoff=5.0, backoff_max=300.0)
     sweep = app[RETENTION]

@@ -69,6 +69,7 @@ class TranscriptionService:
         self.state = "off" if pool_factory is None else "starting"
         self.done = 0
         self.failures = 0
+        self._recovered = False
 
     # ------------------------------------------------------------------ queueing
     async def enqueue(self, kind: str, linkedid: str, audio_file: str) -> bool:
@@ -83,16 +84,24 @@ class TranscriptionService:
         return job is not None
 
     # ------------------------------------------------------------------ the runner
-    async def run(self) -> None:
-        """Supervised: requeue what a crash left running, start the workers, run the queue."""
+    async def recover(self) -> None:
+        """Start-up: requeue what a crash left running, queue calls recorded while the
+        daemon was down. The plugin awaits it during start-up (not in a background task a
+        failing start-up would cancel halfway through a query)."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             requeued = await repo.requeue_running(session, now)
             missed = await repo.enqueue_missed(session, now - CATCH_UP, now)
+        self._recovered = True
         if requeued:
             log.info("transcription: %d job(s) left running by the last run queued again", requeued)
         if missed:
             log.info("transcription: %d call(s) recorded while the daemon was down queued", missed)
+
+    async def run(self) -> None:
+        """Supervised: recover (once), start the workers, run the queue."""
+        if not self._recovered:
+            await self.recover()
         if self._pool_factory is None:
             log.info("transcription is off (speech.model_path or speech.workers): jobs wait")
             await asyncio.Event().wait()

@@ -30,7 +30,7 @@ from tests.stt.speech_audio import model_folder
 pytestmark = pytest.mark.timeout(180)
 
 
-async def until(app: web.Application, query: Any, what: str, seconds: float = 90.0) -> Any:
+async def until(app: web.Application, query: Any, what: str, seconds: float = 150.0) -> Any:
     for _ in range(int(seconds / 0.1)):
         async with app[SESSIONMAKER]() as session:
             found = await session.scalar(query)
