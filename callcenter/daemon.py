@@ -28,6 +28,7 @@ from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
+from callcenter.supervisor import plugin as supervisor_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.transcripts import plugin as transcripts_plugin
@@ -43,6 +44,7 @@ PLUGINS: tuple[Plugin, ...] = (
     acd_plugin.PLUGIN,
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
+    supervisor_plugin.PLUGIN,
     transcripts_plugin.PLUGIN,
 )
 

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 #: The password every demo login gets (printed at start; a demo is never production).
 DEMO_PASSWORD = "demo-2026-cskh"
 DEMO_STAFF = [("admin", "Quản trị viên", "admin"), ("supervisor", "Giám sát ca", "supervisor")]
+#: The supervisor's own (simulated) phone: listening in from the wallboard rings it.
+DEMO_STAFF_PHONES = {"supervisor": "PJSIP/190"}
 #: Department staff (username, name, department code, order in the department, head):
 #: log in as ``dichvu1`` to see complaints arrive in the service department's inbox.
 DEMO_DEPARTMENT_STAFF = [
@@ -80,7 +82,8 @@ async def seed_demo_logins(session: AsyncSession) -> None:
 
     for username, full_name, role in DEMO_STAFF:
         if await session.scalar(select(User).where(User.username == username)) is None:
-            session.add(User(username=username, full_name=full_name, role=role))
+            phone = DEMO_STAFF_PHONES.get(username, "")
+            session.add(User(username=username, full_name=full_name, role=role, interface=phone))
     departments = {d.code: d.id for d in (await session.scalars(select(Department))).all()}
     for username, full_name, code, order, head in DEMO_DEPARTMENT_STAFF:
         if (
@@ -222,7 +225,8 @@ async def run_demo(
     agi_port = free_port()
     scenario = Scenario(
         arrival_per_minute=60.0 / call_every,
-        agents=[interface.split("/", 1)[1] for _, _, interface in DEMO_AGENTS],
+        agents=[interface.split("/", 1)[1] for _, _, interface in DEMO_AGENTS]
+        + [interface.split("/", 1)[1] for interface in DEMO_STAFF_PHONES.values()],
         answer_delay_min=2.0,
         answer_delay_max=6.0,
         talk_min=20.0,

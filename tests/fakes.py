@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callcenter.core.call_control import CallControl, CallControlError, CallControlUnavailable
+from callcenter.core.call_control import (
+    CallControl,
+    CallControlError,
+    CallControlUnavailable,
+    ListenMode,
+)
 
 
 @dataclass
@@ -83,9 +88,14 @@ class RecordingCallControl:
         return self.live_channels
 
     async def listen_in(
-        self, listener: str, channel: str, *, whisper: bool = False, caller_id: str = ""
+        self,
+        listener: str,
+        channel: str,
+        *,
+        mode: ListenMode = ListenMode.LISTEN,
+        caller_id: str = "",
     ) -> str:
-        self._do("listen_in", listener, channel, whisper)
+        self._do("listen_in", listener, channel, str(mode))
         return f"fake-listen-{len(self.actions)}"
 
 

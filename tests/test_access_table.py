@@ -32,6 +32,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.transcripts.plugin import PLUGIN as TRANSCRIPTS
 from callcenter.web.access import declared_roles
@@ -327,6 +328,12 @@ TABLE: list[Row] = [
         sample="/api/tickets/TK-2026-000001/call"),
     Row("POST", "/api/tickets/notifications/{id}/retry", 401, 403, 404, 404, 404,
         sample="/api/tickets/notifications/999/retry"),
+    # --- issue 15: the supervisor's wallboard and listening in (callcenter/supervisor/) ---
+    # Listen with an empty form: not JSON (400). Agents and department staff: 403.
+    Row("GET", "/supervisor", LOGIN, 403, 200, 403, 200),
+    Row("GET", "/supervisor/ws", 401, 403, 101, 403, 101, websocket=True),
+    Row("GET", "/api/supervisor/wallboard", 401, 403, 200, 403, 200),
+    Row("POST", "/api/supervisor/listen", 401, 403, 400, 403, 400),
     # --- recordings (callcenter/web/recordings.py): supervisors, admins, the call's agent,
     # the department of its ticket listen (a call not theirs is "not found") ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 404, 404, 404, 404, sample="/recordings/999"),
@@ -378,7 +385,9 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 @pytest.fixture
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
-    return await aiohttp_client(create_app(settings, extra_plugins=[TICKETS, TRANSCRIPTS]))
+    return await aiohttp_client(
+        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, TRANSCRIPTS])
+    )
 
 
 def test_table_has_no_duplicate_rows() -> None:

@@ -15,10 +15,16 @@ from typing import Any
 from panoramisk.actions import Action
 
 from callcenter.ami.link import AmiActionError, AmiError, AmiLink, AmiNotConnected
-from callcenter.core.call_control import CallControlError, CallControlUnavailable
+from callcenter.core.call_control import CallControlError, CallControlUnavailable, ListenMode
 
 #: The dialplan context a listen-in call runs (``asterisk/extensions.conf``: ChanSpy).
 LISTEN_CONTEXT = "cc-listen"
+#: The extension of ``[cc-listen]`` each mode runs (ChanSpy options ``q``, ``qw``, ``qB``).
+LISTEN_EXTENSIONS = {
+    ListenMode.LISTEN: "s",
+    ListenMode.WHISPER: "whisper",
+    ListenMode.BARGE: "barge",
+}
 
 
 class _OneReply(Action):  # type: ignore[misc]
@@ -154,14 +160,20 @@ class AmiCallControl:
         return [{key: _text(item, key) for key in keys} for item in items]
 
     async def listen_in(
-        self, listener: str, channel: str, *, whisper: bool = False, caller_id: str = ""
+        self,
+        listener: str,
+        channel: str,
+        *,
+        mode: ListenMode = ListenMode.LISTEN,
+        caller_id: str = "",
     ) -> str:
         """Originate to the listener's phone into ``[cc-listen]``, which runs ChanSpy on
-        ``CC_SPY_CHANNEL``: ``s`` listens quietly, ``whisper`` also speaks to the agent."""
+        ``CC_SPY_CHANNEL``: ``s`` listens quietly, ``whisper`` also speaks to the agent,
+        ``barge`` speaks to both parties."""
         return await self.originate(
             listener,
             context=LISTEN_CONTEXT,
-            exten="whisper" if whisper else "s",
+            exten=LISTEN_EXTENSIONS[ListenMode(mode)],
             caller_id=caller_id,
             variables={"CC_SPY_CHANNEL": channel},
         )

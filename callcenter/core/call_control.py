@@ -10,6 +10,7 @@ all act on calls through this one protocol. The AMI adapter implements it
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -19,6 +20,14 @@ class CallControlError(Exception):
 
 class CallControlUnavailable(CallControlError):
     """The telephone system is not connected: nothing was sent."""
+
+
+class ListenMode(StrEnum):
+    """How a supervisor joins an agent's call (Asterisk ChanSpy)."""
+
+    LISTEN = "listen"  # hears both sides, nobody hears them
+    WHISPER = "whisper"  # also speaks to the agent only
+    BARGE = "barge"  # speaks to both the agent and the caller
 
 
 class CallControl(Protocol):
@@ -85,8 +94,14 @@ class CallControl(Protocol):
         ...
 
     async def listen_in(
-        self, listener: str, channel: str, *, whisper: bool = False, caller_id: str = ""
+        self,
+        listener: str,
+        channel: str,
+        *,
+        mode: ListenMode = ListenMode.LISTEN,
+        caller_id: str = "",
     ) -> str:
         """Ring ``listener`` (a supervisor's phone); when answered it listens to ``channel``
-        (ChanSpy), or also speaks to the agent with ``whisper``. Returns the action's id."""
+        (ChanSpy), whispers to the agent or barges in, as ``mode`` says. Returns the
+        action's id."""
         ...

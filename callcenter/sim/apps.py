@@ -18,6 +18,7 @@ from callcenter.sim.channels import RINGING, UP, Channel, ChannelHungUp
 from callcenter.sim.dial import app_dial
 from callcenter.sim.fastagi import run_agi
 from callcenter.sim.queue import run_queue
+from callcenter.sim.spy import app_chanspy
 
 if TYPE_CHECKING:
     from callcenter.sim.pbx import Pbx
@@ -251,6 +252,7 @@ APPS: dict[str, App] = {
     "read": app_read,
     "senddtmf": app_senddtmf,
     "record": app_record,
+    "chanspy": app_chanspy,
 }
 
 #: The names Asterisk registers the applications under: Newexten, Cdr and channel
@@ -277,4 +279,5 @@ APP_NAMES: dict[str, str] = {
     "read": "Read",
     "senddtmf": "SendDTMF",
     "record": "Record",
+    "chanspy": "ChanSpy",
 }

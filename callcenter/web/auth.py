@@ -52,9 +52,7 @@ routes = web.RouteTableDef()
 #: Where each role lands after logging in (when no ``next`` was asked for).
 ROLE_HOME: dict[Role, str] = {
     Role.AGENT: "/agent",
-    # The supervisor wallboard comes with its own issue; until then supervisors land
-    # where they can already work.
-    Role.SUPERVISOR: "/customers",
+    Role.SUPERVISOR: "/supervisor",  # the live wallboard (callcenter/supervisor)
     Role.ADMIN: "/admin",
     Role.DEPARTMENT: "/tickets/inbox",  # the department inbox (callcenter/tickets)
 }

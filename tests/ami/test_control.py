@@ -9,7 +9,7 @@ import pytest
 
 from callcenter.ami.control import AmiCallControl
 from callcenter.ami.link import AmiActionError, AmiNotConnected
-from callcenter.core.call_control import CallControlError, CallControlUnavailable
+from callcenter.core.call_control import CallControlError, CallControlUnavailable, ListenMode
 
 
 class Link:
@@ -33,13 +33,16 @@ class Link:
 async def test_listen_in_originates_the_supervisor_into_chanspy() -> None:
     link = Link()
     control = AmiCallControl(link)  # type: ignore[arg-type]
-    assert await control.listen_in("PJSIP/900", "PJSIP/101-0000000a", whisper=True) == "action-1"
+    whisper = ListenMode.WHISPER
+    assert await control.listen_in("PJSIP/900", "PJSIP/101-0000000a", mode=whisper) == "action-1"
     assert await control.listen_in("PJSIP/900", "PJSIP/102-0000000b") == "action-1"
-    (name, args, kwargs), (_n, _a, quiet) = link.calls
+    assert await control.listen_in("PJSIP/900", "PJSIP/103-0c", mode=ListenMode.BARGE)
+    (name, args, kwargs), (_n, _a, quiet), (_n2, _a2, barge) = link.calls
     assert (name, args) == ("originate", ("PJSIP/900",))
     assert (kwargs["context"], kwargs["exten"]) == ("cc-listen", "whisper")
     assert kwargs["variables"] == {"CC_SPY_CHANNEL": "PJSIP/101-0000000a"}
     assert quiet["exten"] == "s"
+    assert (barge["exten"], barge["variables"]) == ("barge", {"CC_SPY_CHANNEL": "PJSIP/103-0c"})
 
 
 async def test_port_actions_map_to_ami_actions() -> None:

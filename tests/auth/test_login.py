@@ -87,7 +87,7 @@ async def test_cookie_is_secure_behind_https(
     ("role", "home", "link"),
     [
         ("agent", "/agent", "Trang điện thoại viên"),
-        ("supervisor", "/customers", "Nhập dữ liệu"),
+        ("supervisor", "/supervisor", "Bảng giám sát"),  # the wallboard (issue 15)
         ("admin", "/admin", "Quản trị"),
         ("department", "/tickets/inbox", "Hộp việc"),  # the department inbox (issue 13)
     ],

@@ -384,13 +384,27 @@ def daemon_user() -> AmiUser:
     return parse_manager_conf((ASTERISK / "manager.conf").read_text(encoding="utf-8"))["callcenter"]
 
 
+_PROGRESS_VARIABLES = re.compile(r"^(CC_.*|MIXMONITOR_FILENAME|DIALSTATUS|QUEUESTATUS|AGISTATUS)$")
+
+
+def _dialplan_progress(data: dict[str, str]) -> bool:
+    name = data.get("Event")
+    return name == "Newexten" or (
+        name == "VarSet" and bool(_PROGRESS_VARIABLES.match(data.get("Variable", "")))
+    )
+
+
 def daemon_view(
     events: list[Block],
     key_headers: dict[str, tuple[str, ...]],
     ignore: set[str],
 ) -> dict[str, list[str]]:
     """Per channel (named by order of appearance), the events the daemon's filter lets
-    through, each with its key headers; the provider's leg and ``ignore`` left out."""
+    through, each with its key headers; the provider's leg and ``ignore`` left out.
+
+    Also the dialplan's own progress, which the daemon no longer subscribes to (issue 19:
+    half of all AMI events) but which proves the simulator runs the dialplan as Asterisk
+    does: every step (Newexten) and the variables the dialplan and FastAGI set."""
     user = daemon_user()
     names = ChannelNames()
     out: dict[str, list[str]] = defaultdict(list)
@@ -400,7 +414,7 @@ def daemon_view(
         if not chan or chan.startswith(PROVIDER_LEG) or chan == "none":
             continue
         key = names.key(chan)
-        if not user.wants(block):
+        if not (user.wants(block) or _dialplan_progress(data)):
             continue
         name = data["Event"]
         if name in ignore or f"{name} {data.get('Variable', '')}" in ignore:

@@ -3,7 +3,8 @@
 ``python -m tests.real_asterisk.record``) is replayed on the simulator
 (``tests/sim/production.py``: same dialplan and generated includes, same FastAGI
 answers, same AMI actions at the same moments), and the two must show the daemon the
-same thing, channel by channel.
+same thing, channel by channel (and the dialplan's own steps and variables, which the
+daemon no longer subscribes to but which show the simulator runs the dialplan as Asterisk).
 
 Compared, per channel (channels named by kind and order of appearance, e.g.
 ``PJSIP/trunk#2``): the sequence of every event that passes the daemon's own AMI event

@@ -29,7 +29,10 @@ class Rig:
     sim: Simulator
     tracker: CallTracker
     daemon: DaemonStub | None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # what the daemon's AMI user sees
+    #: everything the PBX raised, unfiltered: the dialplan's steps and variables, which the
+    #: daemon does not subscribe to (issue 19), prove the flow
+    dialplan: list[dict[str, Any]] = field(default_factory=list)
     link: Any = None
 
     async def call(self, **kwargs: Any) -> str:
@@ -68,6 +71,7 @@ async def make_rig(
     ami_port = await sim.start()
     tracker = CallTracker(clock=sim.clock)
     rig = Rig(sim, tracker, daemon)
+    sim.pbx.listeners.append(lambda headers: rig.dialplan.append(dict(headers)))
 
     def on_event(message: Any) -> None:
         rig.events.append(dict(message))
@@ -189,7 +193,7 @@ async def test_daemon_down_sends_the_call_to_the_fallback_queue(fallback_rig: Ri
     assert record.agent_interface == "PJSIP/102"
     agistatus = [
         e
-        for e in fallback_rig.events
+        for e in fallback_rig.dialplan
         if e.get("Event") == "VarSet" and e.get("Variable") == "AGISTATUS"
     ]
     assert agistatus and agistatus[0]["Value"] == "FAILURE"
@@ -261,7 +265,7 @@ async def test_busy_and_unregistered_phones(busy_rig: Rig) -> None:
     record = await busy_rig.until_ended(linkedid)
     statuses = [
         e["Value"]
-        for e in busy_rig.events
+        for e in busy_rig.dialplan
         if e.get("Event") == "VarSet" and e.get("Variable") == "DIALSTATUS" and e["Value"]
     ]
     assert statuses[:2] == ["BUSY", "CHANUNAVAIL"]
@@ -293,7 +297,7 @@ async def test_out_of_hours_plays_the_prompt_and_hangs_up(closed_rig: Rig) -> No
     assert record.attempts == [] and record.answered_at is None
     played = [
         e["AppData"]
-        for e in closed_rig.events
+        for e in closed_rig.dialplan
         if e.get("Event") == "Newexten" and e.get("Application") == "Playback"
     ]
     assert played == ["callcenter/closed"]

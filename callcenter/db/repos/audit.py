@@ -34,6 +34,9 @@ ACTIONS: dict[str, str] = {
     "delete": N_("Deletion"),
     "recording.play": N_("Recording played"),
     "recording.listen": N_("Recording listened to"),
+    "call.listen": N_("Listened in on a call"),
+    "call.whisper": N_("Whispered to an agent on a call"),
+    "call.barge": N_("Barged in on a call"),
     "backup": N_("Backup"),
     "restore": N_("Restore"),
 }

@@ -86,6 +86,22 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
         0,
         1,
     ),
+    SettingSpec(
+        "service_level_seconds",
+        N_("Service level threshold (seconds)"),
+        N_("A call answered within this wait counts as answered in time (wallboard, reports)."),
+        20,
+        1,
+        600,
+    ),
+    SettingSpec(
+        "short_abandon_seconds",
+        N_("Short abandon (seconds)"),
+        N_("A caller who hangs up within this wait is left out of the service level."),
+        5,
+        0,
+        120,
+    ),
 )
 SETTINGS_BY_KEY = {spec.key: spec for spec in SETTING_SPECS}
 
@@ -101,6 +117,8 @@ class SystemSettings:
     page_grace_seconds: int = 30
     sticky_agent_seconds: int = 10
     survey_after_call: int = 0
+    service_level_seconds: int = 20
+    short_abandon_seconds: int = 5
 
 
 async def load_system_settings(session: AsyncSession) -> SystemSettings:
