@@ -68,6 +68,19 @@ class AsteriskSettings(Section):
     sync_on_change: bool = False
 
 
+class SoftphoneSettings(Section):
+    """The browser softphone in the agent page (SIP over a secure websocket to Asterisk)."""
+
+    #: Asterisk's SIP websocket as the browser reaches it; empty: ``/ws`` on the page's own
+    #: origin (the reverse proxy in front of both, ``wss://`` under HTTPS).
+    ws_url: str = ""
+    #: The domain of the agents' SIP addresses; empty: the page's host name.
+    sip_domain: str = ""
+    #: JsSIP's browser bundle (``dist/jssip.min.js`` of the npm package); empty: the one
+    #: ``scripts/_setup.sh`` installs under ``.npm/`` in the checkout.
+    jssip_file: str = ""
+
+
 class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -136,6 +149,7 @@ class Settings(BaseSettings):
     ami: AmiSettings = AmiSettings()
     agi: AgiSettings = AgiSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    softphone: SoftphoneSettings = SoftphoneSettings()
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()

@@ -28,7 +28,9 @@ from callcenter.plugins import Plugin, StartupError
 from callcenter.provision import plugin as provision_plugin
 from callcenter.registry import SHUTDOWN
 from callcenter.services import plugin as acd_plugin
+from callcenter.softphone import plugin as softphone_plugin
 from callcenter.supervisor import plugin as supervisor_plugin
+from callcenter.surveys import plugin as surveys_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.transcripts import plugin as transcripts_plugin
@@ -45,6 +47,8 @@ PLUGINS: tuple[Plugin, ...] = (
     provision_plugin.PLUGIN,
     tickets_plugin.PLUGIN,
     supervisor_plugin.PLUGIN,
+    softphone_plugin.PLUGIN,
+    surveys_plugin.PLUGIN,
     transcripts_plugin.PLUGIN,
 )
 

@@ -70,6 +70,7 @@ async def seed_database(settings: Settings, *, demo: bool) -> None:
                     log.info("loaded %d sample customers", added)
                 await seed_demo_logins(session)
                 await seed_demo_routing(session)
+                await seed_demo_surveys(session)
                 # The demo takes calls every day, public holidays included.
                 await open_on_public_holidays(session, local_date(SystemClock().now()))
     finally:
@@ -107,6 +108,57 @@ async def seed_demo_logins(session: AsyncSession) -> None:
     for user in (await session.scalars(select(User).where(User.username.in_(names)))).all():
         if not user.password_hash:
             user.password_hash = await hash_password_async(DEMO_PASSWORD)
+
+
+async def seed_demo_surveys(session: AsyncSession) -> None:
+    """A sample survey the agents and the care team fill in: the vehicle interior, and
+    "why" only when the customer is not satisfied (once; the admin edits it freely). The
+    after-call survey on the phone is switched on: the simulated callers answer it."""
+    from callcenter.db.models import Survey, SurveyQuestion, SystemSetting
+
+    if await session.get(SystemSetting, "survey_after_call") is None:
+        session.add(SystemSetting(key="survey_after_call", value=1))
+
+    name = "Khảo sát sau bảo dưỡng"
+    if await session.scalar(select(Survey.id).where(Survey.name == name)) is not None:
+        return
+    survey = Survey(
+        name=name,
+        description="Gọi lại khách sau khi xe được bảo dưỡng hoặc sửa chữa.",
+        active=True,
+        follow_up=True,
+    )
+    session.add(survey)
+    await session.flush()
+    score = SurveyQuestion(
+        survey_id=survey.id, position=1, kind="scale_5",
+        text="Anh/chị chấm điểm chất lượng dịch vụ từ 1 đến 5?",
+    )  # fmt: skip
+    interior = SurveyQuestion(
+        survey_id=survey.id, position=2, kind="single_choice",
+        text="Anh/chị có hài lòng về nội thất xe không?",
+        options=["Không hài lòng", "Bình thường", "Hài lòng"],
+    )  # fmt: skip
+    session.add_all([score, interior])
+    await session.flush()
+    session.add(
+        SurveyQuestion(
+            survey_id=survey.id,
+            position=3,
+            kind="free_text",
+            text="Vì sao anh/chị không hài lòng?",
+            depends_on_id=interior.id,
+            depends_values=["Không hài lòng"],
+        )
+    )
+    session.add(
+        SurveyQuestion(
+            survey_id=survey.id,
+            position=4,
+            kind="scale_10",
+            text="Anh/chị có sẵn lòng giới thiệu chúng tôi với bạn bè không (0–10)?",
+        )
+    )
 
 
 async def seed_demo_routing(session: AsyncSession) -> None:
@@ -237,6 +289,7 @@ async def run_demo(
         known_numbers=await known_numbers(settings),
         known_ratio=0.6,
         anonymous_ratio=0.1,
+        survey_answer_ratio=0.7,
         seed=secrets.randbelow(10**6),
     )
     sim = Simulator(

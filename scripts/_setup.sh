@@ -56,3 +56,21 @@ ensure_postgres() {
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   fi
 }
+
+#: The browser softphone's SIP user agent (JsSIP). 3.12.0 is the last release whose npm
+#: package ships a browser bundle (dist/jssip.min.js); the daemon serves that file from
+#: here (softphone.jssip_file), nothing is copied into the repository.
+JSSIP_VERSION="3.12.0"
+NPM_DIR="$ROOT/.npm"
+
+ensure_npm_packages() {
+  local bundle="$NPM_DIR/node_modules/jssip/dist/jssip.min.js"
+  local installed=""
+  [ -f "$NPM_DIR/node_modules/jssip/package.json" ] && \
+    installed="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$NPM_DIR/node_modules/jssip/package.json" | head -1)"
+  if [ -f "$bundle" ] && [ "$installed" = "$JSSIP_VERSION" ]; then return 0; fi
+  command -v npm >/dev/null || apt_install npm
+  log "npm install jssip@$JSSIP_VERSION into .npm/"
+  mkdir -p "$NPM_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NPM_DIR" "jssip@$JSSIP_VERSION" >/dev/null
+}

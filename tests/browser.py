@@ -34,14 +34,15 @@ def require_chromium() -> None:
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    """A launched headless Chromium (a Playwright ``Browser``), closed on the way out."""
+async def chromium(*extra_args: str) -> AsyncIterator[Any]:
+    """A launched headless Chromium (a Playwright ``Browser``), closed on the way out;
+    ``extra_args`` add switches (e.g. the fake microphone of the softphone tests)."""
     require_chromium()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args], headless=True
         )
         try:
             yield browser

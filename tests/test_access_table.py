@@ -32,7 +32,9 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.models import Customer, CustomerPhone, Department, Ticket, User
 from callcenter.registry import CLOCK, SESSIONMAKER
+from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
+from callcenter.surveys.plugin import PLUGIN as SURVEYS
 from callcenter.tickets.plugin import PLUGIN as TICKETS
 from callcenter.transcripts.plugin import PLUGIN as TRANSCRIPTS
 from callcenter.web.access import declared_roles
@@ -91,6 +93,9 @@ TABLE: list[Row] = [
     Row("POST", r"/admin/users/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/users/1"),
     Row("POST", r"/admin/users/{id}/password", LOGIN, 403, 403, 403, 400,
         sample="/admin/users/1/password"),
+    # issue 17: a new SIP password for a browser phone (user 1 has a desk phone: 400)
+    Row("POST", r"/admin/users/{id}/sip-secret", LOGIN, 403, 403, 403, 400,
+        sample="/admin/users/1/sip-secret"),
     Row("GET", "/admin/groups", LOGIN, 403, 403, 403, 200),
     Row("POST", "/admin/groups", LOGIN, 403, 403, 403, 400),
     Row("GET", r"/admin/groups/{id}", LOGIN, 403, 403, 403, 404, sample="/admin/groups/999"),
@@ -334,6 +339,26 @@ TABLE: list[Row] = [
     Row("GET", "/supervisor/ws", 401, 403, 101, 403, 101, websocket=True),
     Row("GET", "/api/supervisor/wallboard", 401, 403, 200, 403, 200),
     Row("POST", "/api/supervisor/listen", 401, 403, 400, 403, 400),
+    # --- issue 17: the browser softphone (callcenter/softphone/): only for its owner ---
+    Row("GET", "/api/softphone/credentials", 401, 200, 200, 403, 403),
+    Row("GET", "/softphone/jssip.min.js", LOGIN, 200, 200, 403, 403),  # scripts/_setup.sh
+    # --- issue 15: surveys room (callcenter/surveys/): builder, forms' API, report ---
+    # Survey 1 is the default post-call survey migration 0010 creates; empty forms: 400.
+    Row("GET", "/admin/surveys", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/admin/surveys", LOGIN, 403, 403, 403, 400),
+    Row("GET", r"/admin/surveys/{id}", LOGIN, 403, 403, 403, 200, sample="/admin/surveys/1"),
+    Row("POST", r"/admin/surveys/{id}", LOGIN, 403, 403, 403, 400, sample="/admin/surveys/1"),
+    Row("POST", r"/admin/surveys/{id}/questions", LOGIN, 403, 403, 403, 400,
+        sample="/admin/surveys/1/questions"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}/delete", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999/delete"),
+    Row("GET", "/api/surveys", 401, 200, 200, 200, 200),
+    Row("POST", r"/api/surveys/{id}/responses", 401, 400, 400, 400, 400,
+        sample="/api/surveys/1/responses"),  # empty body: not JSON
+    Row("GET", "/surveys/report", LOGIN, 403, 200, 403, 200),
+    Row("GET", "/surveys/report.xlsx", LOGIN, 403, 200, 403, 200),
     # --- recordings (callcenter/web/recordings.py): supervisors, admins, the call's agent,
     # the department of its ticket listen (a call not theirs is "not found") ---
     Row("GET", r"/recordings/{call_id}", LOGIN, 404, 404, 404, 404, sample="/recordings/999"),
@@ -386,7 +411,7 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
     return await aiohttp_client(
-        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, TRANSCRIPTS])
+        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, TRANSCRIPTS])
     )
 
 

@@ -246,6 +246,7 @@
 
   function renderPop(pop) {
     currentPop = pop;
+    document.dispatchEvent(new CustomEvent("agent:pop", { detail: pop })); // e.g. the survey panel
     $("pop").hidden = false;
     const call = pop.call;
     const customer = pop.customer;

@@ -102,7 +102,14 @@
       }));
     });
     onSubmit("follow-up-form", function (form) {
-      act(send(base + "/follow-up", { outcome: form.outcome.value, comment: form.comment.value }));
+      const body = { outcome: form.outcome.value, comment: form.comment.value };
+      const survey = document.getElementById("follow-up-survey"); // surveys.js renders it
+      if (survey && window.SurveyForms) {
+        const spec = JSON.parse(survey.dataset.survey);
+        body.survey_id = spec.id;
+        body.answers = window.SurveyForms.collect(survey, spec);
+      }
+      act(send(base + "/follow-up", body));
     });
     onSubmit("comment-form", function (form) { act(send(base + "/comments", { text: form.text.value })); });
     onSubmit("attach-form", function (form) { act(send(base + "/files", new FormData(form), true)); });

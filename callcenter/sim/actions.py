@@ -274,12 +274,15 @@ async def place_call(
     digit_delay: float = 3.0,
     patience: float | None = None,
     talk_seconds: float | None = None,
+    survey_keys: Callable[[int], str] | None = None,
 ) -> Channel:
     """An inbound call from the provider trunk: the caller channel runs the dialplan.
 
     The caller presses ``digits`` after ``digit_delay`` seconds (IVR), hangs up if no
     agent answered within ``patience`` seconds, and ends an answered call after
-    ``talk_seconds`` (None: waits for the agent to hang up).
+    ``talk_seconds`` (None: waits for the agent to hang up). A caller who stays on after
+    the agent hung up answers each question of the post-call survey ([cc-survey]) with
+    ``survey_keys(digits the dialplan reads)``; without it the caller presses nothing.
     """
     suffix = f"{next(pbx._chan_seq):08x}"
     chan = pbx.new_channel(f"PJSIP/{trunk}-{suffix}", context, did, state=RING, tech="PJSIP")
@@ -288,7 +291,9 @@ async def place_call(
     pbx.chan_event("Newchannel", chan)
     pbx.set_var(chan, "SIPDOMAIN", "127.0.0.1")
     pbx.spawn(pbx.run_pbx(chan))
-    pbx.spawn(_caller_behaviour(pbx, chan, digits, digit_delay, patience, talk_seconds))
+    pbx.spawn(
+        _caller_behaviour(pbx, chan, digits, digit_delay, patience, talk_seconds, survey_keys)
+    )
     return chan
 
 
@@ -299,10 +304,20 @@ async def _caller_behaviour(
     digit_delay: float,
     patience: float | None,
     talk_seconds: float | None,
+    survey_keys: Callable[[int], str] | None = None,
 ) -> None:
     start = pbx.clock.monotonic()
     pressed = False
+    answered_question = ""
     while not chan.hungup:
+        if survey_keys is not None and chan.context == "cc-survey" and chan.app == "Read":
+            # Read runs once the daemon handed over a question (or repeats it, with a new
+            # try count): answer each once.
+            asked = f"{chan.vars.get('CC_SURVEY_Q', '')}/{chan.vars.get('CC_SURVEY_TRIES', '')}"
+            if asked != answered_question:
+                answered_question = asked
+                wanted = chan.vars.get("CC_SURVEY_DIGITS", "1")
+                pbx.press(chan, survey_keys(int(wanted) if wanted.isdigit() else 1))
         elapsed = pbx.clock.monotonic() - start
         in_talk = chan.bridge is not None and len(chan.bridge.channels) == 2
         if digits and not pressed and elapsed >= digit_delay:

@@ -114,11 +114,21 @@ async def app_senddtmf(pbx: Pbx, chan: Channel, data: str) -> str | None:
 
 
 async def app_read(pbx: Pbx, chan: Channel, data: str) -> str | None:
+    """Read(var,prompt[&prompt2],maxdigits,options,attempts,timeout): keys until maxdigits,
+    ``#`` or ``timeout`` seconds without a key (the prompt itself can be interrupted)."""
     args = dp.split_args(data) + [""] * 6
     var, prompt, timeout = args[0], args[1], float(args[5] or 5)
-    digit = await pbx.pause(chan, pbx.sound_seconds(prompt) + timeout, digits=True)
-    pbx.set_var(chan, var, digit or "")
-    pbx.set_var(chan, "READSTATUS", "OK" if digit else "TIMEOUT")
+    most = int(args[2]) if args[2].strip().isdigit() else 0
+    spoken = sum(pbx.sound_seconds(part) for part in prompt.split("&") if part)
+    keys = ""
+    digit = await pbx.pause(chan, spoken + timeout, digits=True)
+    while digit is not None and digit != "#":
+        keys += digit
+        if most and len(keys) >= most:
+            break
+        digit = await pbx.pause(chan, timeout, digits=True)
+    pbx.set_var(chan, var, keys)
+    pbx.set_var(chan, "READSTATUS", "OK" if keys else "TIMEOUT")
     return None
 
 

@@ -432,6 +432,7 @@ class Pbx:
         digit_delay: float = 3.0,
         patience: float | None = None,
         talk_seconds: float | None = None,
+        survey_keys: Callable[[int], str] | None = None,
     ) -> Channel:
         return await actions.place_call(
             self,
@@ -444,6 +445,7 @@ class Pbx:
             digit_delay=digit_delay,
             patience=patience,
             talk_seconds=talk_seconds,
+            survey_keys=survey_keys,
         )
 
     def press(self, chan: Channel, digits: str) -> None:

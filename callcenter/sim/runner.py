@@ -15,7 +15,7 @@ from callcenter.clock import Clock, ScaledClock
 from callcenter.sim.ami import AmiServer, AmiUser, parse_manager_conf
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.recording import Recorder
-from callcenter.sim.scenario import Scenario, arrival_gap, next_call
+from callcenter.sim.scenario import Scenario, arrival_gap, next_call, survey_keys
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class Simulator:
         self.options = options
         self.clock = clock or ScaledClock(scenario.time_scale)
         self.rng = random.Random(scenario.seed)
+        #: a generator of its own: answering surveys leaves the calls' draws as they were
+        self.survey_rng = random.Random(f"{scenario.seed}-survey")
         if not (options.asterisk_dir / "extensions.conf").is_file():
             raise SimulatorError(
                 f"no Asterisk configuration in {options.asterisk_dir} "
@@ -104,6 +106,7 @@ class Simulator:
     async def place_one(self) -> None:
         plan = next_call(self.scenario, self.rng)
         talk = self.rng.uniform(self.scenario.talk_min, self.scenario.talk_max) * 1.5
+        answers = self.survey_rng.random() < self.scenario.survey_answer_ratio
         await self.pbx.place_call(
             plan.did,
             plan.number,
@@ -111,6 +114,7 @@ class Simulator:
             digits=plan.digits,
             patience=plan.patience,
             talk_seconds=talk,
+            survey_keys=survey_keys(self.survey_rng) if answers else None,
         )
         self.calls_placed += 1
         log.info("call %d from %s (%s) to %s", self.calls_placed, plan.number, plan.kind, plan.did)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Scenario:
     anonymous_ratio: float = 0.1
     #: share of callers who press a menu digit (when the hotline plays one)
     menu_digit_ratio: float = 0.7
+    #: share of callers who answer the post-call survey on the keypad (the rest stay silent)
+    survey_answer_ratio: float = 0.0
     seed: int = 1
     #: simulated seconds per wall second
     time_scale: float = 1.0
@@ -59,7 +62,13 @@ class Scenario:
         ):
             if getattr(self, low) > getattr(self, high) or getattr(self, low) < 0:
                 raise ScenarioError(f"{low} must be between 0 and {high}")
-        for ratio in ("no_answer_ratio", "known_ratio", "anonymous_ratio", "menu_digit_ratio"):
+        for ratio in (
+            "no_answer_ratio",
+            "known_ratio",
+            "anonymous_ratio",
+            "menu_digit_ratio",
+            "survey_answer_ratio",
+        ):
             if not 0 <= getattr(self, ratio) <= 1:
                 raise ScenarioError(f"{ratio} must be between 0 and 1")
         if not self.agents:
@@ -130,6 +139,17 @@ def next_call(scenario: Scenario, rng: random.Random) -> CallPlan:
     digits = rng.choice("12345") if rng.random() < scenario.menu_digit_ratio else ""
     patience = rng.uniform(scenario.patience_min, scenario.patience_max)
     return CallPlan(did, number, name, patience, digits, kind)
+
+
+def survey_keys(rng: random.Random) -> Callable[[int], str]:
+    """A caller's answers to the post-call survey: a score 0–10 then ``#`` when the
+    dialplan reads two keys, else a key from 1 to 5 (a choice the question may not have is
+    repeated by the daemon, as with a real caller)."""
+
+    def press(digits: int) -> str:
+        return f"{rng.randint(0, 10)}#" if digits >= 2 else str(rng.randint(1, 5))
+
+    return press
 
 
 def arrival_gap(scenario: Scenario, rng: random.Random) -> float:

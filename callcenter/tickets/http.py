@@ -44,6 +44,7 @@ from callcenter.db.models import (
     TicketAttachment,
     User,
 )
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos import ticket_queries, ticket_work
 from callcenter.db.repos.ticket_queries import TicketFilters
 from callcenter.excel.export import XlsxWriter
@@ -429,6 +430,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         files = await ticket_work.attachments(session, ticket.id)
         times = await ticket_work.ticket_times(session, ticket.id, now)
         follow_up = await ticket_work.follow_up_task(session, ticket.id)
+        survey = await surveys_repo.follow_up_survey(session)
         categories = (
             await session.execute(select(Category.id, Category.name).order_by(Category.name))
         ).all()
@@ -456,6 +458,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         "files": files,
         "times": times,
         "follow_up": follow_up,
+        "follow_up_survey": surveys_repo.form_of(survey) if survey else None,
         "colleagues": colleagues,
         "labels": LABELS,
         "outcomes": CALL_OUTCOMES,
@@ -645,7 +648,8 @@ async def api_categorise(request: web.Request) -> web.StreamResponse:
 async def api_follow_up(request: web.Request) -> web.StreamResponse:
     body: schemas.FollowUpBody = await _body(request, schemas.FollowUpBody)
     return await _run(request, _service(request).follow_up(
-        _user(request), request.match_info["code"], body.outcome, body.comment))  # fmt: skip
+        _user(request), request.match_info["code"], body.outcome, body.comment,
+        survey_id=body.survey_id, answers=body.answers))  # fmt: skip
 
 
 @routes.post("/api/tickets/" + CODE + "/files", name="api_ticket_attach")

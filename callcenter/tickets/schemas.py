@@ -30,8 +30,16 @@ class CategoriseBody(BaseModel):
 
 
 class FollowUpBody(BaseModel):
-    outcome: str = Field(description="satisfied or not_satisfied")
+    outcome: str = Field(
+        default="",
+        description="satisfied or not_satisfied; with a survey's answers, empty: the answers "
+        "decide (callcenter.core.surveys.verdict)",
+    )
     comment: str = Field(default="", max_length=2000)
+    survey_id: int | None = Field(default=None, description="the follow-up survey answered")
+    answers: dict[str, Any] = Field(
+        default_factory=dict, description="question id → answer, as /api/surveys/{id}/responses"
+    )
 
 
 class CallBody(BaseModel):

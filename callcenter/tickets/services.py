@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.clock import Clock
+from callcenter.core import surveys as survey_rules
 from callcenter.core.bus import EventBus
 from callcenter.core.events import TicketChanged
 from callcenter.core.roles import Role
@@ -43,6 +44,7 @@ from callcenter.core.tickets import (
     check_transition,
 )
 from callcenter.db.models import Notification, Ticket, TicketEvent
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos import ticket_queries, ticket_work
 from callcenter.i18n import N_
 from callcenter.notify import outbox
@@ -297,19 +299,77 @@ class TicketService:
 
         return await self._act(user, code, run, "commented")
 
-    async def follow_up(self, user: Any, code: str, outcome: str, comment: str) -> Ticket:
+    async def follow_up(
+        self,
+        user: Any,
+        code: str,
+        outcome: str,
+        comment: str,
+        *,
+        survey_id: int | None = None,
+        answers: Mapping[str, object] | None = None,
+    ) -> Ticket:
+        """The care team's answer: plain satisfied / not satisfied, or the follow-up
+        survey's answers (stored as a response to the ticket and its follow-up task; the
+        answers decide the outcome unless one is given)."""
+
         async def run(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
             if Role(user.role) not in FOLLOW_UP_ROLES:
                 raise Forbidden(N_("Only the care team records the customer's answer."))
+            chosen, note = outcome, comment
+            if survey_id is not None:
+                chosen, note = await self._follow_up_survey(
+                    session, ticket, user, survey_id, answers or {}, outcome, comment, now
+                )
             try:
-                result = FollowUpOutcome(outcome)
+                result = FollowUpOutcome(chosen)
             except ValueError:
                 raise TicketWorkflowError(N_("Choose satisfied or not satisfied.")) from None
             await ticket_work.record_follow_up(
-                session, ticket.id, result, comment=comment, user_id=user.id, now=now
+                session, ticket.id, result, comment=note, user_id=user.id, now=now
             )
 
         return await self._act(user, code, run, "follow_up")
+
+    @staticmethod
+    async def _follow_up_survey(
+        session: AsyncSession,
+        ticket: Ticket,
+        user: Any,
+        survey_id: int,
+        submitted: Mapping[str, object],
+        outcome: str,
+        comment: str,
+        now: datetime,
+    ) -> tuple[str, str]:
+        """Store the survey response; (outcome, comment) as the answers say."""
+        survey = await surveys_repo.get_survey(session, survey_id)
+        if survey is None or not survey.active:
+            raise TicketWorkflowError(N_("This survey no longer exists or is switched off."))
+        questions = [surveys_repo.question_of(q) for q in survey.questions]
+        try:
+            answers = survey_rules.collect(questions, submitted)
+        except survey_rules.AnswerError as exc:
+            raise TicketWorkflowError(exc.message, **exc.params) from None
+        by_id = {a.question_id: a for a in answers}
+        if not outcome:
+            satisfied = survey_rules.verdict(questions, by_id)
+            if satisfied is None:
+                raise TicketWorkflowError(N_("Choose satisfied or not satisfied."))
+            outcome = FollowUpOutcome.SATISFIED if satisfied else FollowUpOutcome.NOT_SATISFIED
+        task = await ticket_work.follow_up_task(session, ticket.id)
+        await surveys_repo.save_response(
+            session,
+            survey_id=survey.id,
+            channel=survey_rules.CHANNEL_CARE,
+            answers=answers,
+            at=now,
+            customer_id=ticket.customer_id,
+            ticket_id=ticket.id,
+            task_id=task.id if task else None,
+            respondent_user_id=user.id,
+        )
+        return str(outcome), comment.strip() or survey_rules.free_text_of(questions, by_id)
 
     async def retry_notification(self, user: Any, notification_id: int) -> Notification:
         async with self.sessions() as session:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import localtime
 from callcenter.core.roles import Role
+from callcenter.core.softphone import PhoneKind
 from callcenter.db.models import User
 from callcenter.db.repos import routing, users
 from callcenter.i18n import N_, SUPPORTED_LANGUAGES
@@ -48,6 +49,10 @@ ROLE_LABELS = {
     Role.DEPARTMENT: N_("Department staff"),
 }
 LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}
+PHONE_KIND_LABELS = {
+    PhoneKind.DESK: N_("Desk phone (SIP)"),
+    PhoneKind.BROWSER: N_("Browser (agent page)"),
+}
 
 
 @routes.get("/admin", name="admin")
@@ -100,6 +105,10 @@ async def _user_context(session: AsyncSession, request: web.Request) -> dict[str
         "roles": [(r.value, gettext_for(request, ROLE_LABELS[r])) for r in Role],
         "role_labels": {r.value: gettext_for(request, ROLE_LABELS[r]) for r in Role},
         "languages": [(code, LANGUAGE_LABELS[code]) for code in SUPPORTED_LANGUAGES],
+        "phone_kinds": [(k.value, gettext_for(request, PHONE_KIND_LABELS[k])) for k in PhoneKind],
+        "phone_kind_labels": {
+            k.value: gettext_for(request, PHONE_KIND_LABELS[k]) for k in PhoneKind
+        },
         "departments": departments,
         "department_options": [(str(d.id), d.name) for d in departments],
         "groups": await routing.list_groups(session),
@@ -223,6 +232,7 @@ async def _user_page(
                 "is_department_head",
                 "language",
                 "active",
+                "phone_kind",
             )
         }
         values["department_id"] = values["department_id"] or ""
@@ -292,12 +302,16 @@ async def user_update(request: web.Request) -> web.StreamResponse:
                 active=form.checkbox("active"),
             )
             await users.set_role(session, user, form.text("role"))
+            await users.set_phone_kind(
+                session, user, form.text("phone_kind") or user.phone_kind, interface
+            )
             if old_role == Role.ADMIN and was_active and not _is_active_admin(user):
                 await _keep_one_admin(session, user.id)
             await routing.set_user_groups(session, user.id, groups)
             details = {
                 "role": user.role,
                 "interface": user.interface,
+                "phone_kind": user.phone_kind,
                 "department_id": user.department_id,
                 "active": user.active,
                 "groups": sorted(groups),
@@ -336,6 +350,31 @@ async def user_password(request: web.Request) -> web.StreamResponse:
                 )
             await users.set_password(session, user, str(form.data.get("password", "")))
             return Change(f"user:{user.username}", {}, "user.password")
+
+        await apply_change(request, "users", change)
+    except RULE_ERRORS as exc:
+        return await _user_page(request, ident, error=form_error(request, exc), status=400)
+    raise done(f"/admin/users/{ident}", "saved")
+
+
+@routes.post("/admin/users/{id}/sip-secret")
+@allow(Role.ADMIN)
+async def user_sip_secret(request: web.Request) -> web.StreamResponse:
+    """A new SIP password for the user's browser phone (never shown to the admin: the
+    agent page fetches it for its owner; the old one stops working at the next sync)."""
+    ident = entity_id(request)
+    try:
+
+        async def change(session: AsyncSession) -> Change:
+            user = await users.get_user(session, ident)
+            if user is None:
+                raise routing.InvalidConfig(
+                    N_("This entry no longer exists; it may have been deleted.")
+                )
+            if user.phone_kind != PhoneKind.BROWSER:
+                raise routing.InvalidConfig(N_("This user has no browser phone."))
+            await users.rotate_sip_secret(session, user)
+            return Change(f"user:{user.username}", {}, "user.sip_secret")
 
         await apply_change(request, "users", change)
     except RULE_ERRORS as exc:

@@ -55,6 +55,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("/admin/pause-reasons", N_("Pause reasons")),
     ("/admin/settings", N_("System settings")),
     ("/admin/prompts", N_("Prompts")),
+    ("/admin/surveys", N_("Surveys")),
     ("/admin/audit", N_("Audit log")),
 )
 

@@ -88,29 +88,37 @@ async def survey_server(session_factory: Any, rig: Any) -> Any:
 async def test_the_survey_score_is_stored_with_the_call(
     survey_server: Any, session_factory: Any, rig: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The migrated default survey (one 1–5 question): the loop asks it, stores the key,
+    and the ``call_surveys`` view still shows issue 11's score row."""
     async with session_factory() as session:
         agent = (await session.scalars(select(User).where(User.username == "agent2"))).one()
 
-    async def press(digit: str, uniqueid: str, linkedid: str) -> None:
+    async def press(digit: str, uniqueid: str, linkedid: str) -> FakeChannel:
         channel = FakeChannel(
             variables={"CHANNEL(linkedid)": linkedid, "CC_AGENT_ID": str(agent.id)}
         )
-        await run_session(
-            "127.0.0.1", survey_server.port, "survey", channel, uniqueid=uniqueid, args=(digit,)
-        )
+        for keys in ("", digit, digit):  # ask, answer, (a wrong key: answer again)
+            await run_session(
+                "127.0.0.1", survey_server.port, "survey", channel, uniqueid=uniqueid,
+                args=(keys,),
+            )  # fmt: skip
+            if channel.variables["CC_ACTION"] != "survey-ask":
+                break
+        return channel
 
     with caplog.at_level(logging.INFO, logger="callcenter.services.survey"):
-        await press("4", "v1.2", "v1.1")
-        await press("4", "v1.2", "v1.1")  # a replayed request: still one answer
-        await press("9", "v2.2", "v2.1")  # not a score
-        await press("", "v3.2", "v3.1")  # timed out, no digit
+        done = await press("4", "v1.2", "v1.1")
+        await press("9", "v2.2", "v2.1")  # not a score, twice: nothing stored
+        await press("", "v3.2", "v3.1")  # timed out, no key
+    assert done.variables["CC_ACTION"] == "survey-done"
+    assert done.variables["CC_PROMPT"] == "callcenter/survey-thanks"
     async with session_factory() as session:
         rows = (await session.scalars(select(CallSurvey))).all()
     assert [(r.linkedid, r.uniqueid, r.score, r.agent_id) for r in rows] == [
         ("v1.1", "v1.2", 4, agent.id)
     ]
     assert rows[0].answered_at == rig.clock.now()
-    ignored = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    ignored = [r.getMessage() for r in caplog.records if "answers no question" in r.getMessage()]
     assert len(ignored) == 2 and "'9'" in ignored[0]
 
 

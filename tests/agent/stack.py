@@ -64,6 +64,8 @@ class Stack:
     runner: web.AppRunner | None = None
     #: How often open agent sockets re-check their login (the daemon's default: 15 s).
     session_check_seconds: float = 15.0
+    #: Rooms a test adds to the daemon (e.g. the surveys room for the agent page's panel).
+    more_plugins: list[Any] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -74,7 +76,12 @@ class Stack:
         app = create_app(
             self.settings,
             clock=SystemClock(),
-            extra_plugins=[ami_plugin.PLUGIN, agi_plugin.PLUGIN, acd_plugin.PLUGIN],
+            extra_plugins=[
+                ami_plugin.PLUGIN,
+                agi_plugin.PLUGIN,
+                acd_plugin.PLUGIN,
+                *self.more_plugins,
+            ],
         )
         app[AGENT_HUB].session_check_seconds = self.session_check_seconds
         runner = web.AppRunner(app, access_log=None)

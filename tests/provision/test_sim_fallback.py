@@ -29,7 +29,7 @@ async def down_rig(tmp_path: Path) -> AsyncIterator[Rig]:
 def _queue_statuses(rig: Rig) -> list[str]:
     return [
         e["Value"]
-        for e in rig.events
+        for e in rig.dialplan  # the dialplan's variable (the daemon does not subscribe to it)
         if e.get("Event") == "VarSet" and e.get("Variable") == "QUEUESTATUS" and e.get("Value")
     ]
 

@@ -80,9 +80,18 @@ async def test_sync_writes_the_database_as_asterisk_config_and_reloads_what_chan
         result = await sync.sync(session, tmp_path, ami)
     extensions = (tmp_path / sync.EXTENSIONS_FILE).read_text()
     queues = (tmp_path / sync.QUEUES_FILE).read_text()
-    assert result.changed == result.reloaded == [sync.EXTENSIONS_FILE, sync.QUEUES_FILE]
-    assert [a["Action"] for a in ami.actions] == ["Reload", "QueueReload"]
+    assert (
+        result.changed
+        == result.reloaded
+        == [
+            sync.EXTENSIONS_FILE,
+            sync.QUEUES_FILE,
+            sync.PJSIP_FILE,
+        ]
+    )
+    assert [a["Action"] for a in ami.actions] == ["Reload", "QueueReload", "Reload"]
     assert ami.actions[0]["Module"] == "pbx_config.so" and ami.actions[1]["Members"] == "yes"
+    assert ami.actions[2]["Module"] == "res_pjsip.so"
     assert "exten => 19001080,1,Goto(hotline-19001080,s,1)" in extensions
     assert "exten => s,1,Set(__CC_HOTLINE=19006868)" in extensions
     assert "19000000" not in extensions  # inactive hotline
@@ -167,6 +176,8 @@ def test_the_committed_includes_are_what_sync_writes_for_the_sample() -> None:
         tuple(sync.QueueMemberLine(f"PJSIP/10{n}", f"agent{n}") for n in (1, 2, 3)),
     )
     for name, text in sync.render(sample).items():
+        if name in sync.PRIVATE_FILES:
+            continue  # holds SIP passwords: never committed (pjsip.conf #tryinclude's it)
         assert body((ASTERISK / name).read_text()) == body(text), name
 
 
@@ -248,3 +259,66 @@ async def test_an_agents_extension_rings_the_phone_the_console_gives_them(
     department = plan.locate("agents", "6002")
     assert department is not None and department.steps[1].data == "department service"
     assert any("lam" in problem for problem in result.config.skipped)
+
+
+async def test_browser_phones_are_generated_with_their_passwords_and_removed_when_off(
+    session_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """Issue 17: one WebRTC endpoint per active user whose phone is the browser, built on
+    pjsip.conf's templates, in a file only Asterisk's owner and group can read; a new
+    password or a deactivated user changes the file and reloads res_pjsip."""
+    secret = "s3cret-Generated_by-the-daemon0"
+    async with session_factory() as session, session.begin():
+        hoa = User(
+            username="hoa",
+            role="agent",
+            interface="PJSIP/webrtc-1",
+            extension="101",
+            phone_kind="browser",
+            sip_secret=secret,
+        )
+        desk = User(username="minh", role="agent", interface="PJSIP/102", sip_secret="x" * 20)
+        broken = User(username="tam", role="agent", phone_kind="browser", sip_secret="a b;c")
+        session.add_all([hoa, desk, broken])
+    ami = FakeAmi()
+    async with session_factory() as session:
+        await sync.sync(session, tmp_path, ami)
+    path = tmp_path / sync.PJSIP_FILE
+    text = path.read_text()
+    assert (path.stat().st_mode & 0o777) == 0o640
+    assert f"[webrtc-{hoa.id}](agent-webrtc)" in text
+    assert f"[webrtc-{hoa.id}](agent-aor)" in text
+    assert f"username = webrtc-{hoa.id}\npassword = {secret}\n" in text
+    assert 'callerid = "hoa" <101>' in text
+    assert "minh" not in text and "x" * 20 not in text  # a desk phone is not a browser one
+    assert "a b;c" not in text  # an unusable password is skipped, and said so
+    assert any("tam" in problem for problem in (await _config(session_factory)).skipped)
+    template = (ASTERISK / "pjsip.conf").read_text()
+    assert "[agent-webrtc](!,agent-endpoint)" in template
+    assert template.rstrip().endswith("#tryinclude pjsip_callcenter.conf")
+
+    # A new password: the file changes, res_pjsip reloads.
+    ami.actions.clear()
+    async with session_factory() as session, session.begin():
+        user = await session.get(User, hoa.id)
+        assert user is not None
+        user.sip_secret = "another-Secret_0123456789"
+    async with session_factory() as session:
+        result = await sync.sync(session, tmp_path, ami)
+    assert result.changed == [sync.PJSIP_FILE]
+    assert ami.actions == [sync.RELOAD_ACTIONS[sync.PJSIP_FILE]]
+    assert secret not in path.read_text()
+
+    # Deactivated: the endpoint is gone from Asterisk's config.
+    async with session_factory() as session, session.begin():
+        user = await session.get(User, hoa.id)
+        assert user is not None
+        user.active = False
+    async with session_factory() as session:
+        await sync.sync(session, tmp_path, ami)
+    assert "webrtc-" not in path.read_text()
+
+
+async def _config(factory: async_sessionmaker[AsyncSession]) -> sync.PbxConfig:
+    async with factory() as session:
+        return await sync.load_pbx_config(session)

@@ -273,13 +273,15 @@ class Asterisk:
         (self.etc / "manager.conf").write_text(manager + TIER_MANAGER)
 
         http = (self.etc / "http.conf").read_text()
-        (self.etc / "http.conf").write_text(
-            _sub(http, r"^bindport = 8088$", f"bindport = {p.http}")
-        )
+        http = _sub(http, r"^bindport = 8088$", f"bindport = {p.http}")
+        # No certificate here: the tier's browsers use plain ws on loopback (a secure
+        # context for Chromium), as behind the production HTTPS proxy.
+        http = _sub(http, r"^tlsenable = yes$", "tlsenable = no")
+        (self.etc / "http.conf").write_text(http)
 
         pjsip = (self.etc / "pjsip.conf").read_text()
         pjsip = _sub(pjsip, r"^bind = 0\.0\.0\.0:5060$", f"bind = 127.0.0.1:{p.sip}")
-        pjsip = _sub(pjsip, r"^bind = 0\.0\.0\.0$", "bind = 127.0.0.1")
+        pjsip = _sub(pjsip, r"^bind = 0\.0\.0\.0$", "bind = 127.0.0.1", count=2)  # ws, wss
         # The provider is this Asterisk itself: its address, and the trunk's contact.
         pjsip = _sub(pjsip, r"^match = 203\.0\.113\.10$", "match = 127.0.0.1")
         pjsip = _sub(

@@ -5,6 +5,9 @@ announcements then Redirect, every agent paused, a caller who gives up.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from tests.real_asterisk.daemon import MENU_HOTLINE
@@ -191,4 +194,45 @@ async def test_survey_route_is_served(tier: Tier) -> None:
     assert not unknown and "SUCCESS" in status, (
         f"FastAGI survey: AGISTATUS {status.strip()!r}, daemon log {unknown} "
         "(the dialplan calls a route the daemon does not register, issue 11 item 7)"
+    )
+
+
+async def test_the_survey_loop_stores_a_key_pressed_on_a_real_asterisk(tier: Tier) -> None:
+    """[cc-survey] on Asterisk 22: the daemon hands over the default survey's question,
+    Read takes the key the other end presses, the loop comes back, the answer is stored
+    and the caller is thanked and hung up."""
+    from sqlalchemy import select
+
+    from callcenter.db.models import SurveyAnswer, SurveyResponse
+
+    reply = await tier.ami.action(
+        {
+            "Action": "Originate",
+            "Channel": "Local/s@cc-survey",
+            "Application": "SendDTMF",
+            "Data": "wwww4",  # two seconds into the question, the caller presses 4
+            "Async": "true",
+        }
+    )
+    assert reply.get("Response") == "Success", reply
+
+    async def stored(session: Any) -> list[tuple[str, float | None]]:
+        rows = await session.execute(
+            select(SurveyResponse.channel, SurveyAnswer.value_number).join(
+                SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id
+            )
+        )
+        return [tuple(r) for r in rows]
+
+    answers: list[tuple[str, float | None]] = []
+    for _ in range(300):
+        answers = await tier._query(stored)
+        if answers:
+            break
+        await asyncio.sleep(0.1)
+    assert answers == [("ivr", 4.0)], tier.daemon.log_text()[-2000:]
+    await tier.until(
+        lambda: not [c for c in tier.live_channels() if "cc-survey" in c or "Local/s@" in c],
+        within=20,
+        what="the surveyed channel hung up after the thanks",
     )

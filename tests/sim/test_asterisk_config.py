@@ -207,7 +207,9 @@ def test_every_file_has_sections_and_no_stray_lines() -> None:
             line = raw.split(";", 1)[0].strip()
             if not line:
                 continue
-            if line.startswith(("#include ", "#tryinclude ")):
+            if line.startswith("#tryinclude "):
+                continue  # may be absent: pjsip_callcenter.conf is generated (SIP passwords)
+            if line.startswith("#include "):
                 assert (ASTERISK / line.split()[1]).is_file(), f"{name}:{lineno}: {line}"
                 continue
             if line.startswith("["):

@@ -27,7 +27,13 @@ from callcenter.db.models.routing import (
     Prompt,
     SystemSetting,
 )
-from callcenter.db.models.surveys import CallSurvey
+from callcenter.db.models.surveys import (
+    CallSurvey,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
 from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import (
     Ticket,
@@ -64,6 +70,10 @@ __all__ = [
     "Notification",
     "PauseReason",
     "Prompt",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyQuestion",
+    "SurveyResponse",
     "SystemSetting",
     "Task",
     "Ticket",

@@ -32,6 +32,18 @@ class User(Base):
         String(120), default="", doc="Asterisk dial string of the agent's phone, e.g. PJSIP/101"
     )
     extension: Mapped[str] = mapped_column(String(20), default="")
+    phone_kind: Mapped[str] = mapped_column(
+        String(16),
+        default="desk",
+        server_default="desk",
+        doc="desk: a SIP phone dialled at ``interface``; browser: the agent page's softphone",
+    )
+    sip_secret: Mapped[str] = mapped_column(
+        String(64),
+        default="",
+        server_default="",
+        doc="The browser softphone's SIP password (generated; only its owner ever gets it)",
+    )
     active: Mapped[bool] = mapped_column(default=True)
     session_version: Mapped[int] = mapped_column(
         default=1, doc="Bumped on password or role change; older sessions become invalid"

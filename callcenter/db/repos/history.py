@@ -6,7 +6,7 @@ indexed queries — the customer with phones and vehicles, the latest calls with
 agent and category, open and recent tickets with department — returned as the
 pure dataclasses of :mod:`callcenter.core.screenpop`.
 
-Survey answers: no survey table exists yet, so that list is always empty.
+Survey answers: the customer's latest responses, one line per answer.
 Transcripts: the calls table has no transcript column yet; the field is None.
 """
 
@@ -34,6 +34,7 @@ from callcenter.db.models import (
     Ticket,
     User,
 )
+from callcenter.db.repos import surveys as surveys_repo
 
 CALL_LIMIT = 20
 RECENT_TICKET_LIMIT = 10
@@ -202,5 +203,5 @@ async def history_of(session: AsyncSession, customer: CustomerView | Customer) -
         calls=calls,
         open_tickets=open_tickets,
         recent_tickets=recent_tickets,
-        surveys=(),  # no survey table exists yet
+        surveys=await surveys_repo.pop_answers(session, customer_id),
     )

@@ -21,6 +21,12 @@ from callcenter.auth.passwords import (
     hash_password_async,
 )
 from callcenter.core.roles import Role
+from callcenter.core.softphone import (
+    PhoneKind,
+    browser_interface,
+    is_browser_interface,
+    new_sip_secret,
+)
 from callcenter.db.models.org import Department
 from callcenter.db.models.users import User
 from callcenter.i18n import N_, SUPPORTED_LANGUAGES
@@ -250,3 +256,37 @@ async def end_sessions(session: AsyncSession, user: User) -> None:
     """Invalidate every cookie issued to this user (logout, lost device)."""
     user.session_version += 1
     await session.flush()
+
+
+async def set_phone_kind(session: AsyncSession, user: User, kind: str, desk_interface: str) -> User:
+    """Make ``user``'s phone a desk phone at ``desk_interface`` or the agent page itself.
+
+    A browser phone is dialled at its own endpoint (``PJSIP/webrtc-<id>``) and gets a
+    generated SIP password the first time; the password is kept when the user goes back
+    to a desk phone (the endpoint is no longer provisioned, so it cannot register).
+    """
+    try:
+        chosen = PhoneKind(kind or PhoneKind.DESK)
+    except ValueError:
+        raise InvalidFieldError(N_("Unknown phone type.")) from None
+    if not user.id:
+        await session.flush()  # a new user: the endpoint is named from the id
+    user.phone_kind = chosen.value
+    if chosen is PhoneKind.BROWSER:
+        user.interface = browser_interface(user.id)
+        if not user.sip_secret:
+            user.sip_secret = new_sip_secret()
+    else:
+        if is_browser_interface(desk_interface):
+            desk_interface = ""
+        user.interface = desk_interface.strip()
+    await session.flush()
+    return user
+
+
+async def rotate_sip_secret(session: AsyncSession, user: User) -> User:
+    """A new SIP password for ``user``'s browser phone; the old one stops working once
+    Asterisk reloads the generated endpoints."""
+    user.sip_secret = new_sip_secret()
+    await session.flush()
+    return user

@@ -26,10 +26,12 @@ from callcenter.core.customers import (
 )
 from callcenter.core.phones import Anonymous, InvalidPhone, Phone, format_national, normalize_phone
 from callcenter.core.screenpop import LISTEN_ROLES
+from callcenter.core.surveys import CHANNEL_LABELS
 from callcenter.db.models.calls import Call
 from callcenter.db.models.customers import Customer
 from callcenter.db.models.tickets import Ticket
 from callcenter.db.repos import customers as repo
+from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_
 from callcenter.localtime import parse_date
 from callcenter.registry import CLOCK, SESSIONMAKER
@@ -99,11 +101,13 @@ async def customer_page(request: web.Request) -> web.StreamResponse:
         )
         tickets = ticket_rows.scalars().all()
         changes = await repo.history(session, customer_id, limit=50)
+        surveys = await surveys_repo.responses_of_customer(session, customer_id)
     context = {
         "customer": customer,
         "calls": calls,
         "tickets": tickets,
-        "surveys": [],  # surveys arrive with the survey issue; the section shows "none yet"
+        "surveys": surveys,
+        "survey_channels": CHANNEL_LABELS,
         "can_listen": user.role in LISTEN_ROLES,
         "changes": changes,
         "national": format_national,

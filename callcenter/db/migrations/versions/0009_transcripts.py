@@ -6,7 +6,7 @@ needs no database extension: an FTS5 table kept by triggers on SQLite, a GIN ind
 ``to_tsvector('simple', text_folded)`` on PostgreSQL.
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 import callcenter.db.base
 
 revision: str = "0009"
-down_revision: str | None = "0008"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
