@@ -37,6 +37,7 @@ from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.surveys.plugin import PLUGIN as SURVEYS
 from callcenter.tickets.plugin import PLUGIN as TICKETS
+from callcenter.transcripts.plugin import PLUGIN as TRANSCRIPTS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
 from callcenter.web.auth import AUTH
@@ -359,8 +360,6 @@ TABLE: list[Row] = [
         sample="/api/surveys/1/responses"),  # empty body: not JSON
     Row("GET", "/surveys/report", LOGIN, 403, 200, 403, 200),
     Row("GET", "/surveys/report.xlsx", LOGIN, 403, 200, 403, 200),
-    # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
-    Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
     # --- issue 15: reports room (callcenter/reports/http.py): supervisors and admins only ---
     Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
     Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
@@ -369,6 +368,16 @@ TABLE: list[Row] = [
     Row("POST", "/reports/schedule", LOGIN, 403, 403, 403, 400),  # empty form: no hour
     Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
         sample="/reports/tickets.xlsx"),
+    # --- recordings (callcenter/web/recordings.py): supervisors, admins, the call's agent,
+    # the department of its ticket listen (a call not theirs is "not found") ---
+    Row("GET", r"/recordings/{call_id}", LOGIN, 404, 404, 404, 404, sample="/recordings/999"),
+    # --- transcripts (callcenter/transcripts/http.py): calls each role may see ---
+    Row("GET", "/calls", LOGIN, 200, 200, 200, 200),
+    Row("GET", r"/calls/{call_id}", LOGIN, 404, 404, 404, 404, sample="/calls/999"),
+    Row("POST", r"/calls/{call_id}/category", LOGIN, 403, 404, 403, 404,
+        sample="/calls/999/category"),
+    Row("GET", "/admin/category-keywords", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/admin/category-keywords", LOGIN, 403, 403, 403, 302),  # nothing to change
 ]
 # fmt: on
 
@@ -411,7 +420,10 @@ def route_keys(app: web.Application) -> set[tuple[str, str]]:
 async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
     return await aiohttp_client(
-        create_app(settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS])
+        create_app(
+            settings,
+            extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS, TRANSCRIPTS],
+        )
     )
 
 

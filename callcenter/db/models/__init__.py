@@ -43,6 +43,7 @@ from callcenter.db.models.tickets import (
     TicketEscalation,
     TicketEvent,
 )
+from callcenter.db.models.transcripts import CategoryKeywords, Transcript, TranscriptionJob
 from callcenter.db.models.users import User
 from callcenter.db.models.wrapups import CallWrapUp
 
@@ -58,6 +59,7 @@ __all__ = [
     "CallSurvey",
     "CallWrapUp",
     "Category",
+    "CategoryKeywords",
     "Customer",
     "CustomerChange",
     "CustomerImport",
@@ -81,6 +83,8 @@ __all__ = [
     "TicketCodeCounter",
     "TicketEscalation",
     "TicketEvent",
+    "Transcript",
+    "TranscriptionJob",
     "User",
     "Vehicle",
 ]
