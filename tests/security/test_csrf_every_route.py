@@ -83,7 +83,9 @@ async def test_no_state_changing_route_works_without_the_sessions_token(
             continue
         cookie, token = await _cookie_for(app_client, users.get(who))
         app_client.session.cookie_jar.clear()
-        app_client.session.cookie_jar.update_cookies({COOKIE_NAME: cookie}, app_client.make_url("/"))
+        app_client.session.cookie_jar.update_cookies(
+            {COOKIE_NAME: cookie}, app_client.make_url("/")
+        )
         attempts = {
             "empty form": ({"data": {}}, MISSING),
             "form with another token": ({"data": {"csrf_token": "x" + token}}, INVALID),
@@ -94,9 +96,7 @@ async def test_no_state_changing_route_works_without_the_sessions_token(
             ),
         }
         for label, (kwargs, words) in attempts.items():
-            response = await app_client.request(
-                method, row.url, allow_redirects=False, **kwargs
-            )
+            response = await app_client.request(method, row.url, allow_redirects=False, **kwargs)
             body = _message(await response.text())
             if response.status != 403 or words not in body:
                 wrong.append(f"{method} {row.url} as {who}, {label}: {response.status} {body[:80]}")

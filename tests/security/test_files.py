@@ -59,6 +59,23 @@ async def _upload(client: TestClient, token: str, name: str, data: bytes) -> aio
     )
 
 
+def _inside(stored: Path, store: Path) -> bool:
+    return stored.resolve().is_relative_to(store.resolve()) and stored.read_bytes() == PDF
+
+
+def _plant_secret(tmp: Path, store: Path, stored: str) -> str:
+    """A secret file outside the store; returns the stored path a tampered row would hold."""
+    secret = tmp / "secret.pdf"
+    secret.write_bytes(b"%PDF- secret")
+    store.mkdir(parents=True, exist_ok=True)
+    if stored == "SECRET_ABSOLUTE":
+        return str(secret)
+    if stored == "SYMLINK":
+        os.symlink(secret, store / "link.pdf")
+        return "link.pdf"
+    return stored
+
+
 def _files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
@@ -80,8 +97,7 @@ async def test_an_uploaded_files_name_never_chooses_where_it_is_stored(
     added = _files_under(tmp) - before
     assert len(added) == 1
     (stored,) = added
-    assert stored.resolve().is_relative_to(store.resolve())
-    assert stored.read_bytes() == PDF and "outside" not in stored.name
+    assert _inside(stored, store) and "outside" not in stored.name
     async with files_client.server.app[SESSIONMAKER]() as session:
         attachment = await session.get(TicketAttachment, 1)
         assert attachment is not None
@@ -97,14 +113,7 @@ async def test_a_stored_attachment_path_outside_the_folder_is_not_served(
 ) -> None:
     tmp: Path = files_client.tmp  # type: ignore[attr-defined]
     store: Path = files_client.settings.attachments_dir  # type: ignore[attr-defined]
-    secret = tmp / "secret.pdf"
-    secret.write_bytes(b"%PDF- secret")
-    store.mkdir(parents=True, exist_ok=True)
-    if stored == "SECRET_ABSOLUTE":
-        stored = str(secret)
-    elif stored == "SYMLINK":
-        os.symlink(secret, store / "link.pdf")
-        stored = "link.pdf"
+    stored = _plant_secret(tmp, store, stored)
     async with files_client.server.app[SESSIONMAKER]() as session:
         row = TicketAttachment(
             ticket_id=1, name="a.pdf", content_type="application/pdf", size=12, stored_path=stored
@@ -125,7 +134,9 @@ async def test_a_stored_attachment_path_outside_the_folder_is_not_served(
      "/recordings/%2e%2e%2f%2e%2e%2fsecret.wav", "/recordings/1%00", "/static/..%2F..%2Fpyproject.toml",
      "/static/%2e%2e/%2e%2e/pyproject.toml"],
 )  # fmt: skip
-async def test_encoded_traversal_in_the_url_finds_nothing(files_client: TestClient, path: str) -> None:
+async def test_encoded_traversal_in_the_url_finds_nothing(
+    files_client: TestClient, path: str
+) -> None:
     await _as(files_client, "admin")
     response = await files_client.get(path, allow_redirects=False)
     body = await response.read()

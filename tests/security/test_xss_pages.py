@@ -83,7 +83,9 @@ async def test_payloads_are_escaped_on_every_page_that_shows_them(
     for page, (role, shows_data) in PAGES.items():
         cookie, _ = await _cookie_for(app_client, users[role])
         app_client.session.cookie_jar.clear()
-        app_client.session.cookie_jar.update_cookies({COOKIE_NAME: cookie}, app_client.make_url("/"))
+        app_client.session.cookie_jar.update_cookies(
+            {COOKIE_NAME: cookie}, app_client.make_url("/")
+        )
         response = await app_client.get(page, allow_redirects=False)
         body = await response.text()
         if response.status != 200:
