@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,9 @@ class PrivatePostgres:
 def private_postgres() -> Iterator[PrivatePostgres]:
     bindir = _bindir()
     if bindir is None:
-        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found: the restart test needs them"
+        reason = (
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: the restart test needs them"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip("!!! " + reason)
@@ -93,8 +95,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         cluster.start()
         yield cluster
     finally:
-        try:
+        with suppress(RuntimeError):
             cluster.stop()
-        except RuntimeError:
-            pass
         shutil.rmtree(folder, ignore_errors=True)
