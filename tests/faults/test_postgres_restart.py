@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
@@ -23,6 +23,7 @@ from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import Call
 from callcenter.services.call_records import CallRecorder
+from callcenter.services.write_behind import WriteBehind
 from tests.ami.traces import events
 from tests.faults.private_postgres import PrivatePostgres, private_postgres
 
@@ -84,4 +85,48 @@ async def test_call_records_wait_for_a_restarting_database(cluster: PrivatePostg
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+
+async def test_the_write_behind_queue_waits_for_a_restarting_database(
+    cluster: PrivatePostgres,
+) -> None:
+    """The ACD's state log goes through this queue: a route never waits on it, and an
+    outage longer than its retry budget must not turn its rows into "refused" ones."""
+    engine = make_engine(cluster.url)
+
+    async def write(rows: list[int]) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO fault_probe (n) VALUES (:n)"), [{"n": n} for n in rows]
+            )
+
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE fault_probe (n INTEGER PRIMARY KEY)"))
+    queue: WriteBehind[int] = WriteBehind("probe", write, retry_seconds=0.05, max_attempts=3)
+    writer = asyncio.create_task(queue.run())
+    attempts = {"n": 0}
+    original = queue._write
+
+    async def counted(rows: list[int]) -> None:
+        attempts["n"] += 1
+        await original(rows)
+
+    queue._write = counted
+    try:
+        queue.put(1)
+        await queue.flush(10)
+        await asyncio.to_thread(cluster.stop)
+        for n in range(2, 12):
+            queue.put(n)
+        await _until(lambda: attempts["n"] >= 3 * queue.max_attempts, "failed writes")
+        await asyncio.to_thread(cluster.start)
+        await queue.flush(30)
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT n FROM fault_probe ORDER BY n"))).all()
+        assert [n for (n,) in stored] == list(range(1, 12))
+        assert queue.lost == 0
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
         await engine.dispose()
