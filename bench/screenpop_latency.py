@@ -42,11 +42,13 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,7 @@ from callcenter.db.models import (
     Vehicle,
 )
 from callcenter.localtime import local_date
-from callcenter.registry import AMI_STATUS, BUS
+from callcenter.registry import AMI_STATUS, BUS, ENGINE
 from callcenter.seed import open_on_public_holidays, seed_reference_data
 from callcenter.services import plugin as acd_plugin
 from callcenter.services.plugin import ACD_SERVICE
@@ -558,6 +560,8 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     """The real daemon (as ``callcenter serve`` builds it, plus the AMI link) in its own process."""
     per_call = settings_data.pop("recorder_per_call", False)
     census = settings_data.pop("gc_census", False)
+    count_sql = settings_data.pop("count_sql", False)
+    login_agents = settings_data.pop("login_agents", None)  # None: every agent in the ACD
     threshold = settings_data.pop("gc_threshold", None)
     settings = load_settings(None, **settings_data)
     app = create_app(
@@ -576,7 +580,7 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             break
         await asyncio.sleep(0.05)
     service = app[ACD_SERVICE]
-    for agent_id in list(service.acd.agents):
+    for agent_id in list(service.acd.agents) if login_agents is None else login_agents:
         await service.login(agent_id)
     # Where the time goes: the moment each pop is queued for its agent's websocket.
     queued: list[tuple[str, float]] = []
@@ -632,10 +636,22 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
 
     recorder._save = timed_save  # type: ignore[method-assign]
     recorder._save_batch = timed_batch  # type: ignore[method-assign]
+    # FastAGI sessions by script: how long Asterisk waited for each answer (route: the pick).
+    agi_ms: dict[str, list[float]] = {}
+    agi_server = app[agi_plugin.AGI_SERVER]
+    observe = agi_server.observer
+
+    def timed_agi(script: str, outcome: str, seconds: float) -> None:
+        agi_ms.setdefault(script, []).append(seconds * 1000)
+        if observe is not None:
+            observe(script, outcome, seconds)
+
+    agi_server.observer = timed_agi
     # Event-loop lag (how late a 20 ms sleep wakes) and the write-behind queues' depth.
     lag_ms: list[tuple[float, float]] = []
     depth: list[tuple[int, int]] = []
     cpu: list[tuple[float, float]] = []  # (monotonic, process CPU seconds), every ~0.5 s
+    rss: list[tuple[float, float]] = []  # (monotonic, peak RSS MB so far), every ~0.5 s
 
     async def sample() -> None:
         while True:
@@ -646,8 +662,17 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             depth.append((service.state_log.depth, recorder.depth))
             if not cpu or now - cpu[-1][0] >= 0.5:
                 cpu.append((now, time.process_time()))
+                rss.append((now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
     sampler = asyncio.create_task(sample())
+    statements: Counter[str] = Counter()
+    if count_sql:
+        from sqlalchemy import event
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements[" ".join(statement.split())[:150]] += 1
+
+        event.listen(app[ENGINE].sync_engine, "before_cursor_execute", count)
     STATE_WRITES.clear()
     reset_gc_stats()
     if census:
@@ -659,6 +684,10 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     cpu_share = (time.process_time() - cpu_started) / wall
     sampler.cancel()
     garbage = gc_census() if census else {}
+    if count_sql:
+        print(f"daemon SQL statements while calling ({sum(statements.values())}):")
+        for text, n in statements.most_common(40):
+            print(f"{n:7d}  {text}")
     lags = [(first_saved[k] - t) * 1000 for k, t in started.items() if k in first_saved]
     results.put(
         {
@@ -676,6 +705,9 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
             "cpu_share": cpu_share,
             "cpu_samples": cpu,
             "wall_seconds": wall,
+            "agi_ms": agi_ms,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_samples": rss,
             "state_log_overflows": service.state_log.overflows,
             "state_log_lost": service.state_log.lost,
         }
@@ -821,6 +853,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
         "http": {"host": "127.0.0.1", "port": http_port},
         "recorder_per_call": args.recorder_per_call,
         "gc_census": args.gc_census,
+        "count_sql": args.count_sql,
         "gc_threshold": args.gc_threshold,
     }
     ctx = mp.get_context("spawn")
@@ -1041,6 +1074,9 @@ if __name__ == "__main__":
     parser.add_argument("--ramp-max", type=float, default=150.0)
     parser.add_argument(
         "--pin", action="store_true", help="simulator and clients on CPU 0, daemon on CPU 1"
+    )
+    parser.add_argument(
+        "--count-sql", action="store_true", help="print the daemon's SQL statements by count"
     )
     parser.add_argument(
         "--gc-census",

@@ -16,6 +16,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -53,6 +54,9 @@ class AgentConnection:
         self._writer: asyncio.Task[None] | None = None
         self.close_code: CloseCode | None = None
         self.sent = 0
+        #: The login the page opened with (session version, expiry), re-checked in bulk.
+        self.session_version = 0
+        self.session_expires: datetime | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"agent-ws-{self.user_id}")
@@ -133,6 +137,9 @@ class AgentHub:
 
     def connected_agents(self) -> Iterable[int]:
         return list(self._by_agent)
+
+    def connections(self) -> list[AgentConnection]:
+        return [c for group in self._by_agent.values() for c in group]
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self._by_agent.values())

@@ -10,6 +10,8 @@ need them answer 503). So it needs no other plugin set up before it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -28,7 +30,11 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk.tracker = app.get(CALL_TRACKER)
     await desk.load_interfaces()
     desk.subscribe(app[BUS])
+    sweeper = asyncio.create_task(ws.sweep_sessions(app), name="agent-ws-session-sweep")
     yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
     await app[AGENT_HUB].close_all(CloseCode.GOING_AWAY)
     await desk.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -18,8 +18,9 @@ from callcenter.agent_desk.desk import AGENT_DESK, AgentDesk
 from callcenter.agent_desk.http import PAGE_ROLES
 from callcenter.agent_desk.hub import AGENT_HUB, AgentConnection, CloseCode
 from callcenter.auth import csrf
+from callcenter.registry import CLOCK
 from callcenter.web.access import CurrentUser, allow, current_user
-from callcenter.web.auth import session_is_current
+from callcenter.web.auth import login_of, session_is_current, valid_logins
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,13 @@ async def agent_ws(request: web.Request) -> web.StreamResponse:
     hub = request.app[AGENT_HUB]
     desk = request.app[AGENT_DESK]
     connection = AgentConnection(user.id, ws)
+    login = login_of(request)
+    if login is not None:
+        connection.session_version, connection.session_expires = login.version, login.expires
     live = await desk.agent_connected(user.id, user.role)
     connection.start()
     hub.register(connection)
     connection.send(desk.sync_message(live))
-    watcher = asyncio.create_task(
-        _watch_session(request, connection, hub.session_check_seconds),
-        name=f"agent-ws-session-{user.id}",
-    )
     try:
         async for message in ws:
             if message.type != WSMsgType.TEXT:
@@ -68,7 +68,6 @@ async def agent_ws(request: web.Request) -> web.StreamResponse:
                 break
             _client_message(desk, connection, user, data)
     finally:
-        watcher.cancel()
         hub.unregister(connection)
         desk.agent_disconnected(user.id)
         if connection.close_code is None:
@@ -87,19 +86,36 @@ async def _session_ended(request: web.Request, user_id: int) -> bool:
         return False
 
 
-async def _watch_session(request: web.Request, connection: AgentConnection, every: float) -> None:
-    """Close the socket with SESSION_ENDED (the page goes to the login form) once it ended.
+async def sweep_sessions(app: web.Application) -> None:
+    """Close, with SESSION_ENDED (the page goes to the login form), every open page whose
+    login has ended since: logout, password or role change, deactivation, expiry.
 
-    Each socket starts its cycle at a random point of the period: a floor of pages that
-    connected together (a daemon restart) must not all ask the database in the same
-    millisecond, every period, while calls are being routed."""
-    delay = random.uniform(0, every)
-    while connection.close_code is None:
-        await asyncio.sleep(delay)
-        delay = every
-        if await _session_ended(request, connection.user_id):
-            connection.close(CloseCode.SESSION_ENDED)
-            return
+    One sweep every ``hub.session_check_seconds`` checks the whole floor with one query
+    (:func:`valid_logins`); a database briefly away keeps the pages and asks again next time.
+    """
+    hub = app[AGENT_HUB]
+    clock = app[CLOCK]
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(min(hub.session_check_seconds, 1.0))
+        if time.monotonic() - last < hub.session_check_seconds:
+            continue
+        last = time.monotonic()
+        now = clock.now()
+        live: list[AgentConnection] = []
+        for connection in hub.connections():
+            if connection.session_expires is not None and connection.session_expires <= now:
+                connection.close(CloseCode.SESSION_ENDED)
+            elif connection.close_code is None:
+                live.append(connection)
+        try:
+            valid = await valid_logins(app, {(c.user_id, c.session_version) for c in live})
+        except Exception:
+            log.warning("could not check the agents' sessions", exc_info=True)
+            continue
+        for connection in live:
+            if (connection.user_id, connection.session_version) not in valid:
+                connection.close(CloseCode.SESSION_ENDED)
 
 
 def _client_message(
@@ -119,4 +135,4 @@ def _client_message(
             live.call.draft_notes = str(data.get("notes") or "")[:10_000]
 
 
-__all__ = ["MAX_CLIENT_MESSAGE", "routes"]
+__all__ = ["MAX_CLIENT_MESSAGE", "routes", "sweep_sessions"]

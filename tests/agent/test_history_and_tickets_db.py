@@ -173,3 +173,47 @@ async def test_addition_appends_to_the_open_ticket_and_counts_the_call(
         assert wrap is not None and wrap.ticket_id == world.open_ticket_id
         loaded = await history.load_history(session, world.customer_id)
         assert loaded.calls[0].category_name == "Bảo hành"  # category from the wrap-up row
+
+
+async def test_two_saves_of_one_call_at_once_give_one_wrap_up_and_a_clear_refusal(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """The agent's click and the wrap-up timer at the same instant (found by bench/load.py):
+    both read "no wrap-up yet"; the database lets one in and the other gets AlreadyWrappedUp
+    (409 on the page), never an integrity error (500)."""
+    async with session_factory() as session:
+        world = await build_world(session)
+        call = await add_call(session, world, "race.1")
+        await session.commit()
+    now = T0 + timedelta(minutes=5)
+
+    def save(session: Any) -> Any:
+        return ticket_repo.apply_plan(
+            session,
+            plan_timed_out(notes="", now=now),
+            call_id=call.id,
+            customer_id=world.customer_id,
+            user_id=None,
+            now=now,
+            timed_out=True,
+        )
+
+    async with session_factory() as first, session_factory() as second:
+        # Both have looked before either writes: the check in apply_plan cannot see the other.
+        assert await ticket_repo.wrap_up_of(second, call.id) is None
+        await save(first)
+        await first.commit()
+        original = ticket_repo.wrap_up_of
+
+        async def not_yet(session: Any, call_id: int) -> None:
+            return None  # what ``second`` read before ``first`` committed
+
+        ticket_repo.wrap_up_of = not_yet  # type: ignore[assignment]
+        try:
+            with pytest.raises(ticket_repo.AlreadyWrappedUp):
+                await save(second)
+        finally:
+            ticket_repo.wrap_up_of = original
+        await second.rollback()
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(CallWrapUp)) == 1

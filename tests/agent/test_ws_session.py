@@ -92,3 +92,30 @@ async def test_a_current_session_keeps_its_socket(agent_world: AgentWorld, open_
     await lan.ws.send_json({"type": "ping", "at": 2})
     assert (await lan.next_of("pong"))["at"] == 2
     assert not lan.ws.closed
+
+
+async def test_one_query_checks_every_open_page(agent_world: AgentWorld, open_desk: Any) -> None:
+    """Issue 19: a floor of open pages costs one session query per period, not one each."""
+    from sqlalchemy import event
+
+    from callcenter.registry import ENGINE
+
+    lan = await open_desk("lan", agent_world.lan_id)
+    minh = await open_desk("minh", agent_world.minh_id)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM users" in statement:
+            statements.append(statement)
+
+    engine = agent_world.client.app[ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        check_every(agent_world, 0.2)
+        await lan.nothing_of("pong", wait=1.0)  # the sweeper runs about every 0.2-1 s
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements, "no session check ran"
+    assert all("IN (" in s.upper() or "= ANY" in s.upper() for s in statements), statements
+    assert len(statements) <= 6, len(statements)  # 2 pages: one query per sweep, not two
+    assert not lan.ws.closed and not minh.ws.closed
