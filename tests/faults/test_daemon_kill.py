@@ -175,12 +175,6 @@ async def test_daemon_killed_mid_calls_loses_no_call_record(stack: Stack) -> Non
         await engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 18 report): after a SIGKILL restart against the simulator the "
-    "talking agent's desk is rebuilt 'available' with no call (sync call=None), so the page "
-    "cannot wrap the call up and the ACD may offer the waiting caller to a busy agent",
-)
 async def test_daemon_killed_mid_call_the_agents_page_gets_its_call_back(stack: Stack) -> None:
     daemon = DaemonProcess(stack)
     lan = AgentClient(stack.base_url)
