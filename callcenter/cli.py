@@ -27,6 +27,7 @@ EXTRA_COMMANDS: list[str] = [
     "callcenter.commands.backup",
     "callcenter.commands.sim",
     "callcenter.commands.asterisk",
+    "callcenter.commands.speech",
 ]
 
 

@@ -50,7 +50,10 @@ class AmiSettings(Section):
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "callcenter"
     secret: SecretStr = SecretStr("change-me")
-    reconnect_max_seconds: float = Field(default=10.0, gt=0)
+    #: Longest pause between reconnect attempts. Short on purpose: Asterisk back after a
+    #: restart must be reconnected within 2 s (tests/faults/test_ami_restart.py); an
+    #: attempt is one TCP connect to a (usually local) port.
+    reconnect_max_seconds: float = Field(default=1.0, gt=0)
 
 
 class AgiSettings(Section):
@@ -107,8 +110,24 @@ class SmsSettings(Section):
 
 
 class SpeechSettings(Section):
+    """Offline transcription of recordings (``callcenter/transcripts``, ``callcenter/stt``)."""
+
+    engine: Literal["vosk"] = "vosk"
+    #: The model folder; empty turns transcription off (jobs wait in the queue).
     model_path: str = ""
-    workers: int = Field(default=1, ge=0, le=64)
+    #: Worker processes; empty = CPU cores − 1 (at least 1), 0 = transcription off.
+    workers: int | None = Field(default=None, ge=0, le=64)
+    #: How much lower than the daemon the workers run (``nice`` increment).
+    niceness: int = Field(default=10, ge=0, le=19)
+    #: Compress the WAV to Opus (Ogg) once transcribed; playback then serves the Ogg file.
+    compress: bool = True
+
+
+class RetentionSettings(Section):
+    """How long recordings and, separately, transcripts are kept (0 = forever)."""
+
+    recordings_days: int = Field(default=0, ge=0)
+    transcripts_days: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -138,6 +157,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
     speech: SpeechSettings = SpeechSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -35,6 +35,7 @@ from callcenter.supervisor import plugin as supervisor_plugin
 from callcenter.surveys import plugin as surveys_plugin
 from callcenter.tasks import TaskFailed
 from callcenter.tickets import plugin as tickets_plugin
+from callcenter.transcripts import plugin as transcripts_plugin
 from callcenter.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ PLUGINS: tuple[Plugin, ...] = (
     softphone_plugin.PLUGIN,
     surveys_plugin.PLUGIN,
     reports_plugin.PLUGIN,
+    transcripts_plugin.PLUGIN,
     outbound_plugin.PLUGIN,
 )
 

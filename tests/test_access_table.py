@@ -38,6 +38,7 @@ from callcenter.softphone.plugin import PLUGIN as SOFTPHONE
 from callcenter.supervisor.plugin import PLUGIN as SUPERVISOR
 from callcenter.surveys.plugin import PLUGIN as SURVEYS
 from callcenter.tickets.plugin import PLUGIN as TICKETS
+from callcenter.transcripts.plugin import PLUGIN as TRANSCRIPTS
 from callcenter.web.access import declared_roles
 from callcenter.web.app import create_app
 from callcenter.web.auth import AUTH
@@ -382,8 +383,6 @@ TABLE: list[Row] = [
     Row("POST", "/outbound/blending", LOGIN, 403, 400, 403, 400),
     Row("POST", r"/outbound/care-rules/{id}/toggle", LOGIN, 403, 404, 403, 404,
         sample="/outbound/care-rules/999/toggle"),
-    # --- recordings (callcenter/web/recordings.py): supervisors and admins listen ---
-    Row("GET", r"/recordings/{call_id}", LOGIN, 403, 404, 403, 404, sample="/recordings/999"),
     # --- issue 15: reports room (callcenter/reports/http.py): supervisors and admins only ---
     Row("GET", "/reports", LOGIN, 403, 302, 403, 302),
     Row("GET", "/reports/{kind}", LOGIN, 403, 200, 403, 200,
@@ -392,6 +391,16 @@ TABLE: list[Row] = [
     Row("POST", "/reports/schedule", LOGIN, 403, 403, 403, 400),  # empty form: no hour
     Row("GET", "/reports/{kind}.xlsx", LOGIN, 403, 200, 403, 200,
         sample="/reports/tickets.xlsx"),
+    # --- recordings (callcenter/web/recordings.py): supervisors, admins, the call's agent,
+    # the department of its ticket listen (a call not theirs is "not found") ---
+    Row("GET", r"/recordings/{call_id}", LOGIN, 404, 404, 404, 404, sample="/recordings/999"),
+    # --- transcripts (callcenter/transcripts/http.py): calls each role may see ---
+    Row("GET", "/calls", LOGIN, 200, 200, 200, 200),
+    Row("GET", r"/calls/{call_id}", LOGIN, 404, 404, 404, 404, sample="/calls/999"),
+    Row("POST", r"/calls/{call_id}/category", LOGIN, 403, 404, 403, 404,
+        sample="/calls/999/category"),
+    Row("GET", "/admin/category-keywords", LOGIN, 403, 403, 403, 200),
+    Row("POST", "/admin/category-keywords", LOGIN, 403, 403, 403, 302),  # nothing to change
 ]
 # fmt: on
 
@@ -435,7 +444,8 @@ async def app_client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await migrate.upgrade_async(settings.database.url)
     return await aiohttp_client(
         create_app(
-            settings, extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS, OUTBOUND]
+            settings,
+            extra_plugins=[TICKETS, SUPERVISOR, SOFTPHONE, SURVEYS, REPORTS, TRANSCRIPTS, OUTBOUND],
         )
     )
 

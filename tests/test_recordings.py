@@ -79,13 +79,50 @@ async def test_a_supervisor_listens_and_the_listen_is_logged(
     assert entry.address == "127.0.0.1"
 
 
-async def test_an_agent_may_not_listen(client: TestClient, settings: Settings) -> None:
+async def test_an_agent_listens_only_to_the_calls_they_took(
+    client: TestClient, settings: Settings
+) -> None:
+    from callcenter.db.models import User
+
     _wav(settings.recordings_dir / "1763863200.43.wav")
-    call_id = await _call(client, f"{ASTERISK_DIR}/1763863200.43.wav")
+    others = await _call(client, f"{ASTERISK_DIR}/1763863200.43.wav")
+    _wav(settings.recordings_dir / "1763863200.46.wav")
+    own = await _call(client, f"{ASTERISK_DIR}/1763863200.46.wav")
+    async with client.server.app[SESSIONMAKER]() as session, session.begin():
+        agent = await session.scalar(select(User).where(User.username == "rec.agent"))
+        call = await session.get(Call, own)
+        assert agent is not None and call is not None
+        call.agent_id = agent.id
     await login(client, "rec.agent")
-    response = await client.get(f"/recordings/{call_id}")
-    assert response.status == 403
+    assert (await client.get(f"/recordings/{others}")).status == 404
     assert await _listens(client) == []
+    assert (await client.get(f"/recordings/{own}")).status == 200
+    (entry,) = await _listens(client)
+    assert entry.username == "rec.agent" and entry.target == f"call:{own}"
+
+
+async def test_a_transcribed_call_plays_its_compressed_file_and_an_empty_one_is_reported(
+    client: TestClient, settings: Settings
+) -> None:
+    from callcenter.db.models import Transcript
+
+    call_id = await _call(client, f"{ASTERISK_DIR}/1763863200.47.wav")  # the WAV is gone
+    (settings.recordings_dir / "1763863200.47.ogg").write_bytes(b"OggS" + b"\0" * 200)
+    empty_id = await _call(client, f"{ASTERISK_DIR}/1763863200.48.wav")
+    (settings.recordings_dir / "1763863200.48.wav").write_bytes(b"")
+    async with client.server.app[SESSIONMAKER]() as session, session.begin():
+        call = await session.get(Call, call_id)
+        assert call is not None
+        session.add(
+            Transcript(linkedid=call.linkedid, audio_file="1763863200.47.ogg",
+                       created_at=datetime(2026, 11, 23, 2, 5, tzinfo=UTC))
+        )  # fmt: skip
+    await login(client, "rec.supervisor")
+    response = await client.get(f"/recordings/{call_id}", headers={"Range": "bytes=0-"})
+    assert response.status == 206 and response.headers["Content-Type"] == "audio/ogg"
+    assert (await response.read()).startswith(b"OggS")
+    empty = await client.get(f"/recordings/{empty_id}")
+    assert empty.status == 404 and "empty" in await empty.text()
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from callcenter.db import write_gate
@@ -88,3 +89,24 @@ async def check_database(engine: AsyncEngine) -> None:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         url = engine.url.render_as_string(hide_password=True)
         raise DatabaseError(f"database error: cannot use {url}: {reason}") from None
+
+
+#: SQLSTATE classes of "the server cannot be reached now": connection exceptions (08)
+#: and operator intervention (57P: shutting down, starting up, terminated by an admin).
+_UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database is down or restarting, not that it refused this
+    write: such a write must wait and be retried, however long the outage, never dropped."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        orig = exc.orig
+        code = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        if code.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        return isinstance(orig, OSError | ConnectionError | TimeoutError)
+    return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +47,8 @@ from callcenter.core.events import (
     CallbackTaskCreated,
     CallEnded,
     CallOffered,
+    CallRecord,
+    CallsResynced,
     CallTransferred,
     ConfigChanged,
     QueueChanged,
@@ -201,6 +203,10 @@ class AcdService:
         self.linkedid_of: Callable[[str], str | None] | None = None
         #: Linkedid → call_id, for calls whose FastAGI channel is not the call's first one
         self._by_linkedid: dict[str, str] = {}
+        #: the AMI call tracker's live record of a call (``CallTracker.get``), for resyncs
+        self.call_record: Callable[[str], CallRecord | None] | None = None
+        #: the tracker's live calls' Linkedids (``CallTracker.active_calls``)
+        self.live_calls: Callable[[], Iterable[str]] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -208,12 +214,15 @@ class AcdService:
         await self._restore_agents()
         self._resync_pending = True
         await self._resync_with_asterisk()
+        if self.live_calls is not None:  # the AMI link may have resynced before we started
+            self._adopt_connected(self.live_calls())
         self._unsubscribe = [
             self.bus.subscribe(ConfigChanged, self._on_config_changed),
             self.bus.subscribe(CallOffered, self._on_call_offered),
             self.bus.subscribe(CallAnswered, self._on_call_answered),
             self.bus.subscribe(CallEnded, self._on_call_ended),
             self.bus.subscribe(CallTransferred, self._on_call_transferred),
+            self.bus.subscribe(CallsResynced, self._on_calls_resynced),
             self.bus.subscribe(AgentDeviceState, self._on_device_state),
         ]
         self._tasks = [  # supervised: a bug is logged with its cause and the loop restarts
@@ -683,6 +692,36 @@ class AcdService:
         agent_id = self.agent_at_phone(event.interface)
         if call_id is not None and agent_id is not None:
             self.acd.answered(call_id, agent_id)
+            self._kick()
+
+    def _on_calls_resynced(self, event: CallsResynced) -> None:
+        """After a restart or a lost AMI link: calls Asterisk kept connected to an agent
+        while we were away are the agent's again (on call, then wrap-up when they end),
+        rather than leaving a talking agent "available" for the next caller."""
+        self._adopt_connected(event.live)
+
+    def _adopt_connected(self, live: Iterable[str]) -> None:
+        if self.call_record is None:
+            return
+        adopted = False
+        for linkedid in sorted(live):
+            if self._call_for(linkedid) is not None:
+                continue
+            record = self.call_record(linkedid)
+            if record is None or record.ended_at is not None:
+                continue
+            for attempt in record.attempts:
+                if attempt.outcome != "answered" or attempt.ended_at is not None:
+                    continue
+                agent_id = self.agent_at_phone(attempt.interface)
+                if agent_id is not None and self.acd.adopt_connected(
+                    linkedid, agent_id, caller=record.caller_number,
+                    channel=record.caller_channel,
+                ):  # fmt: skip
+                    log.info("call %s is agent %s's again after a resync", linkedid, agent_id)
+                    adopted = True
+                    break
+        if adopted:
             self._kick()
 
     def _on_call_ended(self, event: CallEnded) -> None:

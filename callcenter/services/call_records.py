@@ -18,7 +18,9 @@ agent desk found no call record when a wrap-up timed out. The writer now waits
 a short window for more events, then saves every dirty call in one transaction.
 If that transaction fails, the batch is saved again one call per transaction: a
 record the database refuses is retried a few times, then logged with its
-content and dropped, never blocking the other calls' records.
+content and dropped, never blocking the other calls' records. A database that is
+down or restarting refuses nothing: its records wait, however long, and are saved
+when it is back (see ``database_unreachable``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from callcenter.core.bus import EventBus
 from callcenter.core.calltracker import CallTracker
 from callcenter.core.events import CallFact, CallsResynced
 from callcenter.core.interfaces import interface_key
+from callcenter.db.engine import database_unreachable
 from callcenter.db.repos import calls as calls_repo
 
 log = logging.getLogger(__name__)
@@ -113,8 +116,14 @@ class CallRecorder:
                         await session.commit()
                     if closed:
                         log.warning("closed %d call record(s) Asterisk no longer has", closed)
-                except Exception:
-                    log.exception("closing stale call records failed")
+                except Exception as exc:
+                    if not database_unreachable(exc):
+                        log.exception("closing stale call records failed")
+                    else:  # keep the list: the calls are closed once the database is back
+                        log.warning("closing stale call records: database unreachable (%s)", exc)
+                        self._stale = self._stale or (live, at)
+                        await asyncio.sleep(self._retry_seconds)
+                        continue
             linkedids = list(self._dirty)[: self._batch_size]
             for linkedid in linkedids:
                 del self._dirty[linkedid]
@@ -134,8 +143,14 @@ class CallRecorder:
                 try:
                     await self._save(linkedid)
                     self._failures.pop(linkedid, None)
-                except Exception:
+                except Exception as exc:
                     self.failures += 1
+                    if database_unreachable(exc):
+                        # Down or restarting: wait for it however long it takes.
+                        log.warning("call record %s waits for the database (%s)", linkedid, exc)
+                        self._dirty.setdefault(linkedid, None)
+                        failed = True
+                        continue
                     count = self._failures.get(linkedid, 0) + 1
                     if count >= self.max_attempts:
                         self._failures.pop(linkedid, None)

@@ -86,6 +86,8 @@ def setup(app: web.Application) -> None:
         service.control = app.get(CALL_CONTROL)
         if CALL_TRACKER in app:  # FastAGI names a channel, AMI the call: the tracker links them
             service.linkedid_of = app[CALL_TRACKER].linkedid_of
+            service.call_record = app[CALL_TRACKER].get
+            service.live_calls = lambda: list(app[CALL_TRACKER].active_calls)
         if CALL_RECORDER in app:  # calls are credited to who sat at the phone, not its owner
             app[CALL_RECORDER].phones_in_use = service.phones_in_use
         await service.start()

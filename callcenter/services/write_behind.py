@@ -22,6 +22,8 @@ Overflow policy (decided for issue 19): the queue's ``limit`` is a *soft* bound.
 A batch that fails is retried (the items stay first in line, in order) with a
 doubling pause; after ``max_attempts`` the batch is written one item at a time and
 an item the database still refuses is logged with its content — never silently.
+A database that is down or restarting refuses nothing: those failures do not count
+as attempts, and the batch waits for it however long the outage lasts.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from callcenter.db.engine import database_unreachable
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+#: While the database is unreachable, the longest pause between two tries.
+UNREACHABLE_RETRY_MAX_SECONDS = 2.0
 
 
 class WriteBehind(Generic[T]):
@@ -155,13 +163,23 @@ class WriteBehind(Generic[T]):
     async def _store(self, batch: list[T]) -> None:
         rows = self._coalesce(batch) if self._coalesce is not None else batch
         delay = self.retry_seconds
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while attempt < self.max_attempts:
             try:
                 await self._write(rows)
             except asyncio.CancelledError:
                 self._items.extendleft(reversed(batch))  # nothing lost at shutdown
                 raise
-            except Exception:
+            except Exception as exc:
+                if database_unreachable(exc):
+                    # Down or restarting: not a refusal. Wait for it however long it
+                    # takes, trying every few seconds so writing resumes soon after.
+                    log.warning("write-behind %s: database unreachable (%s); %d rows wait",
+                                self.name, exc, len(rows))  # fmt: skip
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, UNREACHABLE_RETRY_MAX_SECONDS)
+                    continue
+                attempt += 1
                 log.exception(
                     "write-behind %s: storing %d rows failed (attempt %d of %d)",
                     self.name,

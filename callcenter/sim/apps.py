@@ -9,6 +9,7 @@ and wait); the table below lists them all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -136,12 +137,17 @@ async def app_record(pbx: Pbx, chan: Channel, data: str) -> str | None:
     args = [*dp.split_args(data), "", "", ""]
     limit = float(args[2] or 0) or None
     pbx.set_var(chan, "RECORDED_FILE", args[0].rsplit(".", 1)[0])
+    started = pbx.clock.monotonic()
     try:
         await pbx.pause(chan, min(limit, 20.0) if limit else 20.0)
     except ChannelHungUp:
         pbx.set_var(chan, "RECORD_STATUS", "HANGUP")
         raise
-    pbx.set_var(chan, "RECORD_STATUS", "SILENCE")
+    else:
+        pbx.set_var(chan, "RECORD_STATUS", "SILENCE")
+    finally:  # what the caller said stays on disk either way, as with Asterisk's Record()
+        if pbx.recorder is not None:
+            pbx.recorder.message(args[0], pbx.clock.monotonic() - started)
     return None
 
 
@@ -200,12 +206,22 @@ async def app_busy(pbx: Pbx, chan: Channel, data: str) -> str | None:
 
 
 async def app_mixmonitor(pbx: Pbx, chan: Channel, data: str) -> str | None:
-    filename = dp.split_args(data)[0]
+    """MixMonitor(file,options): ``r(file)``/``t(file)`` also write what the channel
+    receives (its own party's voice) and what is sent to it (the other party's)."""
+    args = [*dp.split_args(data), ""]
+    filename = args[0]
+    directions = dict(re.findall(r"([rt])\(([^)]*)\)", args[1]))
     pbx.set_var(chan, "MIXMONITOR_FILENAME", filename)
     pbx.chan_event("MixMonitorStart", chan)
     chan.extra["mixmonitor"] = filename
     if pbx.recorder is not None:
-        pbx.recorder.start(chan, filename, pbx.clock.monotonic())
+        pbx.recorder.start(
+            chan,
+            filename,
+            pbx.clock.monotonic(),
+            read=directions.get("r", ""),
+            write=directions.get("t", ""),
+        )
     return None
 
 

@@ -53,6 +53,10 @@ class _Recording:
     path: Path
     started: float
     bridged_at: float | None = None
+    #: MixMonitor r()/t(): the recorded channel's own voice (the caller's, since the
+    #: dialplan records on the caller's channel) and the voice sent to it (the agent's).
+    read_path: Path | None = None
+    write_path: Path | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -84,9 +88,16 @@ class Recorder:
                     return
                 out.append(read_samples(target))
 
-    def start(self, chan: Channel, filename: str, at: float) -> None:
+    def start(
+        self, chan: Channel, filename: str, at: float, *, read: str = "", write: str = ""
+    ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._active[chan.uniqueid] = _Recording(self.directory / Path(filename).name, at)
+        self._active[chan.uniqueid] = _Recording(
+            self.directory / Path(filename).name,
+            at,
+            read_path=self.directory / Path(read).name if read else None,
+            write_path=self.directory / Path(write).name if write else None,
+        )
 
     def bridged(self, caller: Channel, agent: Channel, at: float) -> None:
         for chan in (caller, agent):
@@ -102,24 +113,59 @@ class Recorder:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def message(self, filename: str, seconds: float) -> None:
+        """Record(): a voicemail of the caller's phrases, written like a recording."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / Path(filename).name
+        task = asyncio.ensure_future(asyncio.to_thread(self._write_message, path, seconds))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def _write_message(self, path: Path, seconds: float) -> None:
+        samples = array.array("h", bytes(2 * int(min(seconds, MAX_SECONDS) * RATE)))
+        cursor = RATE // 2
+        for phrase in self._caller:
+            end = min(len(samples), cursor + len(phrase))
+            samples[cursor:end] = phrase[: end - cursor]
+            cursor = end + RATE // 2
+            if cursor >= len(samples):
+                break
+        _write_wav(path, samples)
+        self.written.append(path)
+
     async def drain(self) -> None:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     def _write(self, rec: _Recording, ended: float) -> None:
         total = min(MAX_SECONDS, max(0.0, ended - rec.started))
-        samples = array.array("h", bytes(2 * int(total * RATE)))
+        mixed = array.array("h", bytes(2 * int(total * RATE)))
+        caller = array.array("h", bytes(2 * int(total * RATE)))
+        agent = array.array("h", bytes(2 * int(total * RATE)))
         cursor = int(((rec.bridged_at or rec.started) - rec.started) * RATE)
-        turns = [p for pair in zip(self._agent, self._caller, strict=False) for p in pair]
-        for phrase in turns:
-            end = min(len(samples), cursor + len(phrase))
-            samples[cursor:end] = phrase[: end - cursor]
+        turns = [
+            (phrase, side)
+            for pair in zip(self._agent, self._caller, strict=False)
+            for phrase, side in zip(pair, (agent, caller), strict=True)
+        ]
+        for phrase, side in turns:
+            end = min(len(mixed), cursor + len(phrase))
+            mixed[cursor:end] = phrase[: end - cursor]
+            side[cursor:end] = phrase[: end - cursor]
             cursor = end + RATE // 2
-            if cursor >= len(samples):
+            if cursor >= len(mixed):
                 break
-        with wave.open(str(rec.path), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(RATE)
-            wav.writeframes(samples.tobytes())
+        # the direction files first: a file the daemon sees has its speakers beside it
+        for path, samples in ((rec.read_path, caller), (rec.write_path, agent)):
+            if path is not None:
+                _write_wav(path, samples)
+        _write_wav(rec.path, mixed)
         self.written.append(rec.path)
+
+
+def _write_wav(path: Path, samples: array.array[int]) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(samples.tobytes())

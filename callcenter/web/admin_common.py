@@ -50,6 +50,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("/admin/hotlines", N_("Hotlines")),
     ("/admin/departments", N_("Departments")),
     ("/admin/categories", N_("Categories")),
+    ("/admin/category-keywords", N_("Category keywords")),  # the transcripts room
     ("/admin/hours", N_("Business hours and holidays")),
     ("/admin/pause-reasons", N_("Pause reasons")),
     ("/admin/settings", N_("System settings")),

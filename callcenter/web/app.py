@@ -45,6 +45,7 @@ from callcenter.web import (
     templating,
 )
 from callcenter.web.access import access_middleware
+from callcenter.web.path_ids import ids_in_range
 from callcenter.web.templating import ui_dir
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def create_app(
             auth.session_middleware,  # sets request[CURRENT_USER] before the access check
             access_middleware,
             auth.csrf_middleware,  # after the access check: anonymous callers get 401/302
+            ids_in_range,  # /x/{id:\d+} beyond any row id: 404, not a database overflow
         ],
         client_max_size=max_size,
     )

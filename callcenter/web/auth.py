@@ -335,7 +335,11 @@ async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     expected = holder.session.csrf if holder is not None and holder.from_cookie else ""
     if not csrf.token_matches(expected, given):
         raise _refuse(request, csrf.BAD_TOKEN)
-    return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        # The token came in the header, so the handler was first to read the body.
+        return _too_large(request)
 
 
 def _login_page(

@@ -205,3 +205,61 @@ def test_rss_stays_flat_over_10000_oversized_frames() -> None:
     grown = process.memory_info().rss - before
     assert dropped == 10_000
     assert grown < 20 * 1024 * 1024, f"RSS grew by {grown / 1e6:.1f} MB"
+
+
+garbage_frames = (
+    st.binary(max_size=200)
+    .map(lambda raw: raw.replace(b"\r", b"").replace(b"\n", b"").replace(b":", b""))
+    .filter(lambda raw: raw.decode("utf-8", "replace").strip() != "")
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), garbage_frames), min_size=1, max_size=30),
+    st.lists(st.integers(min_value=0, max_value=8192), max_size=12),
+)
+def test_malformed_frames_are_logged_and_skipped_and_valid_ones_around_them_arrive(
+    layout: list[bytes | None], cuts: list[int]
+) -> None:
+    """None marks a valid event; every other item is a frame that is not AMI."""
+    stream = bytearray(b"Asterisk Call Manager/9.0.0\r\n")
+    expected: list[str] = []
+    for item in layout:
+        if item is None:
+            sequence = str(len(expected))
+            expected.append(sequence)
+            stream += f"Event: FuzzProbe\r\nSequence: {sequence}\r\n\r\n".encode()
+        else:
+            stream += item + b"\r\n\r\n"
+    garbage = sum(item is not None for item in layout)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("callcenter.ami.framing")
+    logger.addHandler(handler)
+    try:
+        proto, transport, sink = protocol()
+        feed(proto, bytes(stream), cuts)
+    finally:
+        logger.removeHandler(handler)
+    assert not transport.aborted
+    assert [m["Sequence"] for m in sink.messages] == expected
+    skipped = [r for r in records if r.levelno == logging.WARNING and "skipped" in r.getMessage()]
+    assert len(skipped) == garbage
+
+
+class ExplodingSink(Sink):
+    def on_message(self, message: Message) -> None:
+        if message.get("Explode"):
+            raise RuntimeError("listener bug")
+        super().on_message(message)
+
+
+def test_a_listener_that_raises_on_one_event_does_not_stop_the_next() -> None:
+    sink = ExplodingSink()
+    proto = GuardedAMIProtocol(sink)  # type: ignore[arg-type]
+    transport = FakeTransport()
+    proto.connection_made(transport)  # type: ignore[arg-type]
+    proto.data_received(b"Event: A\r\nExplode: yes\r\n\r\nEvent: B\r\n\r\n")
+    assert [m["Event"] for m in sink.messages] == ["B"] and not transport.aborted

@@ -147,7 +147,7 @@ def test_the_dialplan_follows_the_contract_table() -> None:
     for route in routes:
         assert f"${{CC_AGI}}/{route}" in text, route
     assert "Dial(${CC_AGENT_CHANNEL}," in text and ",tg)" in text
-    assert "MixMonitor(${CC_RECORDINGS}/${UNIQUEID}.wav)" in text
+    assert "MixMonitor(${CC_RECORDINGS}/${UNIQUEID}.wav,r(" in text  # + each side: speakers
     assert "[cc-wait]" in text and "[cc-dial]" in text and "[cc-fallback]" in text
 
 

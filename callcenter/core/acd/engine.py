@@ -236,6 +236,25 @@ class Acd(AgentStates, WaitingList, Strategies):
                 call.phase = CallPhase.NEW
 
     # ------------------------------------------------------------------ restart
+    def adopt_connected(
+        self, call_id: str, agent_id: int, *, caller: str = "", channel: str = ""
+    ) -> bool:
+        """After a restart (or a lost AMI link): a call Asterisk kept connected to a free
+        agent while we were away. The agent is on it again, so they are offered nothing
+        until it ends, and its end starts their wrap-up as for any call."""
+        agent = self.agents.get(agent_id)
+        if call_id in self.calls or agent is None or agent.call_id is not None:
+            return False
+        if agent.state is not AgentState.AVAILABLE:
+            return False  # paused or logged out: not offered anything anyway
+        self.calls[call_id] = Call(
+            id=call_id, group="", caller=caller, channel=channel,
+            phase=CallPhase.CONNECTED, agent_id=agent_id,
+        )  # fmt: skip
+        agent.call_id = call_id
+        self._set_state(agent, AgentState.ON_CALL)
+        return True
+
     def restore_waiting(
         self,
         call_id: str,

@@ -15,12 +15,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Search structures the migrations keep by hand (no model): SQLite's FTS5 tables, the
+    PostgreSQL expression index."""
+    return not (name or "").startswith(("transcripts_fts", "ix_transcripts_search"))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

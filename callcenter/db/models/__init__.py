@@ -44,6 +44,7 @@ from callcenter.db.models.tickets import (
     TicketEscalation,
     TicketEvent,
 )
+from callcenter.db.models.transcripts import CategoryKeywords, Transcript, TranscriptionJob
 from callcenter.db.models.users import User
 from callcenter.db.models.wrapups import CallWrapUp
 
@@ -63,6 +64,7 @@ __all__ = [
     "CareFiring",
     "CareRule",
     "Category",
+    "CategoryKeywords",
     "Customer",
     "CustomerChange",
     "CustomerImport",
@@ -87,6 +89,8 @@ __all__ = [
     "TicketCodeCounter",
     "TicketEscalation",
     "TicketEvent",
+    "Transcript",
+    "TranscriptionJob",
     "User",
     "Vehicle",
 ]

@@ -4,7 +4,7 @@ campaigns) with their items, opportunities, care rules and what they fired.
 ``customers`` only gets ADD COLUMN (never rebuilt on SQLite).
 
 Revision ID: 0011
-Revises: 0013 (the head main had when this branch was merged)
+Revises: 0009 (the head main had when this branch was merged)
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 import callcenter.db.base
 
 revision: str = "0011"
-down_revision: str | None = "0013"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
