@@ -9,6 +9,8 @@ it receives the pop, and when the call reaches wrap-up it saves the wrap-up (a n
 after ``--wrapup`` seconds, as a person would. The simulated phones answer after 1 s and
 talk ``--talk``..``--talk-max`` seconds. Calls arrive at ``--rate`` per second, never more
 than ``--max-concurrent`` at once (as SIPp's ``-r``/``-l``); callers wait as long as it takes.
+The daemon also runs the back office (tickets from the wrap-ups) and the supervisor's floor,
+with one supervisor's wallboard connected to ``/supervisor/ws`` all along.
 
 It reports calls/s handled, screen-pop latency (the decision to ring an agent — the FastAGI
 ``route`` request, or the ACD's pick for a caller who waited — → the pop with the caller's
@@ -54,7 +56,15 @@ from callcenter.auth.sessions import COOKIE_NAME, SessionCodec, logged_in
 from callcenter.clock import SystemClock
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
-from callcenter.db.models import Call, CallWrapUp, Category, SystemSetting, Task, Ticket
+from callcenter.db.models import (
+    Call,
+    CallWrapUp,
+    Category,
+    SystemSetting,
+    Task,
+    Ticket,
+    User,
+)
 from callcenter.sim.ami import AmiServer, parse_manager_conf
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
@@ -66,6 +76,7 @@ REPO = pop.REPO
 def pages_process(
     base_url: str,
     logins: list[tuple[int, str, str]],
+    supervisor_cookie: str,
     category_id: int,
     wrapup_seconds: float,
     ready: Any,
@@ -74,12 +85,17 @@ def pages_process(
     cpu: int | None,
 ) -> None:
     pop.pin(cpu)
-    asyncio.run(_pages(base_url, logins, category_id, wrapup_seconds, ready, stop, results))
+    asyncio.run(
+        _pages(
+            base_url, logins, supervisor_cookie, category_id, wrapup_seconds, ready, stop, results
+        )
+    )
 
 
 async def _pages(
     base_url: str,
     logins: list[tuple[int, str, str]],
+    supervisor_cookie: str,
     category_id: int,
     wrapup_seconds: float,
     ready: Any,
@@ -119,7 +135,19 @@ async def _pages(
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
 
-        readers = []
+        wallboard_pushes = 0
+
+        async def wallboard(cookie: str) -> None:
+            nonlocal wallboard_pushes
+            ws = await http.ws_connect(
+                base_url + "/supervisor/ws", headers={"Cookie": f"{COOKIE_NAME}={cookie}"}
+            )
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    break
+                wallboard_pushes += 1
+
+        readers = [asyncio.create_task(wallboard(supervisor_cookie))]
         for _user_id, cookie, csrf in logins:
             ws = await http.ws_connect(
                 base_url + "/agent/ws", headers={"Cookie": f"{COOKIE_NAME}={cookie}"}
@@ -133,7 +161,9 @@ async def _pages(
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    results.put({"pops": pops, "saved": saved, "cpu_share": cpu_share})
+    results.put(
+        {"pops": pops, "saved": saved, "cpu_share": cpu_share, "wallboard": wallboard_pushes}
+    )
 
 
 # ----------------------------------------------------------------------------- one run
@@ -144,6 +174,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     sessions = [(uid, logged_in(now, uid, 1)) for uid in args.agent_ids]
     logins = [(uid, codec.dumps(s), s.csrf) for uid, s in sessions]
+    supervisor_cookie = codec.dumps(logged_in(now, args.supervisor_id, 1))
     agi_port, http_port = pop._free_port(), pop._free_port()
     rng = random.Random(18)
     pbx = Pbx(
@@ -195,6 +226,9 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
         "agi": {"host": "127.0.0.1", "port": agi_port},
         "http": {"host": "127.0.0.1", "port": http_port},
         "login_agents": args.agent_ids,
+        # the back office and the supervisor's floor run too: tickets from the wrap-ups,
+        # the live wallboard (one screen connected below)
+        "rooms": ["tickets", "supervisor"],
     }
     ctx = mp.get_context("spawn")
     daemon_ready, daemon_stop, daemon_results = ctx.Event(), ctx.Event(), ctx.Queue()
@@ -211,6 +245,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
         args=(
             f"http://127.0.0.1:{http_port}",
             logins,
+            supervisor_cookie,
             args.category_id,
             args.wrapup,
             pages_ready,
@@ -292,6 +327,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> dict[str, Any]:
         "daemon_cpu_share": round(daemon_cpu_share, 3),
         "simulator_cpu_share": round(sim_cpu_share, 3),
         "pages_cpu_share": round(outcome["cpu_share"], 3),
+        "wallboard_pushes_received": outcome["wallboard"],
         "daemon_peak_rss_mb": round(server_side["max_rss_mb"], 1),
         "daemon_rss_growth_mb": rss_growth(server_side["rss_samples"], started, placing_ended),
         "loop_lag_p99_ms": round(pop.percentile(lag, 99), 2),
@@ -394,6 +430,10 @@ async def main(args: argparse.Namespace) -> int:
         engine = make_engine(url)
         async with sessionmaker(engine)() as session:
             args.category_id = await session.scalar(select(Category.id).limit(1))
+            supervisor = User(username="giamsat", full_name="Giám sát", role="supervisor")
+            session.add(supervisor)
+            await session.flush()
+            args.supervisor_id = supervisor.id
             # The agents save their wrap-up themselves, well inside the allowed time.
             await session.execute(
                 update(SystemSetting)

@@ -64,6 +64,7 @@ from callcenter.clock import SystemClock
 from callcenter.config import load_settings
 from callcenter.core.events import AgentStateChanged, CallStarted
 from callcenter.core.tickets import format_code
+from callcenter.daemon import PLUGINS as DAEMON_PLUGINS
 from callcenter.daemon import freeze_startup_heap
 from callcenter.db import migrate
 from callcenter.db.engine import make_engine, sessionmaker
@@ -562,12 +563,18 @@ async def _daemon(settings_data: dict[str, Any], ready: Any, stop: Any, results:
     census = settings_data.pop("gc_census", False)
     count_sql = settings_data.pop("count_sql", False)
     login_agents = settings_data.pop("login_agents", None)  # None: every agent in the ACD
+    rooms = settings_data.pop("rooms", [])  # more of the daemon's rooms (bench/load.py)
     threshold = settings_data.pop("gc_threshold", None)
     settings = load_settings(None, **settings_data)
     app = create_app(
         settings,
         clock=SystemClock(),
-        extra_plugins=[ami_plugin.PLUGIN, agi_plugin.PLUGIN, acd_plugin.PLUGIN],
+        extra_plugins=[
+            ami_plugin.PLUGIN,
+            agi_plugin.PLUGIN,
+            acd_plugin.PLUGIN,
+            *(plugin for plugin in DAEMON_PLUGINS if plugin.name in rooms),
+        ],
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
