@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from pathlib import Path
@@ -131,15 +132,19 @@ async def idle_lag(seconds: float) -> dict[str, float]:
             "lag_max": max(lags, default=0.0)}  # fmt: skip
 
 
-def transcribe_forever(model: str, corpus: list[str]) -> None:
-    """The ``--screenpop`` companion process: one worker transcribing without a pause."""
+def transcribe_forever(model: str, corpus: list[str], stop: threading.Event) -> None:
+    """The ``--screenpop`` companion: one worker process transcribing without a pause,
+    driven from a thread of this process (the daemon's role) until ``stop`` is set."""
 
     async def run() -> None:
         pool = RecogniserPool(EngineSpec("vosk", model), 1)
         await pool.start()
-        while True:
-            for path in corpus:
-                await pool.transcribe(Path(path))
+        try:
+            while not stop.is_set():
+                for path in corpus:
+                    await pool.transcribe(Path(path))
+        finally:
+            await pool.close()
 
     asyncio.run(run())
 
@@ -149,10 +154,9 @@ def screenpop(seconds: float, model: str, corpus: list[Path]) -> None:
                "--seconds", str(seconds)]  # fmt: skip
     print(f"\n== screen-pop under call load, no transcription: {' '.join(command[1:])}")
     subprocess.run(command, check=False)
-    import multiprocessing
-
-    worker = multiprocessing.get_context("spawn").Process(
-        target=transcribe_forever, args=(model, [str(p) for p in corpus]), daemon=True
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=transcribe_forever, args=(model, [str(p) for p in corpus], stop), daemon=True
     )
     worker.start()
     time.sleep(5)  # the model loads before the calls start
@@ -160,8 +164,8 @@ def screenpop(seconds: float, model: str, corpus: list[Path]) -> None:
         print("\n== the same, with one speech worker transcribing the corpus in a loop")
         subprocess.run(command, check=False)
     finally:
-        worker.kill()
-        worker.join()
+        stop.set()
+        worker.join(timeout=120)
 
 
 def main() -> None:

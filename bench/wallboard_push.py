@@ -103,6 +103,9 @@ class FloorAcd:
         return str(previous)
 
     def agent_at_phone(self, interface: str) -> int | None:
+        """``PJSIP/1000-…`` → agent 0; a call no agent answered names no phone: None."""
+        if "/" not in interface:
+            return None
         return int(interface.split("/")[1].split("-")[0]) - 1000
 
     def waiting_snapshot(self, group: str | None = None) -> Any:
@@ -157,7 +160,8 @@ async def generate_calls(app: web.Application, floor: FloorAcd, rate: float, sec
             at = datetime.now(UTC)
             floor.live -= 1
             record = CallRecord(linkedid, begun, caller_number=f"+8491{n:07d}",
-                                answered_at=answered, ended_at=at, disposition="answered")  # fmt: skip
+                                answered_at=answered, ended_at=at, disposition="answered",
+                                agent_interface=f"PJSIP/{1000 + agent_id}")  # fmt: skip
             bus.publish(CallEnded(linkedid, at, record))
             publish_state(agent_id, "wrapup")
             loop.call_later(3.0, free)
