@@ -113,10 +113,20 @@ def fill_sql(calls: int, tickets: int) -> list[str]:
             ended_at + make_interval(secs => 5 + id % 30)
         FROM calls WHERE disposition = 'answered' AND id % 5 <> 0
         """,
+        # the callers' keypad answers to the default after-call survey (migration 0010)
         """
-        INSERT INTO call_surveys (linkedid, uniqueid, score, caller, agent_id, answered_at)
-        SELECT linkedid, linkedid || '.s', 1 + id % 5, '', agent_id, ended_at
+        INSERT INTO survey_responses (survey_id, channel, linkedid, uniqueid, caller, agent_id,
+                                      created_at)
+        SELECT (SELECT survey_id FROM survey_questions WHERE kind = 'scale_5'
+                ORDER BY id LIMIT 1),
+               'ivr', linkedid, linkedid || '.s', '', agent_id, ended_at
         FROM calls WHERE disposition = 'answered' AND id % 10 = 3
+        """,
+        """
+        INSERT INTO survey_answers (response_id, question_id, value_text, value_number, choices)
+        SELECT r.id, (SELECT id FROM survey_questions WHERE kind = 'scale_5' ORDER BY id LIMIT 1),
+               '', 1 + c.id % 5, '[]'
+        FROM survey_responses r JOIN calls c ON c.linkedid = r.linkedid
         """,
         f"""
         INSERT INTO agent_state_log (user_id, state, reason, interface, started_at, ended_at)
