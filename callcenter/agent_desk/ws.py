@@ -18,9 +18,8 @@ from callcenter.agent_desk.desk import AGENT_DESK, AgentDesk
 from callcenter.agent_desk.http import PAGE_ROLES
 from callcenter.agent_desk.hub import AGENT_HUB, AgentConnection, CloseCode
 from callcenter.auth import csrf
-from callcenter.registry import CLOCK
 from callcenter.web.access import CurrentUser, allow, current_user
-from callcenter.web.auth import login_of, session_is_current, valid_logins
+from callcenter.web.auth import ended_logins, login_of, session_is_current
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +93,20 @@ async def sweep_sessions(app: web.Application) -> None:
     (:func:`valid_logins`); a database briefly away keeps the pages and asks again next time.
     """
     hub = app[AGENT_HUB]
-    clock = app[CLOCK]
     last = time.monotonic()
     while True:
         await asyncio.sleep(min(hub.session_check_seconds, 1.0))
         if time.monotonic() - last < hub.session_check_seconds:
             continue
         last = time.monotonic()
-        now = clock.now()
-        live: list[AgentConnection] = []
-        for connection in hub.connections():
-            if connection.session_expires is not None and connection.session_expires <= now:
-                connection.close(CloseCode.SESSION_ENDED)
-            elif connection.close_code is None:
-                live.append(connection)
+        open_ = [c for c in hub.connections() if c.close_code is None]
         try:
-            valid = await valid_logins(app, {(c.user_id, c.session_version) for c in live})
-        except Exception:
+            ended = await ended_logins(app, open_)
+        except Exception:  # the database is briefly away: keep the pages, ask again later
             log.warning("could not check the agents' sessions", exc_info=True)
             continue
-        for connection in live:
-            if (connection.user_id, connection.session_version) not in valid:
-                connection.close(CloseCode.SESSION_ENDED)
+        for connection in ended:
+            connection.close(CloseCode.SESSION_ENDED)
 
 
 def _client_message(

@@ -16,12 +16,11 @@ from aiohttp import WSMsgType, web
 
 from callcenter.auth import csrf
 from callcenter.core.roles import Role
-from callcenter.registry import CLOCK
 from callcenter.supervisor.board import BOARD
 from callcenter.supervisor.bus_consume import FEED
 from callcenter.supervisor.hub import BOARD_HUB, BoardConnection, CloseCode, encode
 from callcenter.web.access import allow, current_user
-from callcenter.web.auth import login_of, valid_logins
+from callcenter.web.auth import ended_logins, login_of
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +69,16 @@ async def sweep_sessions(app: web.Application) -> None:
     whose login has ended since (logout, password or role change, deactivation, expiry):
     one query for all screens every ``session_check_seconds``, as for agents' pages."""
     hub = app[BOARD_HUB]
-    clock = app[CLOCK]
     while True:
         await asyncio.sleep(hub.session_check_seconds)
-        now = clock.now()
-        live: list[BoardConnection] = []
-        for connection in list(hub.connections):
-            if connection.session_expires is not None and connection.session_expires <= now:
-                connection.close(CloseCode.SESSION_ENDED)
-            elif connection.close_code is None:
-                live.append(connection)
+        open_ = [c for c in hub.connections if c.close_code is None]
         try:
-            valid = await valid_logins(app, {(c.user_id, c.session_version) for c in live})
+            ended = await ended_logins(app, open_)
         except Exception:  # the database is briefly away: keep the screens, ask again later
             log.warning("could not check the wallboards' sessions", exc_info=True)
             continue
-        for connection in live:
-            if (connection.user_id, connection.session_version) not in valid:
-                connection.close(CloseCode.SESSION_ENDED)
+        for connection in ended:
+            connection.close(CloseCode.SESSION_ENDED)
 
 
 __all__ = ["routes"]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import secrets
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
@@ -233,6 +234,31 @@ async def valid_logins(app: web.Application, logins: set[tuple[int, int]]) -> se
         if row.active and row.role in {role.value for role in Role}:
             valid.add((row.id, row.session_version))
     return logins & valid
+
+
+class HeldLogin(Protocol):
+    """An open socket's login: who, which session version, until when."""
+
+    user_id: int
+    session_version: int
+    session_expires: datetime | None
+
+
+Held = TypeVar("Held", bound=HeldLogin)
+
+
+async def ended_logins(app: web.Application, held: Iterable[Held]) -> list[Held]:
+    """Of these open sockets (agents' pages, wallboards), those whose login has ended since
+    they opened: expired, or logged out / password or role changed / deactivated (one query
+    for all of them, :func:`valid_logins`). A database error propagates: keep the sockets."""
+    now = app[CLOCK].now()
+    ended: list[Held] = []
+    live: list[Held] = []
+    for item in held:
+        expired = item.session_expires is not None and item.session_expires <= now
+        (ended if expired else live).append(item)
+    valid = await valid_logins(app, {(c.user_id, c.session_version) for c in live})
+    return ended + [c for c in live if (c.user_id, c.session_version) not in valid]
 
 
 async def session_is_current(request: web.Request) -> bool:
