@@ -26,7 +26,10 @@ from callcenter.services.plugin import ACD_SERVICE
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = app[AGENT_DESK]
-    desk.acd = app.get(ACD_SERVICE)
+    service = app.get(ACD_SERVICE)
+    desk.acd = service
+    if service is not None:  # one caller lookup per call, for routing and the pop
+        desk.lookups = service.lookups
     desk.tracker = app.get(CALL_TRACKER)
     await desk.load_interfaces()
     desk.subscribe(app[BUS])

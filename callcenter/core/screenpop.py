@@ -105,6 +105,10 @@ class TicketView:
     created_at: datetime | None = None
     closed_at: datetime | None = None
     code: str = ""  # TK-2026-000123: what people see and what the ticket page's URL holds
+    #: for routing only (never shown): the ticket's agent (assignee, else who opened it) and
+    #: its last change — the newest open ticket's agent takes the caller's next call
+    agent_id: int | None = None
+    updated_at: datetime | None = None
 
 
 def ticket_url(code: str) -> str:

@@ -60,6 +60,7 @@ from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import tasks as tasks_repo
 from callcenter.db.repos.routing import RoutingConfig, load_routing_config
 from callcenter.prompts import menu_prompt_code
+from callcenter.services.caller_lookup import CallerLookups
 from callcenter.services.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class AcdService:
         )
         #: how long a route waits for the caller lookup started at ``inbound``
         self.profile_wait_seconds = profile_wait_seconds
+        self.lookups = CallerLookups(sessions)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Any] = []
@@ -519,8 +521,8 @@ class AcdService:
         await session.set_variables(values)
 
     async def _caller_profile(self, caller: str) -> acd_repo.CallerProfile:
-        async with self.sessions() as db:
-            return await acd_repo.caller_profile(db, caller)
+        """Read off the caller's file, which the agent desk's pop shares (one load per call)."""
+        return (await asyncio.shield(self.lookups.load(caller))).profile
 
     async def _bounded_profile(
         self, call_id: str, lookup: asyncio.Task[acd_repo.CallerProfile]

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from callcenter.core.screenpop import EMPTY_HISTORY
 from callcenter.core.tickets import (
     Priority,
     WrapUpForm,
@@ -16,9 +17,11 @@ from callcenter.core.tickets import (
     plan_timed_out,
     plan_wrap_up,
 )
-from callcenter.db.models import CallWrapUp, Ticket, TicketEvent
+from callcenter.db.models import CallWrapUp, CustomerPhone, Ticket, TicketEvent, Vehicle
+from callcenter.db.repos import acd as acd_repo
 from callcenter.db.repos import history
 from callcenter.db.repos import tickets as ticket_repo
+from callcenter.services.caller_lookup import CallerLookups
 from tests.agent.factories import T0, add_call, build_world
 
 
@@ -217,3 +220,109 @@ async def test_two_saves_of_one_call_at_once_give_one_wrap_up_and_a_clear_refusa
         await second.rollback()
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(CallWrapUp)) == 1
+
+
+async def test_the_callers_number_loads_the_same_history_as_the_customer_id(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """The pop's lookup by number (one joined statement for the customer) shows what the
+    lookup by id shows, whichever way the number is written."""
+    async with session_factory() as session:
+        world = await build_world(session)
+        session.add(CustomerPhone(customer_id=world.customer_id, number="+84281234567"))
+        session.add(
+            Vehicle(customer_id=world.customer_id, vin="RLUNKM3L0PA000777", model="Thaco Frontier")
+        )
+        await session.commit()
+    async with session_factory() as session:
+        by_id = await history.load_history(session, world.customer_id)
+    for written in ("0912345678", "+84 912 345 678", "84912345678"):
+        async with session_factory() as session:
+            by_number = await history.caller_history(session, written)
+        assert by_number == by_id, written
+    assert by_id.customer is not None
+    assert [p.number for p in by_id.customer.phones] == ["+84912345678", "+84281234567"]
+    assert len(by_id.customer.vehicles) == 3
+    async with session_factory() as session:
+        assert (await history.caller_history(session, "0987000111")).customer is None
+        assert (await history.caller_history(session, "anonymous")).customer is None
+
+
+async def test_routing_profile_read_off_the_history_matches_the_routing_lookup(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """One load serves routing and the pop: the profile read off the pop's history is the
+    one the routing query gives (VIP, the open ticket changed last, that ticket's agent)."""
+    async with session_factory() as session:
+        world = await build_world(session)
+        newer = Ticket(
+            customer_id=world.customer_id,
+            category_id=world.category_id,
+            department_id=world.department_id,
+            status="in_progress",
+            subject="Phụ tùng",
+            assignee_id=world.agent_id,
+            created_at=T0 - timedelta(days=2),  # opened earlier, changed later
+            updated_at=T0 + timedelta(hours=2),
+        )
+        done = Ticket(  # the department's work is done: routes like no open ticket
+            customer_id=world.customer_id,
+            status="done",
+            subject="Xong",
+            created_at=T0 + timedelta(hours=3),
+            updated_at=T0 + timedelta(hours=3),
+        )
+        session.add_all([newer, done])
+        await session.commit()
+    async with session_factory() as session:
+        loaded = await history.caller_history(session, "0912345678")
+        expected = await acd_repo.caller_profile(session, "0912345678")
+    profile = acd_repo.profile_of(loaded)
+    assert profile == expected
+    assert profile.vip and profile.open_ticket_id == newer.id
+    assert profile.ticket_agent_id == world.agent_id
+    assert acd_repo.profile_of(EMPTY_HISTORY) == acd_repo.CallerProfile()
+
+
+async def test_routing_and_the_pop_share_one_caller_load_per_call(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    async with session_factory() as session:
+        world = await build_world(session)
+        await session.commit()
+    lookups = CallerLookups(session_factory)
+    first = lookups.load("0912345678")
+    second = lookups.load("+84912345678")  # the ACD asks in another written form
+    assert first is second and lookups.loads_started == 1
+    found = await first
+    assert found.customer_id == world.customer_id and found.profile.vip
+    assert found.history.open_tickets[0].id == world.open_ticket_id
+    lookups.forget("0912345678")  # the call ended: the next call loads afresh
+    assert lookups.load("0912345678") is not first and lookups.loads_started == 2
+    nobody = await lookups.load("")  # withheld number: nobody, without a query
+    assert nobody.customer_id is None and lookups.loads_started == 2
+
+
+async def test_a_shared_caller_load_is_fresh_after_its_window_and_after_a_failure(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    async with session_factory() as session:
+        await build_world(session)
+        await session.commit()
+    now = [100.0]
+    lookups = CallerLookups(session_factory, share_seconds=5.0, monotonic=lambda: now[0])
+    first = lookups.load("0912345678")
+    await first
+    now[0] += 6.0  # the same number calls again later: not the old load
+    second = lookups.load("0912345678")
+    assert second is not first
+    await second
+
+    def broken() -> Any:
+        raise ConnectionError("database gone")
+
+    failing = CallerLookups(broken)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        await failing.load("0912345678")
+    failing._sessions = session_factory  # back: the next ask loads again, not the failure
+    assert (await failing.load("0912345678")).customer_id is not None

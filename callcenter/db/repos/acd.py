@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.phones import Phone, normalize_phone
+from callcenter.core.screenpop import CallerHistory
 from callcenter.db.models import AgentStateLog, Customer, CustomerPhone, Ticket, User
 
 #: Ticket statuses that are finished; anything else counts as "open" for routing priority.
@@ -131,6 +132,36 @@ class CallerProfile:
     @property
     def priority(self) -> int:
         return 1 if self.vip or self.open_ticket_id is not None else 0
+
+
+def profile_of(history: CallerHistory) -> CallerProfile:
+    """The routing profile read off a caller's screen-pop history (no query of its own).
+
+    The same rule as :func:`caller_profile`: VIP by tag; the open ticket is the one
+    changed last among those not finished (a ticket the department marked done waits
+    only for the care team's call and routes like any other caller)."""
+    customer = history.customer
+    if customer is None:
+        return CallerProfile()
+    vip = any(tag.strip().lower() == "vip" for tag in customer.tags)
+    open_tickets = [t for t in history.open_tickets if t.status not in CLOSED_TICKET_STATUSES]
+    if not open_tickets:
+        return CallerProfile(customer_id=customer.id, vip=vip)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    newest = max(open_tickets, key=lambda t: (_aware(t.updated_at) or oldest, t.id))
+    return CallerProfile(
+        customer_id=customer.id,
+        vip=vip,
+        open_ticket_id=newest.id,
+        ticket_agent_id=newest.agent_id,
+    )
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC datetimes; compare them with aware ones as UTC."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=UTC)
 
 
 async def caller_profile(session: AsyncSession, number: str) -> CallerProfile:
