@@ -233,3 +233,152 @@ async def test_a_resynced_record_keeps_the_stored_recording_link(session_factory
     async with session_factory() as session:
         call = await calls_repo.get_call(session, linkedid)
         assert call is not None and call.recording_path == first.recording_path
+
+
+def _batch_record(
+    linkedid: str, t0: Any, number: str, attempts: int = 1, transfers: int = 0
+) -> ev.CallRecord:
+    """A finished call with ``attempts`` offers (the last one answered) and ``transfers``."""
+    from datetime import timedelta
+
+    record = ev.CallRecord(
+        linkedid, t0, caller_number=number, disposition="answered", queue="sales",
+        answered_at=t0 + timedelta(seconds=attempts * 10),
+        ended_at=t0 + timedelta(seconds=attempts * 10 + 60),
+        agent_interface=f"PJSIP/{200 + attempts}", hold_seconds=1.23456,
+    )  # fmt: skip
+    for n in range(attempts):
+        record.attempts.append(
+            ev.AttemptRecord(
+                uniqueid=f"{linkedid}.{n}", channel=f"PJSIP/{201 + n}-0000000{n}",
+                interface=f"PJSIP/{201 + n}", offered_at=t0 + timedelta(seconds=n * 10),
+                queue="sales", ended_at=t0 + timedelta(seconds=n * 10 + 9),
+                outcome="answered" if n == attempts - 1 else "noanswer",
+            )
+        )  # fmt: skip
+    for n in range(transfers):
+        record.transfers.append(
+            ev.TransferRecord("blind", t0 + timedelta(seconds=30 + n), f"PJSIP/{200 + attempts}",
+                              f"30{n}@agents")
+        )  # fmt: skip
+    return record
+
+
+async def test_a_batch_is_written_in_statements_that_do_not_grow_with_its_size(
+    session_factory: Any, engine: Any
+) -> None:
+    """The recorder's batch costs a fixed number of statements, not a few per call.
+
+    A batch mixes a new call and a stored one that gained an attempt and a transfer;
+    saving it again adds nothing; a customer chosen at wrap-up survives; and saving
+    10 or 20 calls (new, then stored) takes as many statements as saving 1."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import event, update
+
+    from callcenter.db.models.calls import Call
+    from callcenter.db.models.customers import Customer, CustomerPhone
+
+    async with session_factory() as session:
+        owner = Customer(name="Chủ số", name_search="chu so",
+                         phones=[CustomerPhone(number="+84383456789", is_primary=True)])  # fmt: skip
+        chosen = Customer(name="Đã chọn", name_search="da chon")
+        session.add_all([
+            owner, chosen,
+            User(username="a201", full_name="A", interface="PJSIP/201"),
+            User(username="a202", full_name="B", interface="PJSIP/202"),
+        ])  # fmt: skip
+        await session.commit()
+        owner_id, chosen_id = owner.id, chosen.id
+        agents = await calls_repo.agent_ids_by_interface(session)
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    first = _batch_record("stored.1", t0, "0383456789")
+    first.attempts[0].outcome, first.attempts[0].ended_at = "ringing", None
+    first.answered_at = first.ended_at = None
+    first.disposition = "active"
+    async with session_factory() as session:
+        await calls_repo.save_calls(session, [first], agents)
+        await session.commit()
+    async with session_factory() as session:  # the agent's wrap-up picks another customer
+        await session.execute(
+            update(Call).where(Call.linkedid == "stored.1").values(customer_id=chosen_id)
+        )
+        await session.commit()
+    stored = _batch_record("stored.1", t0, "0383456789", attempts=2, transfers=1)
+    stored.recording_path = "/rec/stored.1.wav"
+    new = _batch_record("new.1", t0 + timedelta(minutes=1), "0383456789", transfers=2)
+    for _ in range(2):
+        async with session_factory() as session:
+            await calls_repo.save_calls(session, [new, stored], agents)
+            await session.commit()
+        stored = replace(stored, recording_path="")  # a resync's rebuild keeps the file
+    async with session_factory() as session:
+        assert await calls_repo.count_calls(session) == 2
+        assert await session.scalar(select(func.count(CallAttempt.id))) == 3
+        assert await session.scalar(select(func.count(CallTransfer.id))) == 3
+        call = await calls_repo.get_call(session, "stored.1")
+        assert call is not None and call.customer_id == chosen_id
+        assert call.disposition == "answered" and call.agent_id == agents["pjsip/202"]
+        assert call.recording_path == "/rec/stored.1.wav" and call.hold_seconds == 1.235
+        assert call.ended_at == stored.ended_at and call.answered_at == stored.answered_at
+        assert [(a.uniqueid, a.outcome, a.agent_id) for a in call.attempts] == [
+            ("stored.1.0", "noanswer", agents["pjsip/201"]),
+            ("stored.1.1", "answered", agents["pjsip/202"]),
+        ]  # fmt: skip
+        assert call.attempts[0].ended_at == stored.attempts[0].ended_at
+        assert [(t.kind, t.at, t.target) for t in call.transfers] == [
+            ("blind", t0 + timedelta(seconds=30), "300@agents")
+        ]
+        fresh = await calls_repo.get_call(session, "new.1")
+        assert fresh is not None and fresh.customer_id == owner_id
+        assert fresh.agent_id == agents["pjsip/201"] and len(fresh.transfers) == 2
+        assert fresh.started_at == new.started_at and fresh.attempts[0].queue == "sales"
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    async def statements_for(size: int, again: bool) -> int:
+        records = [
+            _batch_record(f"size{size}.{n}", t0, f"038345{n:04d}", attempts=2, transfers=1)
+            for n in range(size)
+        ]
+        if again:  # stored calls that gained an attempt and a transfer
+            for record in records:
+                record.attempts.append(replace(record.attempts[-1], uniqueid="later"))
+                record.transfers.append(replace(record.transfers[-1], kind="attended"))
+        async with session_factory() as session:
+            await session.connection()  # the connection's own set-up is not the batch's
+            statements.clear()
+            event.listen(engine.sync_engine, "before_cursor_execute", count)
+            try:
+                await calls_repo.save_calls(session, records, agents)
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", count)
+            await session.commit()
+        return len(statements)
+
+    counts = {size: (await statements_for(size, False), await statements_for(size, True))
+              for size in (1, 10, 20)}  # fmt: skip
+    assert counts[10] == counts[20] == counts[1], counts
+
+
+async def test_a_session_that_loaded_a_call_sees_it_as_saved(session_factory: Any) -> None:
+    """The batch writes past the ORM: a call the session loaded before must not come back
+    from its identity map as it was (the recorder's one-by-one retry, tests reusing one)."""
+    from datetime import UTC, datetime
+
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    record = _batch_record("seen.1", t0, "0909999999")
+    async with session_factory() as session:
+        before = await calls_repo.save_call(session, record, {})
+        assert before.disposition == "answered" and len(before.attempts) == 1
+        later = _batch_record("seen.1", t0, "0909999999", attempts=2, transfers=1)
+        later.disposition = "transferred"
+        after = await calls_repo.save_call(session, later, {})
+        assert after is before  # the same identity, reloaded
+        assert after.disposition == "transferred"
+        assert [a.uniqueid for a in after.attempts] == ["seen.1.0", "seen.1.1"]
+        assert len(after.transfers) == 1
