@@ -896,18 +896,20 @@ class AcdService:
         """Keep each waiting caller's announcement ("you are number N") up to date."""
         if self.control is None:
             return
-        for group in {call.group for call in self.acd.calls.values()}:
-            for position, caller in enumerate(self.acd.waiting(group), start=1):
-                info = self.calls.get(caller.call_id)
-                if info is None or info.announced_position == position:
-                    continue
-                info.announced_position = position
-                try:
-                    await self.control.setvar(
-                        caller.channel, "CC_WAIT_PROMPT_CALL", position_prompt(position)
-                    )
-                except Exception:
-                    log.debug("could not update the position of %s", caller.channel)
+        # One pass over every waiting caller (ranked as each group ranks them), not one per group.
+        positions: dict[str, int] = {}
+        for caller in self.acd.waiting():
+            position = positions[caller.group] = positions.get(caller.group, 0) + 1
+            info = self.calls.get(caller.call_id)
+            if info is None or info.announced_position == position:
+                continue
+            info.announced_position = position
+            try:
+                await self.control.setvar(
+                    caller.channel, "CC_WAIT_PROMPT_CALL", position_prompt(position)
+                )
+            except Exception:
+                log.debug("could not update the position of %s", caller.channel)
 
     def _on_state_change(self, change: StateChange) -> None:
         self.state_log.put(

@@ -354,3 +354,33 @@ def test_a_busy_or_unreachable_phone_is_not_rung_again_in_a_loop() -> None:
     assert acd.free_agents("care") == []
     acd.phone_status("PJSIP/101", registered=True, busy=False)  # device says free again
     assert [a.id for a in acd.free_agents("care")] == [1]
+
+
+def test_a_long_queue_for_busy_agents_is_not_rescanned_per_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hundreds of callers waiting for busy agents: one pass asks each group for free agents
+    about once, not once per caller; a caller whose sticky agent is free still gets them."""
+    acd, clock, _ = make_acd(agents=30)
+    for i in range(1, 31):  # every agent on a call
+        dial = call(acd, f"busy{i}")
+        assert isinstance(dial, Dial)
+        acd.answered(f"busy{i}", dial.agent_ids[0])
+    for i in range(300):
+        assert isinstance(call(acd, f"q{i}"), Wait)
+    checks = 0
+    original = acd._is_free  # type: ignore[attr-defined]
+
+    def counted(agent: object) -> bool:
+        nonlocal checks
+        checks += 1
+        return original(agent)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(acd, "_is_free", counted)
+    assert acd.dispatch() == []
+    assert checks <= 2 * 30  # was 300 callers × 30 agents
+    acd.call_ended("busy7")  # agent 7 ends: wrap-up, then free
+    clock.set(clock.now() + timedelta(minutes=5))
+    acd.tick()
+    offers = acd.dispatch()
+    assert [o.call_id for o in offers] == ["q0"]  # the longest waiting caller, only them

@@ -211,12 +211,22 @@ class Acd(AgentStates, WaitingList, Strategies):
         return min(instants) if instants else None
 
     def dispatch(self) -> list[Dial]:
-        """Offer waiting callers (best rank first) to agents who are free now."""
+        """Offer waiting callers (best rank first) to agents who are free now.
+
+        An offer only takes agents, so a group found without a free agent stays so for the
+        rest of the pass: its other callers are skipped (a sticky agent is still tried
+        once). With hundreds of callers queued for busy agents, asking every caller's group
+        for free agents was most of the loop's CPU (the load harness's stretch run)."""
         offers: list[Dial] = []
+        no_free: set[str] = set()
         for call in self._waiting(None):
+            if call.group in no_free and (call.sticky_done or call.sticky_agent_id is None):
+                continue
             dial = self._offer(call)
             if dial is not None:
                 offers.append(dial)
+            elif not self.free_agents(call.group):
+                no_free.add(call.group)
         return offers
 
     def undelivered(self, dial: Dial) -> None:
