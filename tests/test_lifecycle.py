@@ -32,12 +32,7 @@ from callcenter.tasks import TaskFailed
 from callcenter.web.app import create_app
 from tests.ami.peer import AmiPeer
 from tests.ami.test_link import until
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture

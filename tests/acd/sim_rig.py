@@ -8,7 +8,6 @@ AMI to the daemon and opens real FastAGI sessions to it; both share one
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -45,6 +44,7 @@ from callcenter.services.acd import AcdService
 from callcenter.sim.ami import AmiServer, AmiUser
 from callcenter.sim.pbx import Pbx, PbxConfig
 from callcenter.sim.phones import PhoneBehaviour
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HOTLINE = "19006868"  # no menu: group care
@@ -53,13 +53,6 @@ SCALE = 60.0
 #: Monday 23/11/2026 09:00 in Hanoi
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 SECRET = "sim-secret-acd"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -11,7 +11,6 @@ while the phone is still ringing.
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,17 +37,11 @@ from callcenter.web.app import create_app
 from tests.agent.factories import World, build_world
 from tests.auth_helpers import make_user
 from tests.conftest import MigratedTemplates
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HOTLINE = "19006868"
 AMI_SECRET = "sim-secret-agent-page"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -4,7 +4,6 @@ and is delivered exactly once. (SMTP down then back: tests/notify/test_email_out
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from aiohttp import web
@@ -17,14 +16,8 @@ from callcenter.config import SmsSettings
 from callcenter.db.models import Notification
 from callcenter.notify import outbox
 from callcenter.notify.sms import HttpSmsGateway
+from tests.ports import free_port as _free_port
 from tests.tickets.world import T0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_sms_gateway_down_then_back_delivers_once(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -23,14 +22,9 @@ from callcenter.db.models import Notification
 from callcenter.notify import outbox
 from callcenter.notify.email import SmtpSender
 from callcenter.notify.sms import LogSmsGateway
+from tests.ports import free_port
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Mailbox:

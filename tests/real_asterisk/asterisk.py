@@ -14,12 +14,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_CONF = REPO / "asterisk"
@@ -43,24 +44,9 @@ def find_asterisk() -> Path | None:
     return path if path.is_file() and os.access(path, os.X_OK) else None
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def free_udp_and_tcp_port() -> int:
     """A port free for both UDP and TCP (pjsip's UDP transport; avoid clashes with AMI)."""
-    for _ in range(50):
-        port = free_port(socket.SOCK_DGRAM)
-        try:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
+    return free_port(udp_too=True)
 
 
 @dataclass

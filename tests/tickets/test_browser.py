@@ -9,7 +9,6 @@ SMTP server (aiosmtpd), like the new-ticket notice.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +31,13 @@ from callcenter.web.app import create_app
 from tests.auth_helpers import DEFAULT_PASSWORD
 from tests.browser import chromium
 from tests.notify.test_email_outbox import Mailbox
+from tests.ports import free_port
 from tests.tickets.pages_helpers import install_senders, wrapup_ticket
 from tests.tickets.world import T0, Office, build_office
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
