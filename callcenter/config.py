@@ -13,7 +13,15 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -82,6 +90,33 @@ class SoftphoneSettings(Section):
     #: JsSIP's browser bundle (``dist/jssip.min.js`` of the npm package); empty: the one
     #: ``scripts/_setup.sh`` installs under ``.npm/`` in the checkout.
     jssip_file: str = ""
+    #: STUN servers the browser asks for its public address (``stun:host:3478``); empty:
+    #: agents on the PBX's LAN or VPN only.
+    stun_urls: list[str] = []
+    #: TURN relays for agents behind NAT that blocks direct media (``turn:host:3478``,
+    #: ``turns:host:5349?transport=tcp``). Each agent gets short-lived credentials made
+    #: from ``turn_secret``, coturn's ``static-auth-secret`` (the "TURN REST API").
+    turn_urls: list[str] = []
+    turn_secret: SecretStr = SecretStr("")
+    #: How long a TURN credential is valid: a shift, renewed when the page asks again.
+    turn_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("stun_urls", "turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: list[str], info: Any) -> list[str]:
+        schemes = ("stun:", "stuns:") if info.field_name == "stun_urls" else ("turn:", "turns:")
+        for url in value:
+            if not url.startswith(schemes):
+                raise ValueError(f"{url!r} does not start with {' or '.join(schemes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _turn_needs_secret(self) -> SoftphoneSettings:
+        if self.turn_urls and not self.turn_secret.get_secret_value():
+            raise ValueError(
+                "turn_urls are set but turn_secret is empty (coturn's static-auth-secret)"
+            )
+        return self
 
 
 class HttpSettings(Section):

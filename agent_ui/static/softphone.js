@@ -15,7 +15,7 @@
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
 
-  let creds = null; // {username, password, ws_url, sip_domain, interface, display_name}
+  let creds = null; // {username, password, ws_url, sip_domain, interface, display_name, ice_servers}
   let ua = null;
   let session = null; // the call on screen
   let consult = null; // the attended transfer's second call
@@ -220,10 +220,17 @@
     s.on("failed", over);
   }
 
+  // STUN/TURN as the daemon hands them out (TURN credentials are short-lived, per agent);
+  // none on a LAN. On the panel element too, so a test can open the same connection.
+  function pcConfig() {
+    return { iceServers: (creds && creds.ice_servers) || [] };
+  }
+  panel.pcConfig = pcConfig;
+
   function mediaOptions() {
     return {
       mediaConstraints: { audio: true, video: false },
-      pcConfig: { iceServers: [] },
+      pcConfig: pcConfig(),
       rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: false },
     };
   }
@@ -345,6 +352,7 @@
     const changed =
       !creds || fresh.password !== creds.password || fresh.username !== creds.username || fresh.ws_url !== creds.ws_url;
     creds = fresh;
+    renewTurnBeforeExpiry();
     showWhere();
     if (panel.dataset.mic === "unknown") checkMicrophone();
     if (!window.JsSIP) {
@@ -353,6 +361,18 @@
     }
     if (changed || !ua) startUa();
     else if (!ua.isRegistered() && !ua.isConnected()) ua.start();
+  }
+  // A TURN credential's username starts with its expiry (seconds since 1970): fetch new
+  // ones at four fifths of their life, so a page open all day can still relay its calls.
+  let turnTimer = null;
+  function renewTurnBeforeExpiry() {
+    clearTimeout(turnTimer);
+    const expiries = ((creds && creds.ice_servers) || [])
+      .map((server) => parseInt(String(server.username || "").split(":")[0], 10))
+      .filter((value) => value > 0);
+    if (!expiries.length) return;
+    const left = Math.min(...expiries) * 1000 - Date.now();
+    turnTimer = setTimeout(refresh, Math.max(30000, left * 0.8));
   }
   function scheduleRefresh(ms) {
     clearTimeout(refreshTimer);

@@ -7,15 +7,17 @@ administrators included, can get it. It is never cached.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
+from callcenter.core.ice import ice_servers
 from callcenter.core.roles import Role
 from callcenter.core.softphone import PhoneKind, browser_endpoint, browser_interface
 from callcenter.db.models import User
-from callcenter.registry import SESSIONMAKER, SETTINGS
-from callcenter.softphone.schemas import CredentialsOut
+from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.softphone.schemas import CredentialsOut, IceServer
 from callcenter.web.access import allow, current_user
 from callcenter.web.openapi import describe
 from callcenter.web.templating import ui_dir
@@ -63,8 +65,19 @@ async def credentials(request: web.Request) -> web.Response:
             display_name=user.full_name or user.username,
             ws_url=settings.ws_url,
             sip_domain=settings.sip_domain,
+            ice_servers=[
+                IceServer(**server)
+                for server in ice_servers(
+                    settings.stun_urls,
+                    settings.turn_urls,
+                    settings.turn_secret.get_secret_value(),
+                    user=browser_endpoint(user.id),
+                    expires_at=request.app[CLOCK].now()
+                    + timedelta(seconds=settings.turn_ttl_seconds),
+                )
+            ],
         )
-    return web.json_response(answer.model_dump(), headers=NO_STORE)
+    return web.json_response(answer.model_dump(exclude_none=True), headers=NO_STORE)
 
 
 @routes.get("/softphone/jssip.min.js")

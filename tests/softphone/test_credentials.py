@@ -165,6 +165,7 @@ async def test_credentials_answer_is_for_the_logged_in_agent_only(client: TestCl
         "display_name": "Agent An",
         "ws_url": "wss://pbx.example.vn/ws",
         "sip_domain": "pbx.example.vn",
+        "ice_servers": [],  # no STUN/TURN configured: the LAN only
     }
     # No way to ask for someone else's: the answer ignores any id it is given.
     other = await client.get(f"/api/softphone/credentials?user_id={users['binh'].id}")
