@@ -358,6 +358,8 @@ TABLE: list[Row] = [
         sample="/admin/surveys/1/questions/999"),
     Row("POST", r"/admin/surveys/{id}/questions/{question}/delete", LOGIN, 403, 403, 403, 404,
         sample="/admin/surveys/1/questions/999/delete"),
+    Row("POST", r"/admin/surveys/{id}/questions/{question}/move", LOGIN, 403, 403, 403, 404,
+        sample="/admin/surveys/1/questions/999/move"),
     Row("GET", "/api/surveys", 401, 200, 200, 200, 200),
     Row("POST", r"/api/surveys/{id}/responses", 401, 400, 400, 400, 400,
         sample="/api/surveys/1/responses"),  # empty body: not JSON

@@ -80,6 +80,10 @@
       const action = button.dataset.action;
       if (action === "claim") act(send(base + "/claim"));
       if (action === "status") act(send(base + "/status", { status: button.dataset.status }));
+      if (action === "accept-suggestion") {
+        // The same path as choosing the category by hand (the category's department).
+        act(send(base + "/category", { category_id: Number(button.dataset.categoryId), department_id: null }));
+      }
       if (action === "retry") act(send("/api/tickets/notifications/" + button.dataset.id + "/retry"));
       if (action === "call") {
         const done = function () { show(button.textContent + " ✓", false); };

@@ -12,6 +12,10 @@ these rows on behalf of a user::
   came from their calls;
 * department staff (heads included): the tickets of their own department, and
   the calls and customers of those tickets; nothing if they have no department.
+
+Tasks (callbacks, follow-ups, outbound calls) are worked, not read, so
+:func:`task_filter` says which ones a user may act on: the ones they hold, an agent's
+groups' unclaimed ones, a department's tickets' follow-ups.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callcenter.core.roles import Role
 from callcenter.db.models.calls import Call, CallAttempt
 from callcenter.db.models.customers import Customer
+from callcenter.db.models.routing import AgentGroup, AgentGroupMember
+from callcenter.db.models.tasks import Task
 from callcenter.db.models.tickets import Ticket
 
 
@@ -112,7 +118,31 @@ def customer_filter(user: Reader) -> ColumnElement[bool]:
     return false()
 
 
-_FILTERS = {Call: call_filter, Customer: customer_filter, Ticket: ticket_filter}
+def task_filter(user: Reader) -> ColumnElement[bool]:
+    """The tasks ``user`` may act on (answer a survey in, record an outcome for).
+
+    Held by the user always; an agent also the unclaimed tasks of the groups they answer
+    for (and group-less ones), as their task list shows them; department staff also the
+    tasks made from their department's tickets (the care follow-ups)."""
+    role = _role(user)
+    if _sees_everything(user):
+        return true()
+    held = Task.assignee_id == user.id
+    if role is Role.AGENT:
+        groups = (
+            select(AgentGroup.code)
+            .join(AgentGroupMember, AgentGroupMember.group_id == AgentGroup.id)
+            .where(AgentGroupMember.user_id == user.id)
+        )
+        unclaimed = Task.assignee_id.is_(None) & or_(Task.group.in_(groups), Task.group == "")
+        return or_(held, unclaimed)
+    if role is Role.DEPARTMENT:
+        tickets = select(Ticket.id).where(ticket_filter(user))
+        return or_(held, Task.origin_ticket_id.in_(tickets))
+    return false()
+
+
+_FILTERS = {Call: call_filter, Customer: customer_filter, Ticket: ticket_filter, Task: task_filter}
 
 
 async def can_read(session: AsyncSession, user: Reader, model: type[Any], row_id: int) -> bool:

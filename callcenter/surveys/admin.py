@@ -316,6 +316,46 @@ async def _rows(session: AsyncSession, survey_id: int) -> list[SurveyQuestion]:
     )
 
 
+@routes.post(BASE + r"/{id:\d+}/questions/{question:\d+}/move",
+             name="admin_survey_question_move")  # fmt: skip
+@allow(Role.ADMIN)
+async def move_question(request: web.Request) -> web.StreamResponse:
+    """Swap a question with the one above (``direction=up``) or below (``down``). A
+    condition names an earlier question (the form shows it, the phone asks it, first), so
+    a question cannot pass the one it depends on, nor a question depending on it."""
+    ident = entity_id(request)
+    question_id = row_id(request.match_info["question"])
+    form = await read_form(request)
+    direction = form.text("direction")
+    try:
+
+        async def change(session: AsyncSession) -> Change:
+            rows = sorted(await _rows(session, ident), key=lambda q: (q.position, q.id))
+            row = next((q for q in rows if q.id == question_id), None)
+            if row is None:
+                raise web.HTTPNotFound()
+            if direction not in ("up", "down"):
+                raise InvalidConfig(N_("Move a question up or down."))
+            index = rows.index(row)
+            other = index - 1 if direction == "up" else index + 1
+            if 0 <= other < len(rows):
+                first, second = sorted((row, rows[other]), key=rows.index)
+                if second.depends_on_id == first.id:
+                    raise InvalidConfig(
+                        N_("A question must stay below the question it depends on.")
+                    )
+                rows[index], rows[other] = rows[other], rows[index]
+            for position, question in enumerate(rows, start=1):
+                question.position = position
+            return Change(f"survey {ident}", {"op": "move question", "question": row.id,
+                                              "direction": direction})  # fmt: skip
+
+        await apply_change(request, AREA, change)
+    except RULE_ERRORS as exc:
+        return await _edit_page(request, ident, error=form_error(request, exc), status=400)
+    raise done(f"{BASE}/{ident}", "saved")
+
+
 @routes.post(BASE + r"/{id:\d+}/questions/{question:\d+}/delete",
              name="admin_survey_question_delete")  # fmt: skip
 @allow(Role.ADMIN)

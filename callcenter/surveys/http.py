@@ -8,13 +8,10 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import select
 
 from callcenter import localtime
-from callcenter.auth.scope import ticket_filter
 from callcenter.core import surveys as rules
 from callcenter.core.roles import Role
-from callcenter.db.models import Ticket
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_, translate
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
@@ -42,10 +39,12 @@ async def api_surveys(request: web.Request) -> web.StreamResponse:
 @routes.post(r"/api/surveys/{id:\d+}/responses", name="api_survey_respond")
 @allow(*FILL_ROLES)
 @describe("Store a response: agents answer for the caller on a call, the care team in a "
-          "follow-up task", tags=TAGS, request=schemas.ResponseBody,
-          response=schemas.ResponseOut, status=201,
+          "follow-up task. Every id in the body must be within the user's data scope "
+          "(their calls and tasks, their department's tickets...)", tags=TAGS,
+          request=schemas.ResponseBody, response=schemas.ResponseOut, status=201,
           errors={400: "an answer the survey cannot take (nothing is stored)",
-                  404: "no such survey, or a ticket not yours to read"})  # fmt: skip
+                  404: "no such survey, or a call, customer, ticket, task or campaign not "
+                       "yours to touch (nothing is stored)"})  # fmt: skip
 async def api_respond(request: web.Request) -> web.StreamResponse:
     body: schemas.ResponseBody = await schemas.body_of(request, schemas.ResponseBody)
     user = current_user(request)
@@ -57,15 +56,12 @@ async def api_respond(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONMAKER]() as session:
         try:
             if await surveys_repo.get_survey(session, survey_id) is None:
-                raise web.HTTPNotFound(
-                    text='{"error": "no such survey"}', content_type="application/json"
-                )
-            if body.ticket_id is not None and not await session.scalar(
-                select(Ticket.id).where(Ticket.id == body.ticket_id, ticket_filter(user))
-            ):  # a ticket the user may not read is "not found", as on the ticket pages
-                raise web.HTTPNotFound(
-                    text='{"error": "no such ticket"}', content_type="application/json"
-                )
+                raise services.OutOfReach(N_("No such survey."))
+            # Out-of-scope rows are "not found", as on the ticket pages and the task list.
+            await services.check_reach(
+                session, user, linkedid=body.linkedid, customer_id=body.customer_id,
+                ticket_id=body.ticket_id, task_id=body.task_id, campaign_id=body.campaign_id,
+            )  # fmt: skip
             response = await services.submit(
                 session,
                 survey_id=survey_id,
@@ -80,6 +76,9 @@ async def api_respond(request: web.Request) -> web.StreamResponse:
                 campaign_id=body.campaign_id,
             )
             await session.commit()
+        except services.OutOfReach as exc:
+            await session.rollback()
+            return web.json_response({"error": gettext_for(request, exc.message)}, status=404)
         except rules.AnswerError as exc:
             await session.rollback()
             return web.json_response(

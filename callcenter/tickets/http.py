@@ -46,6 +46,7 @@ from callcenter.db.models import (
 )
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos import ticket_queries, ticket_work
+from callcenter.db.repos import transcripts as transcripts_repo
 from callcenter.db.repos.ticket_queries import TicketFilters
 from callcenter.excel.export import XlsxWriter
 from callcenter.i18n import N_, translations
@@ -411,6 +412,11 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
             )).all()
         )  # fmt: skip
         calls = [c for c in linked if c.id in visible]
+        # The category the call's transcript suggests (keyword rules), shown to whoever
+        # may see the call; read through the repository, not the transcripts room.
+        suggestion = None
+        if ticket.call_id is not None and ticket.call_id in visible:
+            suggestion = await transcripts_repo.suggestion_for_call(session, ticket.call_id)
         people = await _names(
             session,
             {ticket.assignee_id, ticket.created_by_id}
@@ -470,6 +476,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
         "can_work": services.may_work(user, ticket) and ticket.status in _OPEN,
         "can_follow_up": services.may_follow_up(user, ticket),
         "can_categorise": ticket.needs_review and user.role in (Role.SUPERVISOR, Role.ADMIN),
+        "suggestion": suggestion,
         "categories": categories,
         "can_retry": services.may_retry(user, ticket),
         "can_call": user.role in WORK_ROLES and bool(phones),

@@ -43,9 +43,10 @@ from callcenter.core.tickets import (
     check_attachment,
     check_transition,
 )
-from callcenter.db.models import Notification, Ticket, TicketEvent
+from callcenter.db.models import Call, Notification, Ticket, TicketEvent
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.db.repos import ticket_queries, ticket_work
+from callcenter.db.repos import transcripts as transcripts_repo
 from callcenter.i18n import N_
 from callcenter.notify import outbox
 from callcenter.notify.tickets import NEW_TICKET, announce_ticket, escalate_overdue
@@ -275,7 +276,9 @@ class TicketService:
         self, user: Any, code: str, *, category_id: int, department_id: int | None
     ) -> Ticket:
         """A ticket whose wrap-up timed out gets its category (supervisors and admins),
-        goes to its department and is announced there."""
+        goes to its department and is announced there. Made from a call with a
+        transcript, the transcript's suggestion is marked accepted or not, as a choice
+        on the call page marks it (accepting it on the ticket page is this same path)."""
 
         async def run(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
             if not _is_manager(user):
@@ -288,6 +291,12 @@ class TicketService:
                 user_id=user.id,
                 now=now,
             )
+            if ticket.call_id is not None:
+                linkedid = await session.scalar(
+                    select(Call.linkedid).where(Call.id == ticket.call_id)
+                )
+                if linkedid:
+                    await transcripts_repo.record_choice(session, linkedid, category_id)
             if await self.announce(session, ticket):
                 self.outbox_wake.set()
 

@@ -271,13 +271,7 @@ async def choose_category(request: web.Request) -> web.StreamResponse:
             )  # fmt: skip
             session.add(wrapup)
         wrapup.category_id = category.id
-        transcript = await session.scalar(
-            select(Transcript).where(
-                Transcript.kind == "call", Transcript.linkedid == call.linkedid
-            )
-        )
-        if transcript is not None and transcript.suggested_category_id is not None:
-            transcript.suggestion_accepted = transcript.suggested_category_id == category.id
+        await repo.record_choice(session, call.linkedid, category.id)
     raise web.HTTPSeeOther(f"/calls/{call.id}")
 
 

@@ -112,3 +112,42 @@ async def test_can_read_single_rows(session_factory: async_sessionmaker[Any]) ->
         assert await can_read(s, w["sales"], Ticket, t_sales)
         assert not await can_read(s, w["sales"], Ticket, t_service)
         assert not await can_read(s, w["an"], Customer, w["customers"][2])
+
+
+async def test_tasks_a_user_may_act_on(session_factory: async_sessionmaker[Any]) -> None:
+    """Held tasks; an agent's groups' unclaimed ones (and group-less ones); a department's
+    tickets' follow-ups; everything for supervisors."""
+    from callcenter.auth.scope import task_filter
+    from callcenter.db.models import AgentGroup, AgentGroupMember, Task
+
+    w = await build(session_factory)
+    an, binh, sales, boss = w["an"], w["binh"], w["sales"], w["boss"]
+    t_sales, t_service, _t_none = w["tickets"]
+    async with session_factory() as s:
+        group = AgentGroup(code="ban_hang", name="Bán hàng")
+        s.add(group)
+        await s.flush()
+        s.add(AgentGroupMember(group_id=group.id, user_id=an.id))
+
+        def task(**fields: Any) -> Task:
+            return Task(phone="+84912345678", created_at=T0, origin="missed", **fields)
+
+        tasks = [
+            task(assignee_id=an.id, group="other"),  # held by An, another group's
+            task(group="ban_hang"),  # An's group, unclaimed
+            task(group="ban_hang", assignee_id=binh.id),  # An's group, Bình holds it
+            task(group=""),  # group-less, unclaimed
+            task(group="other"),  # another group's, unclaimed
+            task(kind="follow_up", group="care", origin_ticket_id=t_sales),
+            task(kind="follow_up", group="care", origin_ticket_id=t_service),
+        ]
+        s.add_all(tasks)
+        await s.commit()
+        ids = [t.id for t in tasks]
+    assert await visible(session_factory, Task, task_filter(an)) == [ids[0], ids[1], ids[3]]
+    assert await visible(session_factory, Task, task_filter(binh)) == [ids[2], ids[3]]
+    assert await visible(session_factory, Task, task_filter(sales)) == [ids[5]]
+    assert await visible(session_factory, Task, task_filter(w["homeless"])) == []
+    assert await visible(session_factory, Task, task_filter(boss)) == ids
+    async with session_factory() as s:
+        assert await can_read(s, an, Task, ids[1]) and not await can_read(s, an, Task, ids[2])

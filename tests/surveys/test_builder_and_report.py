@@ -242,3 +242,43 @@ async def test_a_question_is_reworded_but_its_conditions_stay_sound(world: Any) 
                                               "options": "Không hài lòng\nHài lòng"})  # fmt: skip
     assert refused.status == 400
     assert "không thể đổi các lựa chọn" in await refused.text()
+
+
+async def test_questions_move_up_and_down_but_never_above_their_condition(world: Any) -> None:
+    client, _office, admin = world
+    survey_id, ids = await build(client, admin)
+    token = await as_user(client, admin)
+    base = f"/admin/surveys/{survey_id}/questions"
+    score, nps = ids["Chấm điểm dịch vụ"], ids["Giới thiệu cho bạn bè (0–10)?"]
+
+    async def order() -> list[int]:
+        async with client.server.app[SESSIONMAKER]() as session:
+            return list((await session.scalars(select(SurveyQuestion.id).where(
+                SurveyQuestion.survey_id == survey_id).order_by(SurveyQuestion.position))).all())  # fmt: skip
+
+    assert await order() == [score, ids[INTERIOR], nps, ids[WHY]]
+    moved = await form(client, f"{base}/{nps}/move", token, {"direction": "up"})
+    assert moved.status == 302
+    assert await order() == [score, nps, ids[INTERIOR], ids[WHY]]
+    assert (await form(client, f"{base}/{score}/move", token, {"direction": "down"})).status == 302
+    assert await order() == [nps, score, ids[INTERIOR], ids[WHY]]
+    # The first stays first; the forms, the panel and the phone ask in the new order.
+    assert (await form(client, f"{base}/{nps}/move", token, {"direction": "up"})).status == 302
+    listed = await (await client.get("/api/surveys")).json()
+    mine = next(s for s in listed["surveys"] if s["id"] == survey_id)
+    assert [q["id"] for q in mine["questions"]] == [nps, score, ids[INTERIOR], ids[WHY]]
+    # The "why" cannot pass the interior question it depends on, in either direction.
+    for url, direction in ((f"{base}/{ids[WHY]}/move", "up"),
+                           (f"{base}/{ids[INTERIOR]}/move", "down")):  # fmt: skip
+        refused = await form(client, url, token, {"direction": direction})
+        assert refused.status == 400
+        assert "Câu hỏi phải nằm dưới câu hỏi mà nó phụ thuộc" in await refused.text()
+    assert (
+        await form(client, f"{base}/{score}/move", token, {"direction": "sideways"})
+    ).status == 400
+    assert await order() == [nps, score, ids[INTERIOR], ids[WHY]]
+    # A question of another survey is not found through this one.
+    assert (await form(client, f"/admin/surveys/1/questions/{nps}/move", token,
+                       {"direction": "up"})).status == 404  # fmt: skip
+    page = await (await client.get(f"/admin/surveys/{survey_id}")).text()
+    assert page.count('class="move-up"') == 3 and page.count('class="move-down"') == 3

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.core.text import fold
 from callcenter.db.models.calls import Call
+from callcenter.db.models.org import Category
 from callcenter.db.models.transcripts import Transcript, TranscriptionJob
 
 MAX_ATTEMPTS = 3
@@ -196,6 +197,38 @@ async def by_linkedids(session: AsyncSession, linkedids: Sequence[str]) -> dict[
         if row.linkedid not in found or row.kind == "call":
             found[row.linkedid] = row
     return found
+
+
+async def suggestion_for_call(session: AsyncSession, call_id: int) -> tuple[int, str] | None:
+    """The category (id, name) suggested from the call's transcript, if there is one and
+    the category still exists: what the ticket page offers to accept."""
+    row = (
+        await session.execute(
+            select(Category.id, Category.name)
+            .join(Transcript, Transcript.suggested_category_id == Category.id)
+            .join(Call, Call.linkedid == Transcript.linkedid)
+            .where(Call.id == call_id, Transcript.kind == "call")
+            .order_by(Transcript.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def record_choice(session: AsyncSession, linkedid: str, category_id: int) -> None:
+    """A person chose the call's category (on the call page, or a ticket made from the
+    call): its transcript's suggestion is marked accepted or not, which is what the
+    suggestions' accuracy is measured by. A transcript without a suggestion stays None."""
+    await session.execute(
+        update(Transcript)
+        .where(
+            Transcript.kind == "call",
+            Transcript.linkedid == linkedid,
+            Transcript.suggested_category_id.is_not(None),
+        )
+        .values(suggestion_accepted=Transcript.suggested_category_id == category_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def jobs_by_linkedids(
