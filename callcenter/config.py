@@ -144,6 +144,16 @@ class SmsSettings(Section):
     sender: str = ""
 
 
+class PrintingSettings(Section):
+    """Where departments' job sheets are printed (a department with the print channel)."""
+
+    #: A command that takes the sheet's PDF on its standard input, e.g.
+    #: ``["lp", "-d", "{department}"]`` (CUPS: one queue per department code).
+    command: list[str] = []
+    #: Else a folder a print station watches: ``<department>/job-<n>.pdf`` (and ``.html``).
+    spool_dir: str = ""
+
+
 class SpeechSettings(Section):
     """Offline transcription of recordings (``callcenter/transcripts``, ``callcenter/stt``)."""
 
@@ -191,6 +201,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
+    printing: PrintingSettings = PrintingSettings()
     speech: SpeechSettings = SpeechSettings()
     retention: RetentionSettings = RetentionSettings()
 

@@ -316,6 +316,8 @@ TABLE: list[Row] = [
     Row("GET", "/tickets/{code}", LOGIN, 404, 200, 200, 200, sample="/tickets/TK-2026-000001"),
     Row("GET", "/tickets/{code}/print", LOGIN, 404, 200, 200, 200,
         sample="/tickets/TK-2026-000001/print"),
+    Row("GET", "/tickets/{code}/sheet.pdf", LOGIN, 404, 200, 200, 200,
+        sample="/tickets/TK-2026-000001/sheet.pdf"),
     Row("GET", "/tickets/{code}/files/{file_id}", LOGIN, 404, 404, 404, 404,
         sample="/tickets/TK-2026-000001/files/999"),
     Row("GET", "/api/tickets/{code}", 401, 404, 200, 200, 200, sample="/api/tickets/TK-2026-000001"),

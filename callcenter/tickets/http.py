@@ -52,6 +52,7 @@ from callcenter.excel.export import XlsxWriter
 from callcenter.i18n import N_, translations
 from callcenter.localtime import day_bounds, parse_date
 from callcenter.notify.outbox import CHANNEL_LABELS, STATE_LABELS, notifications_of
+from callcenter.notify.pdf import render_pdf
 from callcenter.notify.tickets import render_print_sheet, ticket_sheet
 from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.tickets import schemas, services
@@ -540,6 +541,24 @@ async def print_sheet(request: web.Request) -> web.StreamResponse:
         sheet = await ticket_sheet(session, ticket, request.app[SETTINGS].tz)
     html = render_print_sheet(sheet, request_language(request))
     return web.Response(text=html, content_type="text/html")
+
+
+@routes.get("/tickets/" + CODE + "/sheet.pdf", name="ticket_pdf")
+@allow(*READ_ROLES)
+async def pdf_sheet(request: web.Request) -> web.StreamResponse:
+    """The same job sheet as a PDF, to send on or print where no browser prints well."""
+    async with request.app[SESSIONMAKER]() as session:
+        ticket = await _readable(request, session)
+        sheet = await ticket_sheet(session, ticket, request.app[SETTINGS].tz)
+    html = render_print_sheet(sheet, request_language(request))
+    document = await asyncio.to_thread(render_pdf, html)
+    return web.Response(
+        body=document,
+        headers={
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f"inline; filename={ticket.code}.pdf",
+        },
+    )
 
 
 @routes.get("/tickets/" + CODE + r"/files/{file_id:\d+}", name="ticket_file")

@@ -8,20 +8,25 @@ of this one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 from aiohttp import web
 
 from callcenter import tasks
+from callcenter.config import PrintingSettings
 from callcenter.notify.email import SmtpSender
 from callcenter.notify.outbox import Channel, Sender, run_outbox
-from callcenter.notify.printing import LogPrinter
+from callcenter.notify.printing import CommandPrinter, LogPrinter, SpoolPrinter
 from callcenter.notify.sms import HttpSmsGateway, LogSmsGateway
 from callcenter.plugins import Plugin
 from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS, TICKET_SAVED
 from callcenter.tickets import http
 from callcenter.tickets.bus_consume import LIVE_INBOX, LiveInbox
 from callcenter.tickets.services import TICKET_SERVICE, TicketService
+
+log = logging.getLogger(__name__)
 
 #: The senders the outbox uses; a test may set them before start-up (else from settings).
 SENDERS: web.AppKey[Mapping[str, Sender]] = web.AppKey("notify_senders")
@@ -35,8 +40,19 @@ def default_senders(app: web.Application) -> dict[str, Sender]:
     return {
         Channel.EMAIL: SmtpSender(settings.smtp, clock=app[CLOCK]),
         Channel.SMS: sms,
-        Channel.PRINT: LogPrinter(),
+        Channel.PRINT: _printer(settings.printing),
     }
+
+
+def _printer(settings: PrintingSettings) -> Sender:
+    if settings.command:
+        return CommandPrinter(list(settings.command))
+    if settings.spool_dir:
+        return SpoolPrinter(Path(settings.spool_dir))
+    log.warning(
+        "printing.command and printing.spool_dir are empty: departments' print jobs are only logged"
+    )
+    return LogPrinter()
 
 
 def setup(app: web.Application) -> None:

@@ -4,6 +4,8 @@ the head and supervisors once per threshold."""
 
 from __future__ import annotations
 
+import io
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -21,7 +24,7 @@ from callcenter.db.models import Department, Notification, TicketEvent
 from callcenter.db.repos import ticket_work as work
 from callcenter.notify import outbox
 from callcenter.notify import tickets as notices
-from callcenter.notify.printing import LogPrinter, SpoolPrinter
+from callcenter.notify.printing import CommandPrinter, LogPrinter, SpoolPrinter
 from callcenter.notify.sms import HttpSmsGateway, LogSmsGateway
 from tests.tickets.test_ticket_repo import new_ticket
 from tests.tickets.world import T0, Office, at, build_office
@@ -160,7 +163,50 @@ async def test_announce_a_new_ticket_on_every_configured_channel(
         and len(sms.sent) == len(printer.jobs) == 1
     )
     await spool.send(printer.jobs[0])
-    assert spool.path_for(printer.jobs[0]).read_text(encoding="utf-8") == printer.jobs[0].body_html
+    pdf = spool.path_for(printer.jobs[0])
+    assert pdf.with_suffix(".html").read_text(encoding="utf-8") == printer.jobs[0].body_html
+    assert ticket.code in pdf_text(pdf.read_bytes())
+
+
+def pdf_text(document: bytes) -> str:
+    """The text a PDF reader extracts (what a person would read on the printed sheet)."""
+    assert document.startswith(b"%PDF-")
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
+
+
+async def test_a_department_printer_gets_the_sheet_as_pdf_and_a_failing_one_is_retried(
+    session_factory: async_sessionmaker[Any], tmp_path: Path
+) -> None:
+    """The print channel pipes the job sheet's PDF to the configured command (CUPS's
+    ``lp -d {department}`` in production; here a command that keeps what it is given, per
+    department). A printer that refuses leaves the job queued for a retry, not lost."""
+    async with session_factory() as session:
+        office: Office = await build_office(session)
+        service = await session.get(Department, office.service)
+        assert service is not None
+        service.notify_channels = "inbox,print"
+        await session.commit()
+    ticket = await new_ticket(session_factory, office)
+    async with session_factory() as session:
+        await notices.announce_ticket(session, ticket, base_url="https://cc.example.vn", now=at(1))
+        await session.commit()
+    keep = "import sys; open(sys.argv[1], 'wb').write(sys.stdin.buffer.read())"
+    out = tmp_path / "printed"
+    out.mkdir()
+    broken = CommandPrinter(
+        [sys.executable, "-c", "import sys; print('out of paper'); sys.exit(3)"]
+    )
+    clock = ManualClock(at(1))
+    assert await outbox.deliver_due(session_factory, {"print": broken}, clock) == 0
+    async with session_factory() as session:
+        job = await session.scalar(select(Notification).where(Notification.channel == "print"))
+        assert job is not None and job.state != "sent" and job.attempts == 1
+        assert "out of paper" in job.last_error
+    printer = CommandPrinter([sys.executable, "-c", keep, str(out / "{department}.pdf")])
+    clock.set(at(2))  # past the back-off
+    assert await outbox.deliver_due(session_factory, {"print": printer}, clock) == 1
+    text = pdf_text((out / "tk_service.pdf").read_bytes())
+    assert ticket.code in text and "Phiếu công việc" in text  # Vietnamese survives the PDF
 
 
 async def test_escalation_once_per_threshold_to_head_and_supervisors(

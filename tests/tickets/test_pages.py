@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -102,6 +103,7 @@ async def test_other_departments_and_agents_cannot_read_it(world: Any) -> None:
         for url in (
             f"/tickets/{code}",
             f"/tickets/{code}/print",
+            f"/tickets/{code}/sheet.pdf",
             f"/api/tickets/{code}",
             f"/tickets/{code}/files/1",
         ):
@@ -269,6 +271,10 @@ async def test_list_filters_export_print_and_retry(world: Any) -> None:
     assert values[1][0] == code and values[1][2] == "Chưa thực hiện" and len(values) == 2
     printed = await client.get(f"/tickets/{code}/print")
     assert printed.status == 200 and code in await printed.text()
+    pdf = await client.get(f"/tickets/{code}/sheet.pdf")
+    assert pdf.status == 200 and pdf.content_type == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
+    assert code in text and "Chưa thực hiện" in text  # the status in words, in Vietnamese
     # a failed notification shows as failed and can be sent again
     await senders["email"].wait_for(4)  # the outbox delivers first (to the recording senders)
     async with client.server.app[SESSIONMAKER]() as session:
