@@ -17,7 +17,7 @@ from typing import Any, Literal
 import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callcenter import localtime
 from callcenter.core.outbound import (
@@ -606,6 +606,9 @@ async def blend_wait_seconds(session: Any) -> float:
 
 class ModeBody(BaseModel):
     outbound: bool
+    agent_id: int | None = Field(
+        default=None, description="a supervisor switching an agent's mode; default: my own"
+    )
 
 
 class ModeOut(BaseModel):
@@ -613,16 +616,57 @@ class ModeOut(BaseModel):
     blend_wait_seconds: float
 
 
+def _mode_target(request: web.Request, user: CurrentUser, agent_id: int | None) -> int:
+    """Whose mode: my own, or (supervisors only) the agent named."""
+    if agent_id is None or agent_id == user.id:
+        return user.id
+    if user.role != Role.SUPERVISOR:
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": _gettext(request)(N_("Only a supervisor may do this."))}),
+            content_type="application/json",
+        )
+    return agent_id
+
+
+@routes.get("/api/outbound/mode", name="api_outbound_mode_get")
+@allow(*WORK_ROLES)
+@describe(
+    "Whether I (or, for a supervisor, ``agent_id``) work in outbound mode",
+    tags=TAGS,
+    query={"agent_id": "a supervisor asking about an agent"},
+    response=ModeOut,
+    errors={400: "agent_id is not a number", 403: "only supervisors ask about others",
+            404: "no such agent", 503: "the ACD is not running"},
+)  # fmt: skip
+async def api_mode_get(request: web.Request) -> web.Response:
+    user = _user(request)
+    gettext = _gettext(request)
+    try:
+        wanted = int(request.query["agent_id"]) if request.query.get("agent_id") else None
+    except ValueError:
+        return _error(400, gettext(N_("Invalid request.")))
+    target = _mode_target(request, user, wanted)
+    service = request.app.get(ACD_SERVICE)
+    if service is None:
+        return _error(503, gettext(N_("The call distribution is not running.")))
+    agent = service.acd.agents.get(target)
+    if agent is None:
+        return _error(404, gettext(N_("No such agent.")))
+    async with request.app[SESSIONMAKER]() as session:
+        wait = await blend_wait_seconds(session)
+    return web.json_response({"outbound": agent.outbound_mode, "blend_wait_seconds": wait})
+
+
 @routes.post("/api/outbound/mode", name="api_outbound_mode")
 @allow(*WORK_ROLES)
 @describe(
     "Outbound mode on or off: while on, no inbound calls unless a caller waits longer "
-    "than the blend threshold",
+    "than the blend threshold; kept across daemon restarts",
     tags=TAGS,
     request=ModeBody,
     response=ModeOut,
-    errors={400: "the body is invalid", 409: "log in to the queue first",
-            503: "the ACD is not running"},
+    errors={400: "the body is invalid", 403: "only supervisors switch others",
+            409: "log in to the queue first", 503: "the ACD is not running"},
 )  # fmt: skip
 async def api_mode(request: web.Request) -> web.Response:
     user = _user(request)
@@ -631,17 +675,41 @@ async def api_mode(request: web.Request) -> web.Response:
         body = ModeBody.model_validate(await request.json())
     except (ValueError, ValidationError):
         return _error(400, gettext(N_("Invalid request.")))
+    target = _mode_target(request, user, body.agent_id)
     service = request.app.get(ACD_SERVICE)
     if service is None:
         return _error(503, gettext(N_("The call distribution is not running.")))
-    agent = service.acd.agents.get(user.id)
+    agent = service.acd.agents.get(target)
     if agent is None:
         return _error(409, gettext(N_("Log in to the queue first.")))
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[SESSIONMAKER]() as session, session.begin():
         wait = await blend_wait_seconds(session)
+        await session.execute(
+            update(User).where(User.id == target).values(outbound_mode=body.outbound)
+        )
     agent.outbound_mode = body.outbound
     agent.blend_wait_seconds = wait
     return web.json_response({"outbound": agent.outbound_mode, "blend_wait_seconds": wait})
+
+
+async def restore_outbound_modes(app: web.Application) -> list[int]:
+    """At start-up, once the ACD has its agents back: those who were in outbound mode are
+    again (``users.outbound_mode``), with the current blend threshold."""
+    service = app.get(ACD_SERVICE)
+    if service is None:
+        return []
+    async with app[SESSIONMAKER]() as session:
+        wait = await blend_wait_seconds(session)
+        ids = list(
+            (await session.scalars(select(User.id).where(User.outbound_mode.is_(True)))).all()
+        )
+    restored = []
+    for user_id in ids:
+        agent = service.acd.agents.get(user_id)
+        if agent is not None:
+            agent.outbound_mode, agent.blend_wait_seconds = True, wait
+            restored.append(user_id)
+    return restored
 
 
 @routes.post("/outbound/blending", name="outbound_blending")
