@@ -28,10 +28,12 @@ from callcenter.core.outbound import (
     ORDER_LABELS,
     OUTCOME_LABELS,
     STAGE_LABELS,
+    STAGE_MOVES,
     TEMPLATE_FIELDS,
     TRIGGER_LABELS,
     OpportunityInput,
     OutboundRuleError,
+    StageMoveError,
     check_opportunity,
     unknown_placeholders,
 )
@@ -528,6 +530,121 @@ async def api_outcome(request: web.Request) -> web.Response:
             "attempts": result.item.attempts,
             "callback_task_id": result.callback.id if result.callback else None,
             "opportunity_id": result.opportunity.id if result.opportunity else None,
+        }
+    )
+
+
+# ----------------------------------------------------------------------- opportunities
+#: Who sees and moves opportunities: agents their own, supervisors and admins all.
+OPPORTUNITY_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+def _owner_only(user: CurrentUser) -> bool:
+    return user.role == Role.AGENT
+
+
+def _stage_choices(labels: dict[str, str], stage: str) -> list[dict[str, str]]:
+    return [{"stage": str(code), "label": labels[code]} for code in STAGE_MOVES.get(stage, ())]
+
+
+def _change_json(change: Any, who: str, labels: dict[str, str], zone: Any) -> dict[str, str]:
+    return {
+        "from": change.from_stage,
+        "to": change.to_stage,
+        "from_label": labels.get(change.from_stage, change.from_stage),
+        "to_label": labels.get(change.to_stage, change.to_stage),
+        "by": who,
+        "at": change.at.isoformat(),
+        "at_text": localtime.format_datetime(change.at, zone),
+    }
+
+
+@routes.get("/outbound/opportunities", name="outbound_opportunities")
+@allow(*OPPORTUNITY_ROLES)
+async def opportunities_page(request: web.Request) -> web.StreamResponse:
+    """Converted leads who are buying, with their stage, its history and the moves allowed."""
+    user = _user(request)
+    labels = _labels(request)
+    zone = request.app[SETTINGS].tz
+    async with request.app[SESSIONMAKER]() as session:
+        rows = await repo.opportunities(session, owner_id=user.id if _owner_only(user) else None)
+    context = {
+        "rows": rows,
+        "labels": labels,
+        "choices": {
+            row.opportunity.id: _stage_choices(labels["stage"], row.opportunity.stage)
+            for row in rows
+        },
+        "history": {
+            row.opportunity.id: [
+                _change_json(change, who, labels["stage"], zone) for change, who in row.history
+            ]
+            for row in rows
+        },
+        "created_text": lambda at: localtime.format_datetime(at, zone),
+    }
+    return aiohttp_jinja2.render_template("outbound/opportunities.html", request, context)
+
+
+class StageBody(BaseModel):
+    stage: str = Field(max_length=16, description="new, quoted, negotiating, won or lost")
+
+
+class StageOut(BaseModel):
+    id: int
+    stage: str
+    stage_label: str
+    next_stages: list[dict[str, str]]
+    change: dict[str, str]
+
+
+@routes.post(r"/api/outbound/opportunities/{id:\d+}/stage", name="api_opportunity_stage")
+@allow(*OPPORTUNITY_ROLES)
+@describe(
+    "Move an opportunity to another stage (its owner, or a supervisor); each move is kept "
+    "with who and when",
+    tags=TAGS,
+    request=StageBody,
+    response=StageOut,
+    errors={
+        400: "the body is invalid, or the move is not allowed (back, or out of won/lost)",
+        404: "no such opportunity, or it is not mine",
+    },
+)
+async def api_opportunity_stage(request: web.Request) -> web.Response:
+    user = _user(request)
+    gettext = _gettext(request)
+    try:
+        body = StageBody.model_validate(await request.json())
+    except (ValueError, ValidationError):
+        return _error(400, gettext(N_("Invalid request.")))
+    labels = _labels(request)["stage"]
+    try:
+        async with request.app[SESSIONMAKER]() as session, session.begin():
+            found, change = await repo.move_stage(
+                session, int(request.match_info["id"]), body.stage, user_id=user.id,
+                owner_only=_owner_only(user), now=request.app[CLOCK].now(),
+            )  # fmt: skip
+            stage = found.stage
+    except LookupError:
+        return _error(404, gettext(N_("No such opportunity, or it is not yours.")))
+    except StageMoveError as exc:
+        return _error(
+            400,
+            gettext(exc.message)
+            % {
+                "from": labels.get(exc.from_stage, exc.from_stage),
+                "to": labels.get(exc.to_stage, exc.to_stage),
+            },
+        )
+    who = user.full_name or user.username
+    return web.json_response(
+        {
+            "id": found.id,
+            "stage": stage,
+            "stage_label": labels[stage],
+            "next_stages": _stage_choices(labels, stage),
+            "change": _change_json(change, who, labels, request.app[SETTINGS].tz),
         }
     )
 
