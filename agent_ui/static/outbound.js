@@ -121,6 +121,7 @@
       } catch (error) {
         say(out, error.message, false);
       }
+      out.classList.add("stage-result");  // say() replaced the classes
     });
   }
 
