@@ -5,12 +5,18 @@ audited, leaves the agent's list, and stays cancelled when do-not-call is cleare
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from openpyxl import Workbook
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from callcenter.db.models import AuditEntry, CallListItem, Task
+from callcenter.clock import ManualClock
+from callcenter.db.models import AuditEntry, CallListItem, Customer, Task
 from callcenter.db.repos import tasks as tasks_repo
+from callcenter.excel import importer
 from callcenter.registry import CLOCK, SESSIONMAKER
 from tests.agent.test_through_simulator import AgentClient
 from tests.auth_helpers import make_user
@@ -132,3 +138,41 @@ async def test_do_not_call_cancels_planned_calls_for_good(daemon: WebDaemon) -> 
     finally:
         await sup.close()
         await agent.close()
+
+
+async def test_an_import_marking_do_not_call_cancels_their_planned_calls(
+    session_factory: async_sessionmaker[Any], tmp_path: Path
+) -> None:
+    """The customers' Excel import marks an existing customer do-not-call ("x" in "Không
+    gọi"): their care call is cancelled and audited under whoever ran the import."""
+    admin = await make_user(session_factory, "quantri", "admin")
+    an = await add_customer(session_factory, "Ngô Văn An", "+84903000001")
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    async with session_factory() as session, session.begin():
+        care = await tasks_repo.create_task(
+            session, origin="care_schedule", kind="callback", phone="+84903000001",
+            customer_id=an, created_at=now,
+        )  # fmt: skip
+        care_id = care.id
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Họ và tên", "SĐT", "Không gọi"])
+    sheet.append(["Ngô Văn An", "0903 000 001", "x"])
+    path = tmp_path / "khong-goi.xlsx"
+    workbook.save(path)
+    batch = await importer.prepare(session_factory, path, filename=path.name, at=now,
+                                   keep_copy=False)  # fmt: skip
+    counts = await importer.run(
+        session_factory, batch.id, dry_run=False, clock=ManualClock(now), actor=admin
+    )
+    assert counts.updated == 1
+    async with session_factory() as session:
+        customer = await session.get(Customer, an)
+        task = await session.get(Task, care_id)
+        audit = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "task.cancelled"))
+        ).one()
+    assert customer is not None and customer.do_not_call and customer.do_not_call_by_id == admin.id
+    assert task is not None and (task.status, task.outcome) == ("cancelled", "do_not_call")
+    assert (audit.username, audit.target) == ("quantri", f"task:{care_id}")
