@@ -125,6 +125,25 @@
     });
   }
 
+  // ---- supervisors switch an agent's outbound mode (kept across restarts)
+  const modes = document.getElementById("agent-modes");
+  if (modes) {
+    modes.addEventListener("change", async function (event) {
+      const box = event.target.closest("input.agent-mode");
+      if (!box) return;
+      const row = box.closest("tr");
+      const out = row.querySelector(".agent-mode-result");
+      try {
+        await post("/api/outbound/mode", { outbound: box.checked, agent_id: Number(row.dataset.agentId) });
+        say(out, "✓", true);
+      } catch (error) {
+        box.checked = !box.checked;
+        say(out, error.message, false);
+      }
+      out.classList.add("agent-mode-result");
+    });
+  }
+
   // ---- live progress (campaigns and lists)
   if (document.querySelector("[data-live-progress]") && window.EventSource) {
     const source = new EventSource("/outbound/progress/events");

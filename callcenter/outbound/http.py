@@ -154,8 +154,18 @@ async def _page_context(request: web.Request, session: Any) -> dict[str, Any]:
         "labels": _labels(request),
         "template_fields": TEMPLATE_FIELDS,
         "blend_wait_seconds": await blend_wait_seconds(session),
+        # supervisors switch agents' outbound mode here (what the ACD routes by)
+        "may_switch_modes": _user(request).role == Role.SUPERVISOR,
+        "modes": _modes(request),
         "error": "",
     }
+
+
+def _modes(request: web.Request) -> dict[int, bool]:
+    service = request.app.get(ACD_SERVICE)
+    if service is None:
+        return {}
+    return {agent_id: agent.outbound_mode for agent_id, agent in service.acd.agents.items()}
 
 
 @routes.get("/outbound", name="outbound")

@@ -4,10 +4,15 @@ with the blend threshold, the ACD routes them as such, and switching back is kep
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from callcenter.registry import SESSIONMAKER
 from callcenter.services.plugin import ACD_SERVICE
 from tests.agent.test_through_simulator import AgentClient
-from tests.auth_helpers import make_user
+from tests.auth_helpers import DEFAULT_PASSWORD, make_user
+from tests.browser import chromium
 from tests.outbound.conftest import WebDaemon
 from tests.outbound.helpers import get_json, post_form
 
@@ -73,3 +78,39 @@ async def test_outbound_mode_is_restored_after_a_restart(daemon: WebDaemon) -> N
         await sup.close()
         await agent.close()
         await other.close()
+
+
+@pytest.mark.browser
+async def test_supervisor_switches_an_agent_on_the_outbound_page(daemon: WebDaemon) -> None:
+    """In Chromium: the supervisor ticks Lan's outbound mode on /outbound; after a daemon
+    restart the page (same login) still shows it ticked, and the ACD routes her so."""
+    assert daemon.app is not None
+    factory = daemon.app[SESSIONMAKER]
+    lan = await make_user(factory, "lan", "agent", full_name="Trần Thị Lan")
+    await make_user(factory, "sup", "supervisor", full_name="Phạm Giám Sát")
+    await daemon.restart()
+    async with chromium() as browser:
+        from playwright.async_api import expect
+
+        context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+        page: Any = await context.new_page()
+        page.set_default_timeout(10_000)
+        await page.goto(f"{daemon.base_url}/login?next=/outbound")
+        await page.fill("#username", "sup")
+        await page.fill("#password", DEFAULT_PASSWORD)
+        await page.click("form[action='/login'] button[type=submit]")
+        await page.wait_for_url("**/outbound")
+        row = page.locator(f"#agent-modes tr[data-agent-id='{lan.id}']")
+        box = row.locator("input.agent-mode")
+        await expect(box).not_to_be_checked()
+        await box.check()
+        await expect(row.locator(".agent-mode-result")).to_have_text("✓")
+
+        app = await daemon.restart()
+        assert app[ACD_SERVICE].acd.agents[lan.id].outbound_mode is True
+        await page.reload()
+        await expect(box).to_be_checked()
+        await box.uncheck()
+        await expect(row.locator(".agent-mode-result")).to_have_text("✓")
+        app = await daemon.restart()
+        assert app[ACD_SERVICE].acd.agents[lan.id].outbound_mode is False
