@@ -20,8 +20,9 @@ from callcenter.registry import AMI_STATUS
 from callcenter.services import plugin as acd_plugin
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
-from tests.agent.stack import Stack, build_stack, free_port
+from tests.agent.stack import Stack, build_stack
 from tests.conftest import MigratedTemplates
+from tests.ports import free_port
 
 
 def outbound_plugins() -> list[object]:
