@@ -384,6 +384,10 @@ TABLE: list[Row] = [
         sample="/api/outbound/tasks/999/outcome"),
     Row("POST", "/outbound/care-rules", LOGIN, 403, 400, 403, 400),
     Row("POST", "/api/outbound/mode", 401, 400, 400, 403, 403),  # not JSON: refused first
+    Row("GET", "/api/outbound/mode", 401, 503, 503, 403, 403),  # no ACD in this app
+    Row("GET", "/outbound/opportunities", LOGIN, 200, 200, 403, 200),
+    Row("POST", r"/api/outbound/opportunities/{id}/stage", 401, 400, 400, 403, 400,
+        sample="/api/outbound/opportunities/999/stage"),  # not JSON: refused first
     Row("POST", "/outbound/blending", LOGIN, 403, 400, 403, 400),
     Row("POST", r"/outbound/care-rules/{id}/toggle", LOGIN, 403, 404, 403, 404,
         sample="/outbound/care-rules/999/toggle"),

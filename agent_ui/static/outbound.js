@@ -93,6 +93,57 @@
     });
   }
 
+  // ---- opportunities: move a stage, keep the row's choices and history in step
+  const opportunities = document.getElementById("opportunities");
+  if (opportunities) {
+    opportunities.addEventListener("submit", async function (event) {
+      const form = event.target.closest("form.stage-form");
+      if (!form) return;
+      event.preventDefault();
+      const row = form.closest("tr");
+      const out = row.querySelector(".stage-result");
+      try {
+        const result = await post(
+          "/api/outbound/opportunities/" + row.dataset.opportunityId + "/stage",
+          { stage: form.stage.value }
+        );
+        row.querySelector(".stage").textContent = result.stage_label;
+        form.stage.replaceChildren.apply(form.stage, result.next_stages.map(function (next) {
+          return new Option(next.label, next.stage);
+        }));
+        form.hidden = result.next_stages.length === 0;
+        row.querySelector(".stage-closed").hidden = !form.hidden;
+        const line = document.createElement("li");
+        const change = result.change;
+        line.textContent = change.at_text + " · " + change.by + ": " + change.from_label + " → " + change.to_label;
+        row.querySelector(".stage-history").appendChild(line);
+        say(out, "✓", true);
+      } catch (error) {
+        say(out, error.message, false);
+      }
+      out.classList.add("stage-result");  // say() replaced the classes
+    });
+  }
+
+  // ---- supervisors switch an agent's outbound mode (kept across restarts)
+  const modes = document.getElementById("agent-modes");
+  if (modes) {
+    modes.addEventListener("change", async function (event) {
+      const box = event.target.closest("input.agent-mode");
+      if (!box) return;
+      const row = box.closest("tr");
+      const out = row.querySelector(".agent-mode-result");
+      try {
+        await post("/api/outbound/mode", { outbound: box.checked, agent_id: Number(row.dataset.agentId) });
+        say(out, "✓", true);
+      } catch (error) {
+        box.checked = !box.checked;
+        say(out, error.message, false);
+      }
+      out.classList.add("agent-mode-result");
+    });
+  }
+
   // ---- live progress (campaigns and lists)
   if (document.querySelector("[data-live-progress]") && window.EventSource) {
     const source = new EventSource("/outbound/progress/events");

@@ -209,6 +209,46 @@ def check_opportunity(model: str, quantity: int, value_vnd: int, stage: str) -> 
     return OpportunityInput(model.strip()[:120], quantity, value_vnd, stage)
 
 
+#: Where an opportunity may go from each stage: forward through the open stages (back
+#: from negotiating to a new quote), closed as won or lost, and never out of won or lost.
+STAGE_MOVES: dict[str, tuple[str, ...]] = {
+    Stage.NEW: (Stage.QUOTED, Stage.NEGOTIATING, Stage.WON, Stage.LOST),
+    Stage.QUOTED: (Stage.NEGOTIATING, Stage.WON, Stage.LOST),
+    Stage.NEGOTIATING: (Stage.QUOTED, Stage.WON, Stage.LOST),
+    Stage.WON: (),
+    Stage.LOST: (),
+}
+
+
+class StageMoveError(OutboundRuleError):
+    """A stage change the rules refuse; ``from_stage``/``to_stage`` name it for the message
+    (``%(from)s``/``%(to)s``, filled with the translated stage labels)."""
+
+    def __init__(self, message: str, from_stage: str, to_stage: str) -> None:
+        super().__init__(message)
+        self.from_stage = from_stage
+        self.to_stage = to_stage
+
+
+def check_stage_move(current: str, target: str) -> Stage:
+    """The stage an opportunity may move to from ``current``; raise StageMoveError if not."""
+    if target not in STAGE_MOVES:
+        raise StageMoveError(N_("Choose a stage"), current, target)
+    if target == current:
+        raise StageMoveError(N_("The opportunity is already at stage %(to)s."), current, target)
+    if not STAGE_MOVES.get(current, ()):
+        raise StageMoveError(
+            N_("The opportunity is closed (%(from)s): its stage no longer changes."),
+            current,
+            target,
+        )
+    if target not in STAGE_MOVES[current]:
+        raise StageMoveError(
+            N_("An opportunity cannot go from %(from)s back to %(to)s."), current, target
+        )
+    return Stage(target)
+
+
 @dataclass(frozen=True)
 class Lead:
     """What ordering needs to know about one customer of a list."""

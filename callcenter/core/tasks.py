@@ -48,10 +48,13 @@ STATUS_LABELS: dict[str, str] = {
     TaskStatus.DONE: N_("Called back"),
     TaskStatus.CANCELLED: N_("Cancelled"),
 }
+#: Why a task was called off rather than worked (``Task.outcome`` of a cancelled task).
+DO_NOT_CALL_OUTCOME = "do_not_call"
 OUTCOME_LABELS: dict[str, str] = {
     TaskOutcome.REACHED: N_("Reached"),
     TaskOutcome.NOT_REACHED: N_("Not reached"),
     TaskOutcome.WRONG_NUMBER: N_("Wrong number"),
+    DO_NOT_CALL_OUTCOME: N_("Cancelled: the customer asked not to be called"),
 }
 KIND_LABELS = {
     "callback": N_("Callback"),

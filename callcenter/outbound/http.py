@@ -17,7 +17,7 @@ from typing import Any, Literal
 import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callcenter import localtime
 from callcenter.core.outbound import (
@@ -28,10 +28,12 @@ from callcenter.core.outbound import (
     ORDER_LABELS,
     OUTCOME_LABELS,
     STAGE_LABELS,
+    STAGE_MOVES,
     TEMPLATE_FIELDS,
     TRIGGER_LABELS,
     OpportunityInput,
     OutboundRuleError,
+    StageMoveError,
     check_opportunity,
     unknown_placeholders,
 )
@@ -152,8 +154,18 @@ async def _page_context(request: web.Request, session: Any) -> dict[str, Any]:
         "labels": _labels(request),
         "template_fields": TEMPLATE_FIELDS,
         "blend_wait_seconds": await blend_wait_seconds(session),
+        # supervisors switch agents' outbound mode here (what the ACD routes by)
+        "may_switch_modes": _user(request).role == Role.SUPERVISOR,
+        "modes": _modes(request),
         "error": "",
     }
+
+
+def _modes(request: web.Request) -> dict[int, bool]:
+    service = request.app.get(ACD_SERVICE)
+    if service is None:
+        return {}
+    return {agent_id: agent.outbound_mode for agent_id, agent in service.acd.agents.items()}
 
 
 @routes.get("/outbound", name="outbound")
@@ -532,6 +544,121 @@ async def api_outcome(request: web.Request) -> web.Response:
     )
 
 
+# ----------------------------------------------------------------------- opportunities
+#: Who sees and moves opportunities: agents their own, supervisors and admins all.
+OPPORTUNITY_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+def _owner_only(user: CurrentUser) -> bool:
+    return user.role == Role.AGENT
+
+
+def _stage_choices(labels: dict[str, str], stage: str) -> list[dict[str, str]]:
+    return [{"stage": str(code), "label": labels[code]} for code in STAGE_MOVES.get(stage, ())]
+
+
+def _change_json(change: Any, who: str, labels: dict[str, str], zone: Any) -> dict[str, str]:
+    return {
+        "from": change.from_stage,
+        "to": change.to_stage,
+        "from_label": labels.get(change.from_stage, change.from_stage),
+        "to_label": labels.get(change.to_stage, change.to_stage),
+        "by": who,
+        "at": change.at.isoformat(),
+        "at_text": localtime.format_datetime(change.at, zone),
+    }
+
+
+@routes.get("/outbound/opportunities", name="outbound_opportunities")
+@allow(*OPPORTUNITY_ROLES)
+async def opportunities_page(request: web.Request) -> web.StreamResponse:
+    """Converted leads who are buying, with their stage, its history and the moves allowed."""
+    user = _user(request)
+    labels = _labels(request)
+    zone = request.app[SETTINGS].tz
+    async with request.app[SESSIONMAKER]() as session:
+        rows = await repo.opportunities(session, owner_id=user.id if _owner_only(user) else None)
+    context = {
+        "rows": rows,
+        "labels": labels,
+        "choices": {
+            row.opportunity.id: _stage_choices(labels["stage"], row.opportunity.stage)
+            for row in rows
+        },
+        "history": {
+            row.opportunity.id: [
+                _change_json(change, who, labels["stage"], zone) for change, who in row.history
+            ]
+            for row in rows
+        },
+        "created_text": lambda at: localtime.format_datetime(at, zone),
+    }
+    return aiohttp_jinja2.render_template("outbound/opportunities.html", request, context)
+
+
+class StageBody(BaseModel):
+    stage: str = Field(max_length=16, description="new, quoted, negotiating, won or lost")
+
+
+class StageOut(BaseModel):
+    id: int
+    stage: str
+    stage_label: str
+    next_stages: list[dict[str, str]]
+    change: dict[str, str]
+
+
+@routes.post(r"/api/outbound/opportunities/{id:\d+}/stage", name="api_opportunity_stage")
+@allow(*OPPORTUNITY_ROLES)
+@describe(
+    "Move an opportunity to another stage (its owner, or a supervisor); each move is kept "
+    "with who and when",
+    tags=TAGS,
+    request=StageBody,
+    response=StageOut,
+    errors={
+        400: "the body is invalid, or the move is not allowed (back, or out of won/lost)",
+        404: "no such opportunity, or it is not mine",
+    },
+)
+async def api_opportunity_stage(request: web.Request) -> web.Response:
+    user = _user(request)
+    gettext = _gettext(request)
+    try:
+        body = StageBody.model_validate(await request.json())
+    except (ValueError, ValidationError):
+        return _error(400, gettext(N_("Invalid request.")))
+    labels = _labels(request)["stage"]
+    try:
+        async with request.app[SESSIONMAKER]() as session, session.begin():
+            found, change = await repo.move_stage(
+                session, int(request.match_info["id"]), body.stage, user_id=user.id,
+                owner_only=_owner_only(user), now=request.app[CLOCK].now(),
+            )  # fmt: skip
+            stage = found.stage
+    except LookupError:
+        return _error(404, gettext(N_("No such opportunity, or it is not yours.")))
+    except StageMoveError as exc:
+        return _error(
+            400,
+            gettext(exc.message)
+            % {
+                "from": labels.get(exc.from_stage, exc.from_stage),
+                "to": labels.get(exc.to_stage, exc.to_stage),
+            },
+        )
+    who = user.full_name or user.username
+    return web.json_response(
+        {
+            "id": found.id,
+            "stage": stage,
+            "stage_label": labels[stage],
+            "next_stages": _stage_choices(labels, stage),
+            "change": _change_json(change, who, labels, request.app[SETTINGS].tz),
+        }
+    )
+
+
 # ----------------------------------------------------------------------- care rules
 @routes.post("/outbound/care-rules", name="outbound_care_rule_create")
 @allow(*MANAGE_ROLES)
@@ -606,6 +733,9 @@ async def blend_wait_seconds(session: Any) -> float:
 
 class ModeBody(BaseModel):
     outbound: bool
+    agent_id: int | None = Field(
+        default=None, description="a supervisor switching an agent's mode; default: my own"
+    )
 
 
 class ModeOut(BaseModel):
@@ -613,16 +743,57 @@ class ModeOut(BaseModel):
     blend_wait_seconds: float
 
 
+def _mode_target(request: web.Request, user: CurrentUser, agent_id: int | None) -> int:
+    """Whose mode: my own, or (supervisors only) the agent named."""
+    if agent_id is None or agent_id == user.id:
+        return user.id
+    if user.role != Role.SUPERVISOR:
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": _gettext(request)(N_("Only a supervisor may do this."))}),
+            content_type="application/json",
+        )
+    return agent_id
+
+
+@routes.get("/api/outbound/mode", name="api_outbound_mode_get")
+@allow(*WORK_ROLES)
+@describe(
+    "Whether I (or, for a supervisor, ``agent_id``) work in outbound mode",
+    tags=TAGS,
+    query={"agent_id": "a supervisor asking about an agent"},
+    response=ModeOut,
+    errors={400: "agent_id is not a number", 403: "only supervisors ask about others",
+            404: "no such agent", 503: "the ACD is not running"},
+)  # fmt: skip
+async def api_mode_get(request: web.Request) -> web.Response:
+    user = _user(request)
+    gettext = _gettext(request)
+    try:
+        wanted = int(request.query["agent_id"]) if request.query.get("agent_id") else None
+    except ValueError:
+        return _error(400, gettext(N_("Invalid request.")))
+    target = _mode_target(request, user, wanted)
+    service = request.app.get(ACD_SERVICE)
+    if service is None:
+        return _error(503, gettext(N_("The call distribution is not running.")))
+    agent = service.acd.agents.get(target)
+    if agent is None:
+        return _error(404, gettext(N_("No such agent.")))
+    async with request.app[SESSIONMAKER]() as session:
+        wait = await blend_wait_seconds(session)
+    return web.json_response({"outbound": agent.outbound_mode, "blend_wait_seconds": wait})
+
+
 @routes.post("/api/outbound/mode", name="api_outbound_mode")
 @allow(*WORK_ROLES)
 @describe(
     "Outbound mode on or off: while on, no inbound calls unless a caller waits longer "
-    "than the blend threshold",
+    "than the blend threshold; kept across daemon restarts",
     tags=TAGS,
     request=ModeBody,
     response=ModeOut,
-    errors={400: "the body is invalid", 409: "log in to the queue first",
-            503: "the ACD is not running"},
+    errors={400: "the body is invalid", 403: "only supervisors switch others",
+            409: "log in to the queue first", 503: "the ACD is not running"},
 )  # fmt: skip
 async def api_mode(request: web.Request) -> web.Response:
     user = _user(request)
@@ -631,17 +802,41 @@ async def api_mode(request: web.Request) -> web.Response:
         body = ModeBody.model_validate(await request.json())
     except (ValueError, ValidationError):
         return _error(400, gettext(N_("Invalid request.")))
+    target = _mode_target(request, user, body.agent_id)
     service = request.app.get(ACD_SERVICE)
     if service is None:
         return _error(503, gettext(N_("The call distribution is not running.")))
-    agent = service.acd.agents.get(user.id)
+    agent = service.acd.agents.get(target)
     if agent is None:
         return _error(409, gettext(N_("Log in to the queue first.")))
-    async with request.app[SESSIONMAKER]() as session:
+    async with request.app[SESSIONMAKER]() as session, session.begin():
         wait = await blend_wait_seconds(session)
+        await session.execute(
+            update(User).where(User.id == target).values(outbound_mode=body.outbound)
+        )
     agent.outbound_mode = body.outbound
     agent.blend_wait_seconds = wait
     return web.json_response({"outbound": agent.outbound_mode, "blend_wait_seconds": wait})
+
+
+async def restore_outbound_modes(app: web.Application) -> list[int]:
+    """At start-up, once the ACD has its agents back: those who were in outbound mode are
+    again (``users.outbound_mode``), with the current blend threshold."""
+    service = app.get(ACD_SERVICE)
+    if service is None:
+        return []
+    async with app[SESSIONMAKER]() as session:
+        wait = await blend_wait_seconds(session)
+        ids = list(
+            (await session.scalars(select(User.id).where(User.outbound_mode.is_(True)))).all()
+        )
+    restored = []
+    for user_id in ids:
+        agent = service.acd.agents.get(user_id)
+        if agent is not None:
+            agent.outbound_mode, agent.blend_wait_seconds = True, wait
+            restored.append(user_id)
+    return restored
 
 
 @routes.post("/outbound/blending", name="outbound_blending")

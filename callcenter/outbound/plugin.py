@@ -30,8 +30,14 @@ def setup(app: web.Application) -> None:
         app[SESSIONMAKER], app[CLOCK], zone=settings.tz, domain=domain
     )
     app[_CARE_TASK] = {}
+    app.on_startup.append(_restore_modes)
     app.on_startup.append(_start_care)
     app.on_shutdown.append(_stop_care)
+
+
+async def _restore_modes(app: web.Application) -> None:
+    """After every start-up context, so the ACD has already restored its agents."""
+    await http.restore_outbound_modes(app)
 
 
 async def _start_care(app: web.Application) -> None:

@@ -15,12 +15,14 @@ from callcenter.agent_desk.plugin import AGENT_HUB
 from callcenter.agi import plugin as agi_plugin
 from callcenter.ami import plugin as ami_plugin
 from callcenter.clock import Clock, SystemClock
+from callcenter.config import Settings
 from callcenter.registry import AMI_STATUS
 from callcenter.services import plugin as acd_plugin
 from callcenter.tickets import plugin as tickets_plugin
 from callcenter.web.app import create_app
 from tests.agent.stack import Stack, build_stack
 from tests.conftest import MigratedTemplates
+from tests.ports import free_port
 
 
 def outbound_plugins() -> list[object]:
@@ -69,3 +71,51 @@ async def stack(tmp_path: Path, migrated_templates: MigratedTemplates) -> AsyncI
     await stack.start_daemon()
     yield stack
     await stack.close()
+
+
+@dataclass
+class WebDaemon:
+    """The daemon's web side with the ACD, tickets and outbound rooms (no telephone system)
+    on either database, restartable on the same database like a real daemon restart."""
+
+    settings: Settings
+    port: int
+    app: web.Application | None = None
+    runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> web.Application:
+        plugins = [agi_plugin.PLUGIN, *outbound_plugins()[2:]]  # FastAGI, ACD, tickets, outbound
+        app = create_app(self.settings, extra_plugins=plugins)  # type: ignore[arg-type]
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        self.app, self.runner = app, runner
+        return app
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.app = self.runner = None
+
+    async def restart(self) -> web.Application:
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def daemon(settings: Settings, migrated_url: str) -> AsyncIterator[WebDaemon]:
+    """A running :class:`WebDaemon` on a migrated database of each backend."""
+    configured = settings.model_copy(
+        update={
+            "database": settings.database.model_copy(update={"url": migrated_url}),
+            "agi": settings.agi.model_copy(update={"port": 0}),
+        }
+    )
+    running = WebDaemon(configured, free_port())
+    await running.start()
+    yield running
+    await running.stop()

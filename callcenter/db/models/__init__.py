@@ -16,7 +16,14 @@ from callcenter.db.models.customers import (
 )
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
-from callcenter.db.models.outbound import CallList, CallListItem, CareFiring, CareRule, Opportunity
+from callcenter.db.models.outbound import (
+    CallList,
+    CallListItem,
+    CareFiring,
+    CareRule,
+    Opportunity,
+    OpportunityStageChange,
+)
 from callcenter.db.models.reports import ReportRun
 from callcenter.db.models.routing import (
     AgentGroup,
@@ -75,6 +82,7 @@ __all__ = [
     "Hotline",
     "Notification",
     "Opportunity",
+    "OpportunityStageChange",
     "PauseReason",
     "Prompt",
     "ReportRun",

@@ -89,6 +89,21 @@ class Opportunity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OpportunityStageChange(Base):
+    """One move of an opportunity's stage: from, to, who and when."""
+
+    __tablename__ = "opportunity_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CareRule(Base):
     """ "After a purchase: a call at +7 days", "on the birthday: an SMS", ..."""
 

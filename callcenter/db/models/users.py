@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db.base import Base
@@ -45,6 +45,11 @@ class User(Base):
         doc="The browser softphone's SIP password (generated; only its owner ever gets it)",
     )
     active: Mapped[bool] = mapped_column(default=True)
+    outbound_mode: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=false(),
+        doc="Blending: working outbound (kept so a daemon restart does not forget it)",
+    )
     session_version: Mapped[int] = mapped_column(
         default=1, doc="Bumped on password or role change; older sessions become invalid"
     )

@@ -42,6 +42,7 @@ ACTIONS: dict[str, str] = {
     "customer.do_not_call": N_("Customer marked do-not-call"),
     "customer.do_not_call_cleared": N_("Do-not-call cleared"),
     "call.do_not_call_override": N_("Do-not-call customer called anyway"),
+    "task.cancelled": N_("Planned call cancelled"),
 }
 
 

@@ -42,10 +42,12 @@ from callcenter.core.customers import (
     plate_key,
 )
 from callcenter.core.phones import Phone, normalize_phone
+from callcenter.core.tasks import DO_NOT_CALL_OUTCOME, OPEN_TASK_STATUSES, TaskStatus
 from callcenter.core.text import fold
 from callcenter.db.models.customers import Customer, CustomerChange, CustomerPhone, Vehicle
 from callcenter.db.models.outbound import CallListItem
 from callcenter.db.models.tasks import Task
+from callcenter.db.repos import audit as audit_repo
 
 
 class Actor(Protocol):
@@ -551,6 +553,10 @@ async def apply_changes(
     customer.updated_at = at
     customer.updated_by_id = actor.id if actor is not None else None
     session.add(_change_row(customer, "updated", changes, actor, via, at, import_id))
+    if data.do_not_call and "do_not_call" in changes:  # marked on the form or by an import
+        customer.do_not_call_by_id = actor.id if actor is not None else None
+        customer.do_not_call_at = at
+        await call_off_planned_calls(session, customer, at=at, actor=actor)
     if flush:
         await session.flush()
     return True
@@ -584,27 +590,60 @@ async def set_do_not_call(
     customer.updated_at = at
     customer.updated_by_id = actor.id if actor is not None else None
     session.add(_change_row(customer, "updated", changes, actor, via, at, None))
-    if on:  # planned outbound calls to them (lead lists, campaigns) are called off
-        await _call_off_outbound(session, customer.id, at)
+    if on:
+        await call_off_planned_calls(session, customer, at=at, actor=actor)
     await session.flush()
     return True
 
 
-async def _call_off_outbound(session: AsyncSession, customer_id: int, at: datetime) -> None:
-    open_tasks = select(Task.id).where(
-        Task.customer_id == customer_id,
-        Task.kind.in_(("lead_call", "care_call")),
-        Task.status.in_(("open", "in_progress")),
+async def call_off_planned_calls(
+    session: AsyncSession, customer: Customer, *, at: datetime, actor: Actor | None
+) -> list[int]:
+    """A customer who asked not to be called: every call still planned to them (callbacks,
+    ticket follow-ups, care schedule calls, lead and campaign calls), by customer or by one
+    of their numbers, is cancelled with the reason and audited, so no agent is ever asked
+    to call them. Clearing do-not-call later brings none of them back.
+
+    Returns the cancelled tasks' ids."""
+    numbers = select(CustomerPhone.number).where(CustomerPhone.customer_id == customer.id)
+    tasks = list(
+        (
+            await session.scalars(
+                select(Task)
+                .where(
+                    or_(Task.customer_id == customer.id, Task.phone.in_(numbers)),
+                    Task.status.in_(OPEN_TASK_STATUSES),
+                )
+                .order_by(Task.id)
+                .with_for_update()
+            )
+        ).all()
     )
-    task_ids = list((await session.scalars(open_tasks)).all())
-    if not task_ids:
-        return
-    await session.execute(update(Task).where(Task.id.in_(task_ids)).values(status="cancelled"))
+    if not tasks:
+        return []
+    who = "" if actor is None else (getattr(actor, "full_name", "") or actor.username)
+    line = f"→ {DO_NOT_CALL_OUTCOME}" + (f" ({who})" if who else "")
+    for task in tasks:
+        task.status = TaskStatus.CANCELLED.value
+        task.outcome = DO_NOT_CALL_OUTCOME
+        task.notes = "\n".join(filter(None, [task.notes, line]))
+    task_ids = [task.id for task in tasks]
     await session.execute(
         update(CallListItem)
         .where(CallListItem.task_id.in_(task_ids), CallListItem.status == "open")
         .values(status="do_not_call", updated_at=at)
+        .execution_options(synchronize_session=False)
     )
+    for task in tasks:
+        await audit_repo.record(
+            session,
+            action="task.cancelled",
+            user=actor,
+            target=f"task:{task.id}",
+            details={"reason": DO_NOT_CALL_OUTCOME, "customer_id": customer.id, "kind": task.kind},
+            at=at,
+        )
+    return task_ids
 
 
 async def history(

@@ -27,6 +27,7 @@ from callcenter.core.outbound import (
     OpportunityInput,
     OutboundRuleError,
     assign,
+    check_stage_move,
     ordered,
     plan_outcome,
     priority_of,
@@ -39,6 +40,7 @@ from callcenter.db.models import (
     Customer,
     CustomerPhone,
     Opportunity,
+    OpportunityStageChange,
     SurveyResponse,
     Task,
     User,
@@ -360,6 +362,83 @@ async def record_lead_outcome(
     return OutcomeResult(item, task, callback, found)
 
 
+# ------------------------------------------------------------------- opportunities
+@dataclass
+class OpportunityRow:
+    opportunity: Opportunity
+    customer_name: str
+    owner_name: str
+    list_name: str
+    history: list[tuple[OpportunityStageChange, str]] = field(default_factory=list)
+
+
+async def opportunities(
+    session: AsyncSession, *, owner_id: int | None = None, limit: int = 500
+) -> list[OpportunityRow]:
+    """Opportunities newest first, with each one's stage history (who, when); ``owner_id``:
+    only those that agent created (an agent sees their own)."""
+    owner = User.__table__.alias("owner")
+    query = (
+        select(Opportunity, Customer.name, owner.c.full_name, owner.c.username, CallList.name)
+        .join(Customer, Customer.id == Opportunity.customer_id)
+        .outerjoin(owner, owner.c.id == Opportunity.created_by_id)
+        .outerjoin(CallListItem, CallListItem.id == Opportunity.item_id)
+        .outerjoin(CallList, CallList.id == CallListItem.list_id)
+        .order_by(Opportunity.id.desc())
+        .limit(limit)
+    )
+    if owner_id is not None:
+        query = query.where(Opportunity.created_by_id == owner_id)
+    rows = [
+        OpportunityRow(found, customer, full or username or "", list_name or "")
+        for found, customer, full, username, list_name in (await session.execute(query)).all()
+    ]
+    by_id = {row.opportunity.id: row for row in rows}
+    if by_id:
+        changes = await session.execute(
+            select(OpportunityStageChange, User.full_name, User.username)
+            .outerjoin(User, User.id == OpportunityStageChange.user_id)
+            .where(OpportunityStageChange.opportunity_id.in_(list(by_id)))
+            .order_by(OpportunityStageChange.id)
+        )
+        for change, full, username in changes.all():
+            by_id[change.opportunity_id].history.append((change, full or username or ""))
+    return rows
+
+
+async def move_stage(
+    session: AsyncSession,
+    opportunity_id: int,
+    to_stage: str,
+    *,
+    user_id: int,
+    owner_only: bool,
+    now: datetime,
+) -> tuple[Opportunity, OpportunityStageChange]:
+    """Move an opportunity to ``to_stage`` and record who moved it when.
+
+    Raises LookupError for an opportunity that does not exist (or, with ``owner_only``, is
+    not the user's) and StageMoveError for a move the rules refuse, before any change."""
+    query = select(Opportunity).where(Opportunity.id == opportunity_id).with_for_update()
+    if owner_only:
+        query = query.where(Opportunity.created_by_id == user_id)
+    found = (await session.scalars(query)).first()
+    if found is None:
+        raise LookupError(opportunity_id)
+    target = check_stage_move(found.stage, to_stage)
+    change = OpportunityStageChange(
+        opportunity_id=found.id,
+        from_stage=found.stage,
+        to_stage=target.value,
+        user_id=user_id,
+        at=now,
+    )
+    found.stage = target.value
+    session.add(change)
+    await session.flush()
+    return found, change
+
+
 # ------------------------------------------------------------------------- reports
 REPORT_COLUMNS = (
     "items", "called", "reached", "not_interested", "wrong_number", "unreachable", "open",
@@ -456,11 +535,14 @@ async def campaign_progress(
 __all__ = [
     "CustomerFilter",
     "ListSummary",
+    "OpportunityRow",
     "OutcomeResult",
     "campaign_progress",
     "create_list",
     "customers_matching",
     "item_for_task",
+    "move_stage",
+    "opportunities",
     "record_lead_outcome",
     "report",
     "survey_answers_by_campaign",
