@@ -57,6 +57,7 @@ __all__ = [
     "DomainEvent",
     "OriginateResult",
     "QueueChanged",
+    "SurveyAnswered",
 ]
 
 
@@ -95,6 +96,17 @@ class ConfigChanged(DomainEvent):
     """The console committed a change to ``area`` (groups, hotlines, users, schedule, …)."""
 
     area: str
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswered(DomainEvent):
+    """A survey response was stored or answered further (agent panel, care follow-up or
+    the caller's keypad); on a campaign's call, that campaign's progress changed."""
+
+    survey_id: int
+    response_id: int
+    channel: str
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,20 @@ shutdown, before the database closes, letting a sweep in progress finish its tra
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 from aiohttp import web
 
 from callcenter import tasks
+from callcenter.core.events import SurveyAnswered
 from callcenter.outbound import http
 from callcenter.outbound.care import CareScheduler
+from callcenter.outbound.services import PROGRESS_HUB, publish_progress
 from callcenter.plugins import Plugin
-from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
+
+log = logging.getLogger(__name__)
 
 #: The running care-schedule sweep (set while the application runs).
 CARE_SCHEDULER: web.AppKey[CareScheduler] = web.AppKey("outbound_care_scheduler", CareScheduler)
@@ -32,7 +38,40 @@ def setup(app: web.Application) -> None:
     app[_CARE_TASK] = {}
     app.on_startup.append(_restore_modes)
     app.on_startup.append(_start_care)
+    app.on_startup.append(_follow_surveys)
     app.on_shutdown.append(_stop_care)
+
+
+async def _follow_surveys(app: web.Application) -> None:
+    """A survey answered on a campaign's call moves that campaign's progress: push it to
+    the open campaign pages (the surveys room publishes ``SurveyAnswered`` on the bus)."""
+    pushes: set[asyncio.Task[None]] = set()
+
+    def answered(event: SurveyAnswered) -> None:
+        if event.campaign_id is None:
+            return
+        push = asyncio.ensure_future(
+            publish_progress(app[SESSIONMAKER], app[PROGRESS_HUB], event.campaign_id)
+        )
+        pushes.add(push)
+        push.add_done_callback(_pushed(pushes))
+
+    unsubscribe = app[BUS].subscribe(SurveyAnswered, answered)
+
+    async def stop(app: web.Application) -> None:
+        unsubscribe()
+        await asyncio.gather(*pushes, return_exceptions=True)
+
+    app.on_shutdown.append(stop)
+
+
+def _pushed(pushes: set[asyncio.Task[None]]) -> Any:
+    def done(task: asyncio.Task[None]) -> None:
+        pushes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("pushing a campaign's progress failed", exc_info=task.exception())
+
+    return done
 
 
 async def _restore_modes(app: web.Application) -> None:

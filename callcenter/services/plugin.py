@@ -78,7 +78,7 @@ def setup(app: web.Application) -> None:
     )
     app[ACD_SERVICE] = service
     service.register_routes(app[AGI_SERVER], settings.agi.route_deadline_seconds)
-    SurveyService(clock=app[CLOCK], sessions=app[SESSIONMAKER]).register_routes(
+    SurveyService(clock=app[CLOCK], sessions=app[SESSIONMAKER], bus=app[BUS]).register_routes(
         app[AGI_SERVER], settings.agi.route_deadline_seconds
     )
 

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callcenter.agi.server import AgiSession, FastAgiServer
 from callcenter.clock import Clock
 from callcenter.core import surveys as rules
+from callcenter.core.bus import EventBus
+from callcenter.core.events import SurveyAnswered
 from callcenter.db.models import Prompt, SurveyResponse
 from callcenter.db.repos import customers as customers_repo
 from callcenter.db.repos import surveys as surveys_repo
@@ -40,9 +42,16 @@ RETRIES = 1
 
 
 class SurveyService:
-    def __init__(self, *, clock: Clock, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus | None = None,
+    ) -> None:
         self.clock = clock
         self.sessions = sessions
+        self.bus = bus
 
     def register_routes(self, server: FastAgiServer, route_deadline: float) -> None:
         server.add_route("survey", self.agi_survey, deadline=route_deadline * 2)
@@ -56,6 +65,13 @@ class SurveyService:
         # no write waits on the telephone system's replies.
         async with self.sessions() as db, db.begin():
             variables = await self._decide(db, session, keys, asked, tries, call)
+        campaign = (call or {}).get("campaign", "")
+        if self.bus is not None and campaign.isdigit():  # the campaign's page counts it live
+            self.bus.publish(
+                SurveyAnswered(
+                    survey_id=0, response_id=0, channel=rules.CHANNEL_IVR, campaign_id=int(campaign)
+                )
+            )
         await session.set_variables(variables)
 
     async def _decide(

@@ -11,10 +11,11 @@ from aiohttp import web
 
 from callcenter import localtime
 from callcenter.core import surveys as rules
+from callcenter.core.events import SurveyAnswered
 from callcenter.core.roles import Role
 from callcenter.db.repos import surveys as surveys_repo
 from callcenter.i18n import N_, translate
-from callcenter.registry import CLOCK, SESSIONMAKER, SETTINGS
+from callcenter.registry import BUS, CLOCK, SESSIONMAKER, SETTINGS
 from callcenter.surveys import report, schemas, services
 from callcenter.web.access import allow, current_user
 from callcenter.web.auth import gettext_for, request_language
@@ -84,6 +85,10 @@ async def api_respond(request: web.Request) -> web.StreamResponse:
             return web.json_response(
                 {"error": gettext_for(request, exc.message, **exc.params)}, status=400
             )
+    request.app[BUS].publish(  # a campaign's page shows its surveys answered live
+        SurveyAnswered(survey_id=survey_id, response_id=response.id, channel=channel,
+                       campaign_id=response.campaign_id)
+    )  # fmt: skip
     return web.json_response(
         {"id": response.id, "survey_id": survey_id, "channel": channel,
          "customer_id": response.customer_id},

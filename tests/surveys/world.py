@@ -20,13 +20,20 @@ from tests.tickets.world import T0, Office, build_office
 
 
 async def survey_world(
-    aiohttp_client: Any, settings: Settings, engine: AsyncEngine, tmp_path: Path
+    aiohttp_client: Any,
+    settings: Settings,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    more_plugins: tuple[Any, ...] = (),
 ) -> tuple[TestClient, Office, int]:
     settings = settings.model_copy(
         update={"attachments_dir": tmp_path / "files", "prompts_dir": tmp_path / "prompts"}
     )
     app = create_app(
-        settings, clock=ManualClock(T0), engine=engine, extra_plugins=[TICKETS, SURVEYS]
+        settings,
+        clock=ManualClock(T0),
+        engine=engine,
+        extra_plugins=[TICKETS, SURVEYS, *more_plugins],
     )
     install_senders(app)
     async with app[SESSIONMAKER]() as session:
