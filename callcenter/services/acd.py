@@ -690,6 +690,7 @@ class AcdService:
         self._call_for(event.linkedid, event.caller_channel)
 
     def _on_call_answered(self, event: CallAnswered) -> None:
+        """An agent answered: the one the ACD rang, or the target of a transfer."""
         call_id = self._call_for(event.linkedid, event.caller_channel)
         agent_id = self.agent_at_phone(event.interface)
         if call_id is not None and agent_id is not None:
@@ -732,13 +733,17 @@ class AcdService:
             self._ended(call_id)
 
     def _on_call_transferred(self, event: CallTransferred) -> None:
-        """The agent passed the caller on (blind or attended): their part ends, wrap-up
-        starts, and the ACD lets go of the call, which lives on in the dialplan."""
+        """The agent passed the caller on (blind or attended): their part ends and wrap-up
+        starts. The ACD keeps the call until the caller is gone, so the agent who takes it
+        is on a call and gets their wrap-up after it: at once for an attended transfer
+        (``to`` is the target's phone), when the target answers for a blind one."""
         call_id = self._call_for(event.linkedid)
         agent_id = self.agent_at_phone(event.from_interface)
         call = self.acd.calls.get(call_id) if call_id is not None else None
         if call is None or agent_id is None or call.agent_id != agent_id:
             return
+        # A blind transfer's ``to`` is a dialplan place (exten@context), not a phone.
+        to_agent = self.agent_at_phone(event.to) if "/" in event.to else None
         log.info(
             "agent %s passed call %s on (%s to %s)",
             agent_id,
@@ -746,7 +751,8 @@ class AcdService:
             event.kind,
             event.to,
         )
-        self._ended(call.id)
+        self.acd.transferred(call.id, agent_id, to_agent)
+        self._kick()
 
     def _on_device_state(self, event: AgentDeviceState) -> None:
         device = event.device

@@ -384,3 +384,63 @@ def test_a_long_queue_for_busy_agents_is_not_rescanned_per_caller(
     acd.tick()
     offers = acd.dispatch()
     assert [o.call_id for o in offers] == ["q0"]  # the longest waiting caller, only them
+
+
+def test_a_blind_transfer_target_is_on_the_call_until_it_ends() -> None:
+    acd, clock, _ = make_acd(wrapup_seconds=30)
+    dial = call(acd, "c1")
+    assert isinstance(dial, Dial) and dial.agent_ids == (1,)
+    acd.answered("c1", 1)
+    acd.transferred("c1", 1)  # blind: to a dialplan place, nobody has answered yet
+    assert acd.agents[1].state is AgentState.WRAPUP
+    assert acd.agents[2].state is AgentState.AVAILABLE
+    acd.answered("c1", 2)
+    assert acd.agents[2].state is AgentState.ON_CALL and acd.agents[2].calls_today == 1
+    assert call(acd, "c2") == Dial("c2", (3,), ("PJSIP/103",), 15)  # never agent 2 meanwhile
+    acd.call_ended("c2")
+    clock.set(clock.now() + timedelta(seconds=40))
+    assert acd.call_ended("c1") is None
+    assert acd.agents[2].state is AgentState.WRAPUP
+    assert acd.agents[2].last_call_ended_at == clock.now()  # least_recent's clock moves
+
+
+def test_a_transfer_nobody_of_ours_takes_is_no_abandoned_call() -> None:
+    acd, _, _ = make_acd()
+    call(acd, "c1")
+    acd.answered("c1", 1)
+    acd.transferred("c1", 1)  # to an outside number
+    assert acd.call_ended("c1") is None  # no callback task: the caller was served
+    assert [a.state for a in acd.agents.values()] == [
+        AgentState.WRAPUP,
+        AgentState.AVAILABLE,
+        AgentState.AVAILABLE,
+    ]
+
+
+def test_attended_transfer_consultation_does_not_take_the_caller_early() -> None:
+    acd, _, _ = make_acd()
+    call(acd, "c1")
+    acd.answered("c1", 1)
+    acd.answered("c1", 2)  # agent 2 answers agent 1's consultation
+    assert acd.calls["c1"].agent_id == 1
+    assert acd.agents[1].state is AgentState.ON_CALL
+    acd.transferred("c1", 1, 2)  # agent 1 hangs up: the caller is agent 2's
+    assert acd.agents[1].state is AgentState.WRAPUP
+    assert acd.agents[2].state is AgentState.ON_CALL and acd.calls["c1"].agent_id == 2
+    acd.call_ended("c1")
+    assert acd.agents[2].state is AgentState.WRAPUP
+
+
+def test_a_paused_transfer_target_is_on_call_then_paused_again() -> None:
+    acd, _, _ = make_acd()
+    acd.pause(2, "lunch")
+    acd.logout(3)
+    call(acd, "c1")
+    acd.answered("c1", 1)
+    acd.transferred("c1", 1)
+    acd.answered("c1", 3)  # logged out (their phone took it): not the ACD's to track
+    assert acd.agents[3].state is AgentState.LOGGED_OUT
+    acd.answered("c1", 2)
+    assert acd.agents[2].state is AgentState.ON_CALL
+    acd.call_ended("c1")
+    assert (acd.agents[2].state, acd.agents[2].reason) == (AgentState.PAUSED, "lunch")

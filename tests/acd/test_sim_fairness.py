@@ -1,10 +1,9 @@
 """Fairness end to end, through the simulator at 60×: a smaller run than the pure-core statistics.
 
-3 agents, 36 calls at about 75 % occupancy, answer delays and talk times drawn
-by the simulator's phones. Checks what a supervisor checks: every call answered,
-counts close to even, nobody waiting while an agent of their group is free
-(sampled continuously; a violation must persist past the dispatch of one loop
-turn to count), and waiting callers served first come, first served.
+3 agents, 36 calls at about 75 % occupancy. Checks what a supervisor checks: every
+call answered, counts as even as the strategy promises, nobody waiting while an agent
+of their group is free (sampled continuously; a violation must persist past the
+dispatch of one loop turn to count), and waiting callers served first come, first served.
 """
 
 from __future__ import annotations
@@ -18,37 +17,60 @@ import pytest
 
 from callcenter.core.phones import caller_id_number
 from callcenter.sim.phones import PhoneBehaviour
-from tests.acd.sim_rig import HOTLINE
+from tests.acd.sim_rig import HOTLINE, SimRig
 
 pytestmark = pytest.mark.timeout(120)
 
+AGENTS = 3
 CALLS = 36
+WRAPUP = 5.0
 MEAN_TALK = 30.0
+#: the least_recent run's arrivals: at least this far apart (see its test)
+MIN_GAP = 5.0
 
 
-def phones() -> list[tuple[str, PhoneBehaviour]]:
+def phones(*, equal: bool = False) -> list[tuple[str, PhoneBehaviour]]:
+    """Answer in 1-3 s and talk 20-40 s, drawn per call; ``equal``: always 2 s and 30 s."""
     return [
         (
             endpoint,
             PhoneBehaviour(
                 endpoint,
-                answer_delay=1.0,
-                answer_delay_max=3.0,
-                talk_seconds=20.0,
-                talk_seconds_max=40.0,
+                answer_delay=2.0 if equal else 1.0,
+                answer_delay_max=None if equal else 3.0,
+                talk_seconds=MEAN_TALK if equal else 20.0,
+                talk_seconds_max=None if equal else 40.0,
             ),
         )
         for endpoint in ("101", "102", "103")
     ]
 
 
-@pytest.mark.parametrize(("strategy", "spread"), [("fewest_calls", 1), ("least_recent", 3)])
-async def test_calls_spread_evenly_through_the_simulator(
-    make_rig: Any, strategy: str, spread: int
-) -> None:
+async def test_fewest_calls_spreads_calls_evenly_through_the_simulator(make_rig: Any) -> None:
+    counts, _ = await _run(make_rig, "fewest_calls", phones(), min_gap=0.0)
+    assert counts[-1] - CALLS / AGENTS <= 1 and CALLS / AGENTS - counts[0] <= 1, counts
+
+
+async def test_least_recent_rotates_through_the_agents_in_the_simulator(make_rig: Any) -> None:
+    """Equal handle times (ring 2 + talk 30 + wrap-up 5 s): each call's end, the idle clock, is its
+    offer + 37 s, so the agent offered least recently has the oldest clock and is free whenever
+    anyone is: offers rotate (offer k to offer k-N's agent), each agent floor(C/N)..ceil(C/N) = 12.
+    Arrivals ≥ 5 s apart keep scheduling jitter (~1 simulated s at 60×) from swapping two ends."""
+    counts, rig = await _run(make_rig, "least_recent", phones(equal=True), min_gap=MIN_GAP)
+    assert counts[0] >= CALLS // AGENTS and counts[-1] <= -(-CALLS // AGENTS), counts
+    offers = rig.dialed()
+    assert len(set(offers[:AGENTS])) == AGENTS
+    assert [n for n in range(AGENTS, len(offers)) if offers[n] != offers[n - AGENTS]] == [], offers
+
+
+async def _run(
+    make_rig: Any, strategy: str, agent_phones: list[tuple[str, PhoneBehaviour]], min_gap: float
+) -> tuple[list[int], SimRig]:
+    """36 calls at about 75 % occupancy (Poisson arrivals, at least ``min_gap`` apart);
+    returns the agents' answered counts, sorted, and the rig, after the common checks."""
     # The phones always answer within 3 s; a 120 s ring timeout (2 s of wall time) keeps a
     # pause of a loaded machine from turning an answer into a miss and an auto-pause.
-    rig = await make_rig(phones(), strategy=strategy, wrapup=5, ring_timeout=120)
+    rig = await make_rig(agent_phones, strategy=strategy, wrapup=int(WRAPUP), ring_timeout=120)
     await rig.login("agent1", "agent2", "agent3")
     acd = rig.service.acd
     violations: list[float] = []
@@ -72,11 +94,11 @@ async def test_calls_spread_evenly_through_the_simulator(
 
     watcher = asyncio.create_task(watch())
     rng = random.Random(11)
-    rate = 0.75 * 3 / (MEAN_TALK + 5)
+    mean_gap = (MEAN_TALK + WRAPUP) / (0.75 * AGENTS)
     try:
         for n in range(CALLS):
             await rig.pbx.place_call(HOTLINE, f"09120001{n:02d}")
-            await rig.sleep(rng.expovariate(rate))
+            await rig.sleep(min_gap + rng.expovariate(1 / (mean_gap - min_gap)))
         await rig.until(lambda: sum(a.calls_today for a in acd.agents.values()) == CALLS, 600)
         await rig.until(lambda: not any(n.startswith("PJSIP/trunk") for n in rig.pbx.channels), 120)
     finally:
@@ -85,7 +107,6 @@ async def test_calls_spread_evenly_through_the_simulator(
     assert [a.reason for a in ours if a.reason == "missed_calls"] == [], "an agent was auto-paused"
     counts = sorted(a.calls_today for a in ours)
     assert sum(counts) == CALLS
-    assert counts[-1] - CALLS / 3 <= spread and CALLS / 3 - counts[0] <= spread, counts
     assert violations == [], "a caller waited while an agent of their group was free"
     assert waiting_order, "the run must make some callers wait"
     # The ACD keeps callers in E.164; Asterisk's DialBegin shows what the trunk sent.
@@ -96,3 +117,4 @@ async def test_calls_spread_evenly_through_the_simulator(
         if caller not in first_dials:
             first_dials.append(caller)
     assert first_dials == waiting_order  # FIFO within the (single) priority
+    return counts, rig

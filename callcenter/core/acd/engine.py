@@ -125,6 +125,12 @@ class Acd(AgentStates, WaitingList, Strategies):
             if len(call.ringing) != 1:
                 return
             agent_id = call.ringing[0]
+        if call.phase is CallPhase.CONNECTED:
+            if call.passed_on:
+                self._take_over(call, agent_id)
+            # else another agent answered a consultation (attended transfer): the caller
+            # stays with their agent until the transfer completes (:meth:`transferred`)
+            return
         for other in call.ringing:
             if other != agent_id:
                 other_agent = self.agents.get(other)
@@ -138,11 +144,7 @@ class Acd(AgentStates, WaitingList, Strategies):
         if agent is None:
             return
         agent.call_id = call_id
-        agent.missed_in_a_row = 0
-        today = local_date(self.clock.now(), self.settings.zone)
-        if agent.calls_day != today:
-            agent.calls_day, agent.calls_today = today, 0
-        agent.calls_today += 1
+        self._count_answer(agent)
         self._set_state(agent, AgentState.ON_CALL)
 
     def call_ended(self, call_id: str) -> CallGone | None:
@@ -180,6 +182,46 @@ class Acd(AgentStates, WaitingList, Strategies):
         if call is not None:
             call.agent_id = None
         self._finish_call(agent)
+
+    def transferred(self, call_id: str, agent_id: int, to_agent_id: int | None = None) -> None:
+        """``agent_id`` passed the caller on: their part ends (wrap-up). An attended transfer
+        names the agent who now talks to the caller (``to_agent_id``); after a blind one the
+        call waits for its target to answer (:meth:`answered`), and ends with the caller."""
+        call = self.calls.get(call_id)
+        agent = self.agents.get(agent_id)
+        if call is None or agent is None or call.agent_id != agent_id:
+            return
+        call.agent_id = None
+        call.passed_on = True
+        if agent.call_id == call_id:
+            self._finish_call(agent)
+        if to_agent_id is not None:
+            self._take_over(call, to_agent_id)
+
+    def _take_over(self, call: Call, agent_id: int) -> None:
+        """A transferred caller reached ``agent_id``: on the call (counted as answered, their
+        pending wrap-up dropped), or back to their pause reason once it ends. An agent who is
+        logged out, or ringing/talking for another call, is left as they are."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.call_id is not None:
+            return
+        if agent.state not in (AgentState.AVAILABLE, AgentState.WRAPUP, AgentState.PAUSED):
+            return
+        call.passed_on = False
+        call.agent_id = agent.id
+        agent.call_id = call.id
+        agent.wrapup_until = None
+        if agent.state is AgentState.PAUSED:
+            agent.pause_after_call = agent.reason
+        self._count_answer(agent)
+        self._set_state(agent, AgentState.ON_CALL)
+
+    def _count_answer(self, agent: Agent) -> None:
+        agent.missed_in_a_row = 0
+        today = local_date(self.clock.now(), self.settings.zone)
+        if agent.calls_day != today:
+            agent.calls_day, agent.calls_today = today, 0
+        agent.calls_today += 1
 
     def overflow(self, call_id: str) -> Call:
         """Take a waiting caller out of the ACD (max wait passed: the overflow choice is Asterisk's)."""

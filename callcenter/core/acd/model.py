@@ -117,6 +117,9 @@ class Call:
     sticky_offer: bool = False
     sticky_done: bool = False
     agent_id: int | None = None
+    #: its agent transferred it and nobody has taken it yet: the agent who answers it next
+    #: (the blind transfer's target) is on it, as if the ACD had rung them
+    passed_on: bool = False
 
 
 @dataclass(frozen=True)
