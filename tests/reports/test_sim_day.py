@@ -182,12 +182,12 @@ async def test_a_scripted_day_through_the_simulator(tmp_path: Path) -> None:
     # 01:40:50) = 5 offers, 275 s; missed C6. B: C3 60, C6 50 = 2, 110 s; missed none.
     assert (ra["answered"], ra["talk"], ra["missed"]) == (5, 275.0, 1)
     assert (rb["answered"], rb["talk"], rb["missed"]) == (2, 110.0, 0)
-    # A's state log: available 542 + 602 + 165 + 547 + 480 + 1202 + 1785 + 1135 (until 02:00)
-    # = 6458; ringing 3 + 3 + 3 + 15 + 3 = 27; on call 100 + 60 + 30 + 45 = 235; wrap-up
-    # 4 × 15 = 60 (the ACD does not mark A on call for the transferred leg of C3).
-    # Staffed 6780, busy 295 → occupancy 4.35 → 4.4 %. Lunch 360 + 660 = 1020.
+    # A's state log: ringing 3 + 3 + 3 + 15 + 3 = 27; on call 100 + 60 + 30 + 40 + 45 = 275
+    # (the ACD marks A on call for the leg of C3 that B transferred to A); wrap-up 5 × 15 =
+    # 75; available the rest until 02:00. Staffed 6780, busy 350 → occupancy 5.16 → 5.2 %.
+    # Lunch 360 + 660 = 1020.
     assert (ra["staffed"], ra["occupancy"], ra["pause"], ra["pause_total"]) == (
-        6780.0, 4.4, {"lunch": 1020.0, "training": 0.0}, 1020.0)  # fmt: skip
+        6780.0, 5.2, {"lunch": 1020.0, "training": 0.0}, 1020.0)  # fmt: skip
     # B: available 1201 + 602 + 460 + 7 + 2915 = 5185, ringing 6, on call 110, wrap-up 30:
     # staffed 5331, busy 140 → 2.63 → 2.6 %. Training 598 (00:10:02-00:20:00), lunch 1870
     # (00:39:00-01:10:10).
