@@ -17,7 +17,15 @@ from callcenter.db.models.customers import (
 from callcenter.db.models.notifications import Notification
 from callcenter.db.models.org import Category, Department
 from callcenter.db.models.outbound import CallList, CallListItem, CareFiring, CareRule, Opportunity
-from callcenter.db.models.reports import ReportRun
+from callcenter.db.models.reports import (
+    ReportAgentDay,
+    ReportAgentState,
+    ReportCallHour,
+    ReportRollupDay,
+    ReportRun,
+    ReportStale,
+    ReportTicketDay,
+)
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -77,7 +85,13 @@ __all__ = [
     "Opportunity",
     "PauseReason",
     "Prompt",
+    "ReportAgentDay",
+    "ReportAgentState",
+    "ReportCallHour",
+    "ReportRollupDay",
     "ReportRun",
+    "ReportStale",
+    "ReportTicketDay",
     "Survey",
     "SurveyAnswer",
     "SurveyQuestion",
