@@ -19,7 +19,7 @@ tickets day holds only for the window of "now" its overdue counts are true for.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +41,9 @@ from callcenter.reports import queries
 from callcenter.reports.queries import CALL_MEASURES, Filters, Thresholds
 
 CALLS, AGENTS, TICKETS = "calls", "agents", "tickets"
-#: days filled per transaction: a fill blocks the writers' marks while it runs
-CHUNK_DAYS = 7
+#: days filled per transaction: a fill holds back the writers' marks (and so their
+#: commits) while it runs, so it computes one day at a time
+CHUNK_DAYS = 1
 
 Span = tuple[datetime, datetime]
 Parts = list[tuple[Any, list[dict[str, Any]]]]
@@ -358,7 +359,7 @@ def _epoch(instant: datetime) -> float:
     return instant.astimezone(UTC).timestamp()
 
 
-def finish_ticket_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+def finish_ticket_row(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """A stored tickets row's measures as ``queries.ticket_groups`` gives them at ``now``."""
     clock = _epoch(now)
     return {
@@ -398,8 +399,9 @@ async def ticket_days(
         except _Changed:
             return None
         stored = ReportTicketDay
+        columns = [c for c in stored.__table__.columns if c.key not in ("id", "day_id")]
         query = (
-            select(stored, ReportRollupDay.day_start)
+            select(ReportRollupDay.day_start, *columns)
             .join(ReportRollupDay, ReportRollupDay.id == stored.day_id)
             .where(stored.day_id.in_(ids))
         )
@@ -408,13 +410,13 @@ async def ticket_days(
         if filters.department_id is not None:
             query = query.where(stored.department_id == filters.department_id)
         rows = []
-        for row, day_start in await rs.execute(query):
-            values = {c.key: getattr(row, c.key) for c in stored.__table__.columns}
+        for row in await rs.execute(query):
+            values = dict(row._mapping)
             rows.append(
                 {
-                    "day": day_start.astimezone(zone).date(),
-                    "category_id": row.category_id,
-                    "department_id": row.department_id,
+                    "day": values["day_start"].astimezone(zone).date(),
+                    "category_id": values["category_id"],
+                    "department_id": values["department_id"],
                     **finish_ticket_row(values, now),
                 }
             )
