@@ -389,9 +389,11 @@ async def ticket_groups(
             .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
             .label("next_at"),
         )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             TicketEvent.to_status != "",
-            TicketEvent.at >= filters.start,  # a ticket's events follow its creation
+            TicketEvent.at >= filters.start,  # implied by the next line; lets the index serve
+            TicketEvent.at >= Ticket.created_at,  # a ticket's events count from its creation
             TicketEvent.ticket_id.in_(in_range),
         )
         .subquery("moves")
@@ -470,9 +472,11 @@ async def ticket_day_parts(
             .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
             .label("next_at"),
         )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             TicketEvent.to_status != "",
             TicketEvent.at >= filters.start,  # as ticket_groups reads them
+            TicketEvent.at >= Ticket.created_at,
             TicketEvent.ticket_id.in_(in_range),
         )
         .subquery("moves")
