@@ -9,7 +9,9 @@ compute the raw edges (``queries``), so both ways give the same numbers by const
 Staleness: triggers on every table the reports read (migration 0016) append a
 ``report_stale`` mark (kind, first and last instant touched) for every write, whoever
 does it. A day stored with ``horizon`` h is stale once a mark with id > h overlaps it; it is
-then recomputed on the next read. A fill holds a lock that writers' marks need
+then recomputed on the next read; each fill ends by dropping the days its marks made stale,
+moving the others' horizon up and deleting the marks, so the table stays short. A fill holds
+a lock that writers' marks need
 (PostgreSQL: SHARE ROW EXCLUSIVE on ``report_stale``; SQLite: the write lock, taken
 first), so every mark up to ``horizon`` is committed and in what it read, and every
 later one has a higher id. Tickets also depend on "now" (open intervals keep running, a
@@ -25,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import (
@@ -134,7 +136,8 @@ async def _fill(
 ) -> None:  # fmt: skip
     postgres = rs.get_bind().dialect.name == "postgresql"
     await rs.commit()  # SQLite must start the write on the newest snapshot
-    for chunk in _chunks(days):
+    chunks = _chunks(days)
+    for index, chunk in enumerate(chunks):
         if postgres:
             await rs.execute(text("LOCK TABLE report_stale IN SHARE ROW EXCLUSIVE MODE"))
         # on SQLite this first write takes the write lock: no mark can appear meanwhile
@@ -159,7 +162,30 @@ async def _fill(
             for model, rows in parts:
                 if rows:
                     await rs.execute(insert(model), [{**row, "day_id": day_id} for row in rows])
+        if index == len(chunks) - 1:
+            await _compact(rs, horizon)
         await rs.commit()
+
+
+async def _compact(rs: AsyncSession, horizon: int) -> None:
+    """Keep ``report_stale`` short (under the fill's lock, so every mark up to ``horizon`` is
+    committed): drop the stored days a mark up to ``horizon`` made stale (of every report),
+    tell the others they are true as of ``horizon``, and drop those marks."""
+    day, mark = ReportRollupDay, ReportStale
+    overlapped = (
+        select(mark.id)
+        .where(
+            mark.kind == day.kind,
+            mark.id > day.horizon,
+            mark.id <= horizon,
+            mark.at_from < day.day_end,
+            mark.at_to >= day.day_start,
+        )
+        .exists()
+    )
+    await rs.execute(delete(day).where(day.horizon < horizon, overlapped))
+    await rs.execute(update(day).where(day.horizon < horizon).values(horizon=horizon))
+    await rs.execute(delete(mark).where(mark.id <= horizon))
 
 
 async def _day_ids(

@@ -32,7 +32,11 @@ class ReportStale(Base):
     """A late change: rows a report of ``kind`` reads changed between two instants."""
 
     __tablename__ = "report_stale"
-    __table_args__ = (Index("ix_report_stale_kind_id", "kind", "id"),)
+    # ids only grow, also on SQLite once the table was emptied: a day's horizon compares them
+    __table_args__ = (
+        Index("ix_report_stale_kind_id", "kind", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), doc="calls, agents or tickets")

@@ -139,6 +139,7 @@ def upgrade() -> None:
         sa.Column("at_from", UTC, nullable=False),
         sa.Column("at_to", UTC, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_stale")),
+        sqlite_autoincrement=True,  # ids never reused once the marks were deleted
     )
     op.create_index("ix_report_stale_kind_id", "report_stale", ["kind", "id"], unique=False)
     op.create_table(
