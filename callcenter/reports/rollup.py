@@ -21,6 +21,7 @@ tickets day holds only for the window of "now" its overdue counts are true for.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import (
@@ -139,6 +141,8 @@ async def _fill(
     chunks = _chunks(days)
     for index, chunk in enumerate(chunks):
         if postgres:
+            # bounded: a caller holding a mark in an open transaction would wait for us
+            await rs.execute(text("SET LOCAL lock_timeout = '5s'"))
             await rs.execute(text("LOCK TABLE report_stale IN SHARE ROW EXCLUSIVE MODE"))
         # on SQLite this first write takes the write lock: no mark can appear meanwhile
         await rs.execute(
@@ -195,7 +199,11 @@ async def _day_ids(
     usable = await _usable_days(rs, kind, params, days, now)
     missing = [day for day in days if day[0] not in usable]
     if missing:
-        await _fill(rs, kind, params, missing, now, compute)
+        try:
+            await _fill(rs, kind, params, missing, now, compute)
+        except (DBAPIError, sqlite3.OperationalError) as error:  # lock or gate timeout: raw
+            await rs.rollback()
+            raise _Changed from error
         usable = await _usable_days(rs, kind, params, days, now)
         if len(usable) < len(days):  # changed again meanwhile: read it raw
             raise _Changed
@@ -203,7 +211,7 @@ async def _day_ids(
 
 
 class _Changed(Exception):
-    """A day went stale between its fill and its read."""
+    """A day went stale between its fill and its read, or could not be filled now."""
 
 
 # ---------------------------------------------------------------------------- calls

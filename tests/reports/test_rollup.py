@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+import pytest
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -359,3 +360,27 @@ def test_split_reads_closed_whole_days_and_raw_edges() -> None:
     assert split.edges == [(local(21, 13, 0), local(22, 0, 0)), (local(26, 0, 0), local(27, 0, 0))]
     assert rollup.split(local(26, 0, 0), local(27, 0, 0), NOW, DEFAULT_ZONE).days == []
     assert NOW.tzinfo is UTC
+
+
+async def test_a_fill_blocked_by_an_open_write_reads_raw_instead(
+    backend: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A transaction that wrote a call (so holds its mark) and has not committed must not
+    hang a report: the fill gives up after its lock timeout and the report reads raw."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer: the in-process write gate queues the fill instead")
+    async with session_factory() as session:
+        await seed(session, random.Random(15))
+    whole = Filters(start=local(20, 0, 0), end=local(26, 0, 0))
+    async with session_factory() as writer:
+        writer.add(Call(linkedid="open-tx", started_at=local(21, 9, 0), disposition="abandoned",
+                        wait_seconds=9.0))  # fmt: skip
+        await writer.flush()
+        async with session_factory() as session:
+            report = await services.calls_report(session, whole, Grouping.DAY, DEFAULT_ZONE, NOW)
+        await writer.rollback()
+    assert await stored_days(session_factory) == {}
+    with mock.patch.object(rollup, "split", _raw_only):
+        async with session_factory() as session:
+            raw = await services.calls_report(session, whole, Grouping.DAY, DEFAULT_ZONE, NOW)
+    assert differences(_plain(report), _plain(raw)) == []
