@@ -154,3 +154,14 @@ class ReportTicketDay(Base):
     work_open_start: Mapped[float] = mapped_column(Float)
     waiting_open_n: Mapped[int]
     waiting_open_start: Mapped[float] = mapped_column(Float)
+
+
+#: derived tables (children first): left out of backups and emptied by a restore
+ROLLUP_TABLES = (
+    "report_call_hours",
+    "report_agent_days",
+    "report_agent_states",
+    "report_ticket_days",
+    "report_rollup_days",
+    "report_stale",
+)
