@@ -8,15 +8,15 @@ compute the raw edges (``queries``), so both ways give the same numbers by const
 
 Staleness: triggers on every table the reports read (migration 0016) append a
 ``report_stale`` mark (kind, first and last instant touched) for every write, whoever
-does it. A day stored with ``horizon`` h is stale once a mark with id > h overlaps it; it is
-then recomputed on the next read; each fill ends by dropping the days its marks made stale,
-moving the others' horizon up and deleting the marks, so the table stays short. A fill holds
-a lock that writers' marks need
-(PostgreSQL: SHARE ROW EXCLUSIVE on ``report_stale``; SQLite: the write lock, taken
-first), so every mark up to ``horizon`` is committed and in what it read, and every
-later one has a higher id. Tickets also depend on "now" (open intervals keep running, a
-due time passes): running time is stored as a count and a sum of start instants, and a
-tickets day holds only for the window of "now" its overdue counts are true for.
+does it. A day stored with ``horizon`` h is stale once a mark with id > h overlaps it, and
+is recomputed on the next read. A fill holds a lock the writers' marks need (PostgreSQL:
+SHARE ROW EXCLUSIVE on ``report_stale``, at most 5 s, else the report reads raw; SQLite:
+the write lock, taken first), so every mark up to ``horizon`` is committed and in what it
+read, and every later one gets a higher id. Each fill ends by dropping the days its marks
+made stale, moving the others' horizon up and deleting those marks: the table stays short.
+Tickets also depend on "now" (open intervals keep running, a due time passes): running
+time is stored as a count and a sum of start instants, and a tickets day holds only for
+the window of "now" its overdue counts are true for.
 """
 
 from __future__ import annotations
