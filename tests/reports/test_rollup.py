@@ -12,6 +12,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, or_, select, text, update
@@ -201,23 +202,26 @@ def _raw_only(start: datetime, end: datetime, now: datetime, zone: Any) -> rollu
 
 
 async def all_reports(
-    factory: async_sessionmaker[AsyncSession], ids: dict[str, Any], now: datetime
+    factory: async_sessionmaker[AsyncSession], ids: dict[str, Any], now: datetime, zone: ZoneInfo
 ) -> list[Any]:
     out: list[Any] = []
     for filters, grouping in scenarios(ids):
         async with factory() as session:
-            out.append(await services.calls_report(session, filters, grouping, DEFAULT_ZONE, now))
-            out.append(await services.agents_report(session, filters, now, DEFAULT_ZONE))
-            out.append(await services.tickets_report(session, filters, grouping, DEFAULT_ZONE, now))
+            out.append(await services.calls_report(session, filters, grouping, zone, now))
+            out.append(await services.agents_report(session, filters, now, zone))
+            out.append(await services.tickets_report(session, filters, grouping, zone, now))
     return _plain(out)
 
 
 async def compare(
-    factory: async_sessionmaker[AsyncSession], ids: dict[str, Any], now: datetime
+    factory: async_sessionmaker[AsyncSession],
+    ids: dict[str, Any],
+    now: datetime,
+    zone: ZoneInfo = DEFAULT_ZONE,
 ) -> list[str]:
-    through_rollup = await all_reports(factory, ids, now)
+    through_rollup = await all_reports(factory, ids, now, zone)
     with mock.patch.object(rollup, "split", _raw_only):
-        raw = await all_reports(factory, ids, now)
+        raw = await all_reports(factory, ids, now, zone)
     return differences(through_rollup, raw)
 
 
@@ -319,6 +323,8 @@ async def test_the_rollup_equals_the_raw_computation_through_late_changes(
     assert await compare(session_factory, ids, NOW) == []
     async with session_factory() as session:  # the fills compacted the marks they saw
         assert await session.scalar(select(func.count()).select_from(ReportStale)) == 0
+    # another zone, with a half-hour offset: other local days, hour buckets shifted 30 min
+    assert await compare(session_factory, ids, NOW, ZoneInfo("Asia/Kolkata")) == []
 
 
 async def drop_triggers(engine: AsyncEngine) -> int:
