@@ -6,10 +6,12 @@ says so (``test_without_the_triggers_the_rollup_goes_stale``)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -18,6 +20,8 @@ import pytest
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from callcenter.cli import main
+from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
     AgentStateLog,
     Call,
@@ -39,6 +43,7 @@ from callcenter.localtime import DEFAULT_ZONE
 from callcenter.reports import rollup, services
 from callcenter.reports.periods import Grouping
 from callcenter.reports.queries import Filters
+from tests.conftest import MigratedTemplates
 from tests.reports.day import CARE, MENU, local
 
 #: Thursday 26/11/2026 14:30 local: that day is open, 20/11 to 25/11 are closed
@@ -390,3 +395,23 @@ async def test_a_fill_blocked_by_an_open_write_reads_raw_instead(
         async with session_factory() as session:
             raw = await services.calls_report(session, whole, Grouping.DAY, DEFAULT_ZONE, NOW)
     assert differences(_plain(report), _plain(raw)) == []
+
+
+def test_the_fill_command_computes_the_last_days(
+    tmp_path: Path, migrated_templates: MigratedTemplates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrated_templates.sqlite_copy(tmp_path / "cli.db")
+    config = tmp_path / "cc.toml"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    config.write_text(f'session_secret = "{"s" * 40}"\n[database]\nurl = "{url}"\n')
+    assert main(["--config", str(config), "reports", "fill", "--days", "3"]) == 0
+    assert "the 3 days from" in capsys.readouterr().out
+
+    async def count() -> dict[str, int]:
+        engine = make_engine(url)
+        try:
+            return await stored_days(sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(count()) == {"calls": 3, "agents": 3, "tickets": 3}
