@@ -50,6 +50,7 @@ from callcenter.config import Settings
 from callcenter.db import migrate
 from callcenter.db.engine import check_database, make_engine, sqlite_path
 from callcenter.db.models import Base
+from callcenter.db.models.reports import ROLLUP_TABLES
 
 FORMAT = "callcenter-backup"
 FORMAT_VERSION = 1
@@ -85,8 +86,9 @@ class Manifest:
 
 
 def tables() -> list[Table]:
-    """Every application table, parents before children (the order rows are inserted in)."""
-    return list(Base.metadata.sorted_tables)
+    """Every application table, parents before children (the order rows are inserted in),
+    but the reports' rollup: derived rows, rebuilt on demand after a restore."""
+    return [t for t in Base.metadata.sorted_tables if t.name not in ROLLUP_TABLES]
 
 
 # --- values <-> JSON ---------------------------------------------------------------------
@@ -464,6 +466,8 @@ async def _copy_rows(engine: AsyncEngine, manifest: Manifest, work: Path) -> Non
     """Delete every row and insert the archived ones, all in one transaction."""
     backend = engine.dialect.name
     async with engine.begin() as connection:
+        for name in ROLLUP_TABLES:  # children first; its stale marks keep their sequence
+            await connection.execute(Base.metadata.tables[name].delete())
         for table in reversed(tables()):
             await connection.execute(table.delete())
         for table in tables():

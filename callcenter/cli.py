@@ -28,6 +28,7 @@ EXTRA_COMMANDS: list[str] = [
     "callcenter.commands.sim",
     "callcenter.commands.asterisk",
     "callcenter.commands.speech",
+    "callcenter.commands.reports",
 ]
 
 

@@ -106,9 +106,9 @@ async def build(request: web.Request, kind: str) -> tuple[Any, Grouping, dict[st
     async with request.app[SESSIONMAKER]() as session:
         report: Any
         if kind == "calls":
-            report = await services.calls_report(session, filters, grouping, zone)
+            report = await services.calls_report(session, filters, grouping, zone, now)
         elif kind == "agents":
-            report = await services.agents_report(session, filters, now)
+            report = await services.agents_report(session, filters, now, zone)
         else:
             report = await services.tickets_report(session, filters, grouping, zone, now)
     return report, grouping, shown

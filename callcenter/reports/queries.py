@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -389,9 +389,11 @@ async def ticket_groups(
             .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
             .label("next_at"),
         )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             TicketEvent.to_status != "",
-            TicketEvent.at >= filters.start,  # a ticket's events follow its creation
+            TicketEvent.at >= filters.start,  # implied by the next line; lets the index serve
+            TicketEvent.at >= Ticket.created_at,  # a ticket's events count from its creation
             TicketEvent.ticket_id.in_(in_range),
         )
         .subquery("moves")
@@ -448,3 +450,104 @@ async def ticket_groups(
         .order_by(*keys)
     )
     return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def ticket_day_parts(
+    session: AsyncSession, start: datetime, end: datetime, now: datetime
+) -> tuple[list[dict[str, Any]], datetime | None, datetime | None]:
+    """``ticket_groups`` for one closed day (per category and department) split into what
+    "now" cannot change and what it can: open intervals as a count and a sum of start
+    instants, overdue of unfinished tickets as of ``now``. Also the window of "now" over
+    which those overdue counts hold: (latest passed due time, next due time]."""
+    dialect = _dialect(session)
+    now_literal = literal(now, TicketEvent.at.type)
+    filters = Filters(start=start, end=end)
+    in_range = select(Ticket.id).where(*_ticket_conditions(filters)).scalar_subquery()
+    moves = (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            TicketEvent.to_status.label("status"),
+            TicketEvent.at.label("at"),
+            func.lead(TicketEvent.at)
+            .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
+            .label("next_at"),
+        )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(
+            TicketEvent.to_status != "",
+            TicketEvent.at >= filters.start,  # as ticket_groups reads them
+            TicketEvent.at >= Ticket.created_at,
+            TicketEvent.ticket_id.in_(in_range),
+        )
+        .subquery("moves")
+    )
+    closed = moves.c.next_at.is_not(None)
+    span = seconds_between(moves.c.at, moves.c.next_at, dialect)
+    started = epoch(moves.c.at, dialect)
+    working, waiting = moves.c.status == "in_progress", moves.c.status == "waiting"
+    per_ticket = (
+        select(
+            moves.c.ticket_id.label("ticket_id"),
+            _sum_if(and_(working, closed), span).label("work_closed"),
+            _sum_if(and_(waiting, closed), span).label("waiting_closed"),
+            _count_if(and_(working, ~closed)).label("work_open_n"),
+            _sum_if(and_(working, ~closed), started).label("work_open_start"),
+            _count_if(and_(waiting, ~closed)).label("waiting_open_n"),
+            _sum_if(and_(waiting, ~closed), started).label("waiting_open_start"),
+            func.min(case((moves.c.status.in_(HANDLED_STATUSES), moves.c.at), else_=None)).label(
+                "finished_at"
+            ),
+        )
+        .group_by(moves.c.ticket_id)
+        .subquery("per_ticket")
+    )
+    reopened = Ticket.id.in_(select(TicketEvent.ticket_id).where(TicketEvent.kind == "reopened"))
+    finished_at = per_ticket.c.finished_at
+    has_due = Ticket.due_at.is_not(None)
+    unfinished_due = and_(has_due, finished_at.is_(None))
+    sums = [
+        func.coalesce(func.sum(getattr(per_ticket.c, name)), 0).label(name)
+        for name in ("work_closed", "waiting_closed", "work_open_n", "work_open_start",
+                     "waiting_open_n", "waiting_open_start")
+    ]  # fmt: skip
+    query = (
+        select(
+            Ticket.category_id.label("category_id"),
+            Ticket.department_id.label("department_id"),
+            func.count(Ticket.id).label("created"),
+            _count_if(Ticket.status.in_(HANDLED_STATUSES)).label("handled"),
+            _count_if(Ticket.status.in_(UNHANDLED_STATUSES)).label("unhandled"),
+            _count_if(Ticket.status == "cancelled").label("cancelled"),
+            _count_if(and_(has_due, finished_at.is_not(None), finished_at <= Ticket.due_at)).label(
+                "within_sla"
+            ),
+            _count_if(and_(has_due, finished_at > Ticket.due_at)).label("overdue_finished"),
+            _count_if(and_(unfinished_due, Ticket.due_at < now_literal)).label("overdue_open"),
+            _count_if(finished_at.is_not(None)).label("finished"),
+            _count_if(reopened).label("reopened"),
+            *sums,
+            func.max(
+                case((and_(unfinished_due, Ticket.due_at < now_literal), Ticket.due_at))
+            ).label("passed_due"),
+            func.min(
+                case((and_(unfinished_due, Ticket.due_at >= now_literal), Ticket.due_at))
+            ).label("next_due"),
+        )
+        .select_from(Ticket)
+        .outerjoin(per_ticket, per_ticket.c.ticket_id == Ticket.id)
+        .where(*_ticket_conditions(filters))
+        .group_by(Ticket.category_id, Ticket.department_id)
+    )
+    rows = [dict(row._mapping) for row in await session.execute(query)]
+    passed = [row.pop("passed_due") for row in rows]
+    upcoming = [row.pop("next_due") for row in rows]
+    after = max((_as_instant(p) for p in passed if p is not None), default=None)
+    until = min((_as_instant(u) for u in upcoming if u is not None), default=None)
+    return rows, after, until
+
+
+def _as_instant(value: Any) -> datetime:
+    """min()/max() over a UTC column come back untyped on SQLite (text): parse them."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)

@@ -124,7 +124,7 @@ class DailySummary:
     async def _queue(self, session: AsyncSession, day: date, now: datetime) -> int:
         start, end = day_bounds(day, self.zone)
         filters = Filters(start=start, end=end)
-        calls = await services.calls_report(session, filters, Grouping.DAY, self.zone)
+        calls = await services.calls_report(session, filters, Grouping.DAY, self.zone, now)
         tickets = await services.tickets_report(session, filters, Grouping.DAY, self.zone, now)
         _ = translations(self.language).gettext
         body = summary_text(day, calls, tickets, _)

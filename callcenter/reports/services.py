@@ -5,8 +5,8 @@ every number. The page, the Excel export and the daily email all read these."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import Category, Department, PauseReason, User
 from callcenter.db.repos.routing import load_system_settings
-from callcenter.reports import queries
+from callcenter.localtime import DEFAULT_ZONE
+from callcenter.reports import queries, rollup
 from callcenter.reports.periods import (
     Grouping,
     local_hour,
@@ -98,11 +99,16 @@ async def thresholds(session: AsyncSession) -> Thresholds:
 
 
 async def calls_report(
-    session: AsyncSession, filters: Filters, grouping: Grouping, zone: ZoneInfo
+    session: AsyncSession,
+    filters: Filters,
+    grouping: Grouping,
+    zone: ZoneInfo,
+    now: datetime | None = None,
 ) -> CallsReport:
     limits = await thresholds(session)
     shift = zone_shift(zone, filters.start)
-    buckets = await queries.call_buckets(session, filters, limits, shift)
+    when = now or datetime.now(UTC)
+    buckets = await rollup.call_buckets(session, filters, limits, shift, zone, when)
     periods: dict[Any, dict[str, Any]] = {}
     total = _zero(CALL_MEASURES)
     heat = [[0] * 24 for _ in range(7)]
@@ -129,12 +135,12 @@ async def calls_report(
     return CallsReport(rows, {**total, **call_kpis(total)}, by_route, heat, hours)
 
 
-async def agents_report(session: AsyncSession, filters: Filters, now: datetime) -> AgentsReport:
-    answers = await queries.agent_answers(session, filters)
-    missed = await queries.agent_missed(session, filters)
-    states = await queries.agent_state_seconds(session, filters, now)
-    tickets = await queries.agent_tickets(session, filters)
-    surveys = await queries.survey_scores_by_agent(session, filters)
+async def agents_report(
+    session: AsyncSession, filters: Filters, now: datetime, zone: ZoneInfo = DEFAULT_ZONE
+) -> AgentsReport:
+    parts = await rollup.agent_parts(session, filters, now, zone)
+    answers, missed, states = parts.answers, parts.missed, parts.states
+    tickets, surveys = parts.tickets, parts.surveys
     involved = set(answers) | set(missed) | {k[0] for k in states} | set(surveys)
     involved |= {user for user, counts in tickets.items() if user in involved}
     users = (
@@ -179,26 +185,49 @@ async def tickets_report(
 ) -> TicketsReport:
     categories = dict((await session.execute(select(Category.id, Category.name))).all())
     departments = dict((await session.execute(select(Department.id, Department.name))).all())
+    shift = zone_shift(zone, filters.start)
+    stored = await rollup.ticket_days(session, filters, now, zone)
+    rows, edges = stored if stored is not None else ([], [(filters.start, filters.end)])
+    by_group: dict[tuple[Any, Any], dict[str, Any]] = {}
+    by_day: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        _add(by_day.setdefault(row["day"], _zero(TICKET_MEASURES)), row, TICKET_MEASURES)
+    for start, end in edges:
+        edge = replace(filters, start=start, end=end)
+        rows += await queries.ticket_groups(session, edge, now)
+        for row in await queries.ticket_groups(session, edge, now, by=("bucket",), shift=shift):
+            day = local_hour(row["bucket"], shift, zone).date()
+            _add(by_day.setdefault(day, _zero(TICKET_MEASURES)), row, TICKET_MEASURES)
+    for row in rows:
+        key = (row["category_id"], row["department_id"])
+        _add(by_group.setdefault(key, _zero(TICKET_MEASURES)), row, TICKET_MEASURES)
     groups = []
     total = _zero(TICKET_MEASURES)
-    for row in await queries.ticket_groups(session, filters, now):
+    nulls_first = session.get_bind().dialect.name == "sqlite"  # as ORDER BY puts them
+    for category_id, department_id in sorted(by_group, key=lambda k: _null_order(k, nulls_first)):
+        row = {"category_id": category_id, "department_id": department_id,
+               **by_group[(category_id, department_id)]}  # fmt: skip
         _add(total, row, TICKET_MEASURES)
         groups.append(
             {
                 **row,
-                "category": categories.get(row["category_id"], ""),
-                "department": departments.get(row["department_id"], ""),
+                "category": categories.get(category_id, ""),
+                "department": departments.get(department_id, ""),
                 **ticket_kpis(row),
             }
         )
-    shift = zone_shift(zone, filters.start)
     periods: dict[Any, dict[str, Any]] = {}
-    for row in await queries.ticket_groups(session, filters, now, by=("bucket",), shift=shift):
-        start = period_of(local_hour(row["bucket"], shift, zone).date(), grouping)
-        into = periods.setdefault(start, {"start": start, **_zero(TICKET_MEASURES)})
-        _add(into, row, TICKET_MEASURES)
+    for day, measures in by_day.items():
+        first = period_of(day, grouping)
+        _add(periods.setdefault(first, {"start": first, **_zero(TICKET_MEASURES)}), measures,
+             TICKET_MEASURES)  # fmt: skip
     period_rows = [
         {**periods[s], "label": period_label(s, grouping), **ticket_kpis(periods[s])}
         for s in sorted(periods)
     ]
     return TicketsReport(groups, period_rows, {**total, **ticket_kpis(total)})
+
+
+def _null_order(key: tuple[Any, ...], nulls_first: bool) -> tuple[Any, ...]:
+    return tuple(((value is not None) if nulls_first else (value is None), value or 0)
+                 for value in key)  # fmt: skip

@@ -24,7 +24,15 @@ from callcenter.db.models.outbound import (
     Opportunity,
     OpportunityStageChange,
 )
-from callcenter.db.models.reports import ReportRun
+from callcenter.db.models.reports import (
+    ReportAgentDay,
+    ReportAgentState,
+    ReportCallHour,
+    ReportRollupDay,
+    ReportRun,
+    ReportStale,
+    ReportTicketDay,
+)
 from callcenter.db.models.routing import (
     AgentGroup,
     AgentGroupMember,
@@ -85,7 +93,13 @@ __all__ = [
     "OpportunityStageChange",
     "PauseReason",
     "Prompt",
+    "ReportAgentDay",
+    "ReportAgentState",
+    "ReportCallHour",
+    "ReportRollupDay",
     "ReportRun",
+    "ReportStale",
+    "ReportTicketDay",
     "Survey",
     "SurveyAnswer",
     "SurveyQuestion",
