@@ -4,7 +4,7 @@ mark it stale: every insert, update or delete on a table a report reads appends 
 a script, psql. ``reports.rollup`` recomputes a day a newer mark overlaps.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0014
 """
 
 import re
