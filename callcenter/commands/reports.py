@@ -12,10 +12,8 @@ from typing import Any
 
 from callcenter.config import Settings
 from callcenter.db.engine import check_database, make_engine, sessionmaker
-from callcenter.localtime import day_bounds, local_date
-from callcenter.reports import services
-from callcenter.reports.periods import Grouping
-from callcenter.reports.queries import Filters
+from callcenter.localtime import local_date
+from callcenter.reports.schedule import fill_days
 
 
 async def fill(settings: Settings, days: int) -> str:
@@ -23,15 +21,10 @@ async def fill(settings: Settings, days: int) -> str:
     try:
         await check_database(engine)
         zone, now = settings.tz, datetime.now(UTC)
-        today = local_date(now, zone)
-        filters = Filters(start=day_bounds(today - timedelta(days=days), zone)[0],
-                          end=day_bounds(today, zone)[0])  # fmt: skip
         began = time.perf_counter()
         async with sessionmaker(engine)() as session:
-            await services.calls_report(session, filters, Grouping.MONTH, zone, now)
-            await services.agents_report(session, filters, now, zone)
-            await services.tickets_report(session, filters, Grouping.MONTH, zone, now)
-        first = today - timedelta(days=days)
+            await fill_days(session, zone, now, days=days)
+        first = local_date(now, zone) - timedelta(days=days)
         return (
             f"reports: the {days} days from {first:%d/%m/%Y} to yesterday are computed "
             f"({time.perf_counter() - began:.1f} s)"

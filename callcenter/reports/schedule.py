@@ -1,4 +1,5 @@
-"""The daily summary email: yesterday's call and ticket KPIs to the supervisors, once.
+"""The reports' clock work: the daily summary email (yesterday's call and ticket KPIs to
+the supervisors, once) and the upkeep of the reports' stored days (``RollupUpkeep``).
 
 Runs as a supervised task on the injected clock. At or after the configured local hour
 (system setting ``daily_report_hour``; -1 turns it off) it queues one email per
@@ -26,7 +27,7 @@ from callcenter.db.repos.routing import load_system_settings
 from callcenter.i18n import translations
 from callcenter.localtime import day_bounds, to_local
 from callcenter.notify.outbox import Channel, enqueue
-from callcenter.reports import services
+from callcenter.reports import rollup, services
 from callcenter.reports.periods import Grouping
 from callcenter.reports.queries import Filters
 
@@ -143,3 +144,53 @@ class DailySummary:
         session.add(ReportRun(kind=KIND, day=day, sent_at=now, recipients=len(to)))
         await session.flush()
         return len(to)
+
+
+class RollupUpkeep:
+    """Keeps the reports' stored days current without anyone opening a report: every
+    ``every_seconds`` of clock time it folds the late-change marks into them
+    (``rollup.compact``), and once a local day has ended it computes that day, so the
+    morning's reports and the daily summary read stored days."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        zone: ZoneInfo,
+        every_seconds: float = 600.0,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.zone = zone
+        self.every_seconds = every_seconds
+        self.filled: date | None = None
+
+    async def run(self) -> None:
+        while True:
+            await self.clock.sleep(self.every_seconds)  # not at start-up: let the daemon settle
+            try:
+                await self.once()
+            except Exception:  # the next pass tries again; reports read raw meanwhile
+                log.exception("keeping the reports' stored days current failed")
+
+    async def once(self) -> int:
+        """One pass: compute yesterday if not done yet, fold the marks; marks dropped."""
+        now = self.clock.now()
+        yesterday = to_local(now, self.zone).date() - timedelta(days=1)
+        async with self.sessions() as session:
+            if self.filled != yesterday:
+                await fill_days(session, self.zone, now, days=1)
+                self.filled = yesterday
+            return await rollup.compact(session)
+
+
+async def fill_days(session: AsyncSession, zone: ZoneInfo, now: datetime, *, days: int) -> None:
+    """Compute the stored days of every report for the ``days`` closed local days before
+    today (``callcenter reports fill`` and the upkeep)."""
+    today = to_local(now, zone).date()
+    filters = Filters(start=day_bounds(today - timedelta(days=days), zone)[0],
+                      end=day_bounds(today, zone)[0])  # fmt: skip
+    await services.calls_report(session, filters, Grouping.MONTH, zone, now)
+    await services.agents_report(session, filters, now, zone)
+    await services.tickets_report(session, filters, Grouping.MONTH, zone, now)

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callcenter.cli import main
+from callcenter.clock import ManualClock
 from callcenter.db.engine import make_engine, sessionmaker
 from callcenter.db.models import (
     AgentStateLog,
@@ -39,10 +40,11 @@ from callcenter.db.models import (
     User,
 )
 from callcenter.db.models.calls import CallTransfer
-from callcenter.localtime import DEFAULT_ZONE
+from callcenter.localtime import DEFAULT_ZONE, local_date
 from callcenter.reports import rollup, services
 from callcenter.reports.periods import Grouping
 from callcenter.reports.queries import Filters
+from callcenter.reports.schedule import RollupUpkeep
 from tests.conftest import MigratedTemplates
 from tests.reports.day import CARE, MENU, local
 
@@ -415,3 +417,28 @@ def test_the_fill_command_computes_the_last_days(
             await engine.dispose()
 
     assert asyncio.run(count()) == {"calls": 3, "agents": 3, "tickets": 3}
+
+
+async def test_the_upkeep_folds_late_changes_in_without_anyone_reading_reports(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Marks pile up with every write; the reports room's upkeep folds them into the stored
+    days every few minutes (and computes the day that just ended), and the reports stay
+    equal to the raw computation across it."""
+    async with session_factory() as session:
+        ids = await seed(session, random.Random(16))
+    assert await compare(session_factory, ids, NOW) == []  # the stored days exist
+
+    async def marks() -> int:
+        async with session_factory() as session:
+            return int(await session.scalar(select(func.count()).select_from(ReportStale)) or 0)
+
+    upkeep = RollupUpkeep(sessions=session_factory, clock=ManualClock(NOW), zone=DEFAULT_ZONE)
+    await upkeep.once()  # the first pass computes the day that just ended
+    assert upkeep.filled == local_date(NOW, DEFAULT_ZONE) - timedelta(days=1)
+    await late_changes(session_factory, ids)  # writes to closed days: marks, nobody reads
+    waiting = await marks()
+    assert waiting > 0
+    assert await upkeep.once() == waiting  # folded in, not piling up
+    assert await marks() == 0
+    assert await compare(session_factory, ids, NOW) == []  # the changed days were recomputed
