@@ -367,6 +367,31 @@ def _ticket_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _status_moves(filters: Filters) -> Any:
+    """Each status a ticket created in the range went through: (ticket_id, status, at,
+    next_at — the next move, NULL while it lasts). A ticket's events count from its
+    creation; ``at >= start`` is implied by that but lets the index serve."""
+    in_range = select(Ticket.id).where(*_ticket_conditions(filters)).scalar_subquery()
+    return (
+        select(
+            TicketEvent.ticket_id.label("ticket_id"),
+            TicketEvent.to_status.label("status"),
+            TicketEvent.at.label("at"),
+            func.lead(TicketEvent.at)
+            .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
+            .label("next_at"),
+        )
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(
+            TicketEvent.to_status != "",
+            TicketEvent.at >= filters.start,
+            TicketEvent.at >= Ticket.created_at,
+            TicketEvent.ticket_id.in_(in_range),
+        )
+        .subquery("moves")
+    )
+
+
 async def ticket_groups(
     session: AsyncSession,
     filters: Filters,
@@ -379,25 +404,7 @@ async def ticket_groups(
     ``tickets``, or ``"bucket"`` for the creation hour)."""
     dialect = _dialect(session)
     now_literal = literal(now, TicketEvent.at.type)
-    in_range = select(Ticket.id).where(*_ticket_conditions(filters)).scalar_subquery()
-    moves = (
-        select(
-            TicketEvent.ticket_id.label("ticket_id"),
-            TicketEvent.to_status.label("status"),
-            TicketEvent.at.label("at"),
-            func.lead(TicketEvent.at)
-            .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
-            .label("next_at"),
-        )
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(
-            TicketEvent.to_status != "",
-            TicketEvent.at >= filters.start,  # implied by the next line; lets the index serve
-            TicketEvent.at >= Ticket.created_at,  # a ticket's events count from its creation
-            TicketEvent.ticket_id.in_(in_range),
-        )
-        .subquery("moves")
-    )
+    moves = _status_moves(filters)
     span = seconds_between(moves.c.at, func.coalesce(moves.c.next_at, now_literal), dialect)
     finished_statuses = moves.c.status.in_(HANDLED_STATUSES)
     per_ticket = (
@@ -462,25 +469,7 @@ async def ticket_day_parts(
     dialect = _dialect(session)
     now_literal = literal(now, TicketEvent.at.type)
     filters = Filters(start=start, end=end)
-    in_range = select(Ticket.id).where(*_ticket_conditions(filters)).scalar_subquery()
-    moves = (
-        select(
-            TicketEvent.ticket_id.label("ticket_id"),
-            TicketEvent.to_status.label("status"),
-            TicketEvent.at.label("at"),
-            func.lead(TicketEvent.at)
-            .over(partition_by=TicketEvent.ticket_id, order_by=(TicketEvent.at, TicketEvent.id))
-            .label("next_at"),
-        )
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(
-            TicketEvent.to_status != "",
-            TicketEvent.at >= filters.start,  # as ticket_groups reads them
-            TicketEvent.at >= Ticket.created_at,
-            TicketEvent.ticket_id.in_(in_range),
-        )
-        .subquery("moves")
-    )
+    moves = _status_moves(filters)
     closed = moves.c.next_at.is_not(None)
     span = seconds_between(moves.c.at, moves.c.next_at, dialect)
     started = epoch(moves.c.at, dialect)
