@@ -801,6 +801,7 @@ async def ramp(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> i
 async def prepare(args: argparse.Namespace, url: str, pg_name: str) -> None:
     """Schema, agents and history once; every run (and ramp step) reuses them."""
     if args.reuse:  # a database kept by an earlier --keep run: agents and history are there
+        await migrate.upgrade_async(url)  # kept by older code: bring its schema up to date
         args.agent_ids = await existing_agents(url)
     else:
         await migrate.upgrade_async(url)
