@@ -185,6 +185,7 @@ async def build_rig(
     vip: list[str] | None = None,
     closed_action: str = "callback",
     overflow_action: str = "callback",
+    scale: float = SCALE,
 ) -> SimRig:
     """Agents agent1..3 on PJSIP/101..103; care = all three, sales = agent3 only."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'sim.db'}"
@@ -269,7 +270,7 @@ async def build_rig(
     finally:
         await engine.dispose()
 
-    clock = ScaledClock(SCALE, start=START)
+    clock = ScaledClock(scale, start=START)
     agi_port = free_port()
     pbx = Pbx(
         PbxConfig(

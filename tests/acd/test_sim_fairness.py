@@ -55,22 +55,38 @@ async def test_least_recent_rotates_through_the_agents_in_the_simulator(make_rig
     """Equal handle times (ring 2 + talk 30 + wrap-up 5 s): each call's end, the idle clock, is its
     offer + 37 s, so the agent offered least recently has the oldest clock and is free whenever
     anyone is: offers rotate (offer k to offer k-N's agent), each agent floor(C/N)..ceil(C/N) = 12.
-    Arrivals ≥ 5 s apart keep scheduling jitter (~1 simulated s at 60×) from swapping two ends."""
-    counts, rig = await _run(make_rig, "least_recent", phones(equal=True), min_gap=MIN_GAP)
-    assert counts[0] >= CALLS // AGENTS and counts[-1] <= -(-CALLS // AGENTS), counts
+    Arrivals ≥ 5 s apart keep scheduling jitter from swapping two ends; the run goes at 20×, not
+    60×, so a loaded machine's pause (the real-Asterisk tier runs beside the suite) stays well
+    under those 5 simulated seconds (it failed once in CI at 60×, [4, 16, 16])."""
+    counts, rig = await _run(
+        make_rig, "least_recent", phones(equal=True), min_gap=MIN_GAP, scale=20.0
+    )
+    ours = sorted(rig.service.acd.agents.values(), key=lambda a: a.id)
+    assert counts[0] >= CALLS // AGENTS and counts[-1] <= -(-CALLS // AGENTS), (
+        counts,
+        rig.dialed(),
+        [(a.id, a.calls_today, a.last_call_ended_at) for a in ours],
+    )
     offers = rig.dialed()
     assert len(set(offers[:AGENTS])) == AGENTS
     assert [n for n in range(AGENTS, len(offers)) if offers[n] != offers[n - AGENTS]] == [], offers
 
 
 async def _run(
-    make_rig: Any, strategy: str, agent_phones: list[tuple[str, PhoneBehaviour]], min_gap: float
+    make_rig: Any,
+    strategy: str,
+    agent_phones: list[tuple[str, PhoneBehaviour]],
+    min_gap: float,
+    scale: float | None = None,
 ) -> tuple[list[int], SimRig]:
     """36 calls at about 75 % occupancy (Poisson arrivals, at least ``min_gap`` apart);
     returns the agents' answered counts, sorted, and the rig, after the common checks."""
     # The phones always answer within 3 s; a 120 s ring timeout (2 s of wall time) keeps a
     # pause of a loaded machine from turning an answer into a miss and an auto-pause.
-    rig = await make_rig(agent_phones, strategy=strategy, wrapup=int(WRAPUP), ring_timeout=120)
+    options = {} if scale is None else {"scale": scale}
+    rig = await make_rig(
+        agent_phones, strategy=strategy, wrapup=int(WRAPUP), ring_timeout=120, **options
+    )
     await rig.login("agent1", "agent2", "agent3")
     acd = rig.service.acd
     violations: list[float] = []
@@ -106,7 +122,9 @@ async def _run(
     ours = [a for a in acd.agents.values() if a.id in rig.agents.values()]
     assert [a.reason for a in ours if a.reason == "missed_calls"] == [], "an agent was auto-paused"
     counts = sorted(a.calls_today for a in ours)
-    assert sum(counts) == CALLS
+    states = [(a.id, str(a.state), a.reason, a.call_id, a.phone_busy, a.phone_registered,
+               a.blocked_until, a.calls_today) for a in ours]  # fmt: skip
+    assert sum(counts) == CALLS, states
     assert violations == [], "a caller waited while an agent of their group was free"
     assert waiting_order, "the run must make some callers wait"
     # The ACD keeps callers in E.164; Asterisk's DialBegin shows what the trunk sent.
