@@ -63,15 +63,19 @@ class SurveyService:
         call = await self._call_of(session) if asked else None
         # The decision is made in one transaction; Asterisk hears it after the commit, so
         # no write waits on the telephone system's replies.
+        answered: list[SurveyResponse] = []
         async with self.sessions() as db, db.begin():
-            variables = await self._decide(db, session, keys, asked, tries, call)
-        campaign = (call or {}).get("campaign", "")
-        if self.bus is not None and campaign.isdigit():  # the campaign's page counts it live
-            self.bus.publish(
-                SurveyAnswered(
-                    survey_id=0, response_id=0, channel=rules.CHANNEL_IVR, campaign_id=int(campaign)
+            variables = await self._decide(db, session, keys, asked, tries, call, answered)
+        if self.bus is not None:  # after the commit: a campaign's page counts it live
+            for response in answered:
+                self.bus.publish(
+                    SurveyAnswered(
+                        survey_id=response.survey_id,
+                        response_id=response.id,
+                        channel=rules.CHANNEL_IVR,
+                        campaign_id=response.campaign_id,
+                    )
                 )
-            )
         await session.set_variables(variables)
 
     async def _decide(
@@ -82,7 +86,9 @@ class SurveyService:
         asked: str,
         tries: int,
         call: dict[str, str] | None,
+        answered: list[SurveyResponse],
     ) -> dict[str, str]:
+        """What Asterisk does next; a response this key press answered goes in ``answered``."""
         survey = await surveys_repo.after_call_survey(db)
         if survey is None:
             return {"CC_ACTION": END, "CC_PROMPT": ""}
@@ -101,6 +107,7 @@ class SurveyService:
                     response = await self._start(db, session, survey.id, call or {})
                 await surveys_repo.put_answer(db, response.id, answer)
                 answers[question.id] = answer
+                answered.append(response)
         following = rules.next_on_phone(questions, answers, question.id if question else None)
         if following is not None:
             return await self._ask(db, following, tries=0)

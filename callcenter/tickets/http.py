@@ -536,27 +536,29 @@ def _duration(span: timedelta) -> str:
 @allow(*READ_ROLES)
 async def print_sheet(request: web.Request) -> web.StreamResponse:
     """The print-ready A4 job sheet."""
+    _code, html = await _sheet_html(request)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def _sheet_html(request: web.Request) -> tuple[str, str]:
+    """(ticket code, the job sheet's HTML in the reader's language), for a reader only."""
     async with request.app[SESSIONMAKER]() as session:
         ticket = await _readable(request, session)
         sheet = await ticket_sheet(session, ticket, request.app[SETTINGS].tz)
-    html = render_print_sheet(sheet, request_language(request))
-    return web.Response(text=html, content_type="text/html")
+    return ticket.code, render_print_sheet(sheet, request_language(request))
 
 
 @routes.get("/tickets/" + CODE + "/sheet.pdf", name="ticket_pdf")
 @allow(*READ_ROLES)
 async def pdf_sheet(request: web.Request) -> web.StreamResponse:
     """The same job sheet as a PDF, to send on or print where no browser prints well."""
-    async with request.app[SESSIONMAKER]() as session:
-        ticket = await _readable(request, session)
-        sheet = await ticket_sheet(session, ticket, request.app[SETTINGS].tz)
-    html = render_print_sheet(sheet, request_language(request))
+    code, html = await _sheet_html(request)
     document = await asyncio.to_thread(render_pdf, html)
     return web.Response(
         body=document,
         headers={
             "Content-Type": "application/pdf",
-            "Content-Disposition": f"inline; filename={ticket.code}.pdf",
+            "Content-Disposition": f"inline; filename={code}.pdf",
         },
     )
 
