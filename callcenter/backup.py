@@ -51,6 +51,7 @@ from callcenter.db import migrate
 from callcenter.db.engine import check_database, make_engine, sqlite_path
 from callcenter.db.models import Base
 from callcenter.db.models.reports import ROLLUP_TABLES
+from callcenter.db.models.tickets import drop_code_sequences
 
 FORMAT = "callcenter-backup"
 FORMAT_VERSION = 1
@@ -488,6 +489,8 @@ async def _copy_rows(engine: AsyncEngine, manifest: Manifest, work: Path) -> Non
                             ),
                             {"table": table.name, "column": column.name},
                         )
+            # ticket numbers go on from the restored codes, not from before the restore
+            await connection.run_sync(drop_code_sequences)
 
 
 def _restore_files(source: Path, target: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from callcenter.backup import BackupError, create_backup, restore_backup, tables
 from callcenter.cli import main
@@ -169,6 +169,14 @@ async def test_backup_wipe_restore_round_trip(migrated_url: str, tmp_path: Path)
     assert manifest.prompts == 1
 
     await asyncio.to_thread(migrate.downgrade, database_url, "base")  # wipe: every table is gone
+    if database_url.startswith("postgresql"):
+        # a ticket-number sequence this database kept, behind the backup's codes (as if it
+        # had been another install): the restore must not let it hand out TK-2026-000001 again
+        engine = make_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SEQUENCE IF EXISTS ticket_codes_2026"))
+            await connection.execute(text("CREATE SEQUENCE ticket_codes_2026"))
+        await engine.dispose()
     recording.unlink()
     prompt.unlink()
     await restore_backup(settings, archive, config_out=tmp_path / "restored.toml")
@@ -183,6 +191,15 @@ async def test_backup_wipe_restore_round_trip(migrated_url: str, tmp_path: Path)
     await migrate.upgrade_async(database_url)
     newcomer = await make_user(database_url, "moi.vao", "agent")
     assert newcomer.id == max(row[0] for row in before["users"]) + 1
+    engine = make_engine(database_url)
+    try:
+        async with sessionmaker(engine)() as session:  # ticket numbers go on from the codes
+            ticket = Ticket(subject="Sau khôi phục", created_at=T0, updated_at=T0)
+            session.add(ticket)
+            await session.commit()
+            assert ticket.code == "TK-2026-000002"
+    finally:
+        await engine.dispose()
 
 
 async def test_sqlite_backup_moves_to_postgresql(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from callcenter.core.tickets import FollowUpOutcome, TicketStatus, TicketWorkflowError
 from callcenter.db.models import Task, Ticket, TicketAttachment, TicketEvent
@@ -304,6 +304,41 @@ async def test_codes_are_unique_and_consecutive_under_concurrent_creation(
         await session.commit()
         assert new_year.code == "TK-2027-000001"
         assert await work.by_code(session, "tk-2027-000001") is not None
+
+
+async def test_a_creation_still_open_does_not_hold_back_the_next_code(
+    session_factory: async_sessionmaker[Any], office: Office, engine: AsyncEngine
+) -> None:
+    """PostgreSQL hands a number out in a transaction of its own: a creation whose
+    transaction is still open (a busy daemon between its statements) does not make the next
+    creation wait for its commit, and one that rolls back leaves its number unused. (SQLite
+    has one writer at a time; its numbers are taken in the creating transaction.)"""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: the open creation holds the write lock")
+
+    async def create(session: Any, minutes: int) -> Ticket:
+        data = work.NewTicket(title=f"t{minutes}", department_id=office.parts)
+        return await work.create_ticket(
+            session, data, user_id=None, now=at(minutes), auto_assign=False
+        )
+
+    async with session_factory() as session:  # the year's first ticket (which creates its
+        opening = await create(session, 0)  # sequence, the others waiting for its commit)
+        await session.commit()
+    async with session_factory() as slow:
+        first = await create(slow, 1)
+        async with session_factory() as quick:
+            second = await asyncio.wait_for(create(quick, 2), timeout=3)
+            await quick.commit()
+        await slow.rollback()
+    async with session_factory() as session:
+        third = await create(session, 3)
+        await session.commit()
+        stored = (await session.scalars(select(Ticket.code).order_by(Ticket.code))).all()
+    assert [opening.code, first.code, second.code, third.code] == [
+        "TK-2026-000001", "TK-2026-000002", "TK-2026-000003", "TK-2026-000004"
+    ]  # fmt: skip
+    assert stored == ["TK-2026-000001", "TK-2026-000003", "TK-2026-000004"]  # 2 rolled back
 
 
 async def test_comments_and_attachments(

@@ -64,8 +64,8 @@ FOLLOW_UP_DELAY = timedelta(hours=24)
 
 # ---------------------------------------------------------------------- codes
 async def next_code(session: AsyncSession, year: int) -> str:
-    """The next code of ``year`` (see ``models.tickets.allocate_code``: safe under
-    concurrent creation on both databases)."""
+    """The next code of ``year`` (``models.tickets.allocate_code``: unique under concurrent
+    creation on both databases, and on PostgreSQL without waiting for other creations)."""
     return await session.run_sync(lambda sync: allocate_code(sync.connection(), year))
 
 
