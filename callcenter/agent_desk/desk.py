@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter import localtime
@@ -69,6 +69,8 @@ PREFETCH_TTL_SECONDS = 600.0
 POP_HISTORY_WAIT_SECONDS = 0.15
 #: Agent states that end a wrap-up (paused or logged out keep the form until its time is up).
 FREED_STATES = frozenset({"available", "ringing", "on_call"})
+#: a call record's id and customer by linkedid (built once: it runs on every wrap-up)
+_CALL_OF = select(Call.id, Call.customer_id).where(Call.linkedid == bindparam("linkedid"))
 
 
 class AcdView(Protocol):
@@ -605,13 +607,13 @@ class AgentDesk:
     async def save_timed_out(self, user_id: int, call: LiveCall) -> int | None:
         now = self.clock.now()
         async with self.sessions() as session:
-            row = await session.scalar(select(Call).where(Call.linkedid == call.linkedid))
+            row = (await session.execute(_CALL_OF, {"linkedid": call.linkedid})).first()
             if row is None:
                 log.warning(
                     "wrap-up timed out for %s but the call record is missing", call.linkedid
                 )
                 return None
-            call_id = row.id
+            call_id, stored_customer_id = row
             ticket = await ticket_repo.apply_plan(
                 session,
                 plan_timed_out(notes=call.draft_notes, now=now),
@@ -621,9 +623,11 @@ class AgentDesk:
                 now=now,
                 timed_out=True,
             )
-            # Set after apply_plan's reads so its autoflush does not take the write lock early.
-            if row.customer_id is None and call.customer_id is not None:
-                row.customer_id = call.customer_id  # the caller the pop identified
+            # Set after apply_plan's reads so it does not take the write lock early.
+            if stored_customer_id is None and call.customer_id is not None:
+                await session.execute(  # the caller the pop identified
+                    update(Call).where(Call.id == call_id).values(customer_id=call.customer_id)
+                )
             await session.commit()
             return ticket.id
 

@@ -206,17 +206,17 @@ async def test_two_saves_of_one_call_at_once_give_one_wrap_up_and_a_clear_refusa
         assert await ticket_repo.wrap_up_of(second, call.id) is None
         await save(first)
         await first.commit()
-        original = ticket_repo.wrap_up_of
+        original = ticket_repo.is_wrapped_up
 
-        async def not_yet(session: Any, call_id: int) -> None:
-            return None  # what ``second`` read before ``first`` committed
+        async def not_yet(session: Any, call_id: int) -> bool:
+            return False  # what ``second`` read before ``first`` committed
 
-        ticket_repo.wrap_up_of = not_yet  # type: ignore[assignment]
+        ticket_repo.is_wrapped_up = not_yet  # type: ignore[assignment]
         try:
             with pytest.raises(ticket_repo.AlreadyWrappedUp):
                 await save(second)
         finally:
-            ticket_repo.wrap_up_of = original
+            ticket_repo.is_wrapped_up = original
         await second.rollback()
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(CallWrapUp)) == 1

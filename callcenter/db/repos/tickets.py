@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,14 @@ async def wrap_up_of(session: AsyncSession, call_id: int) -> CallWrapUp | None:
     return found
 
 
+_WRAPPED_UP = select(CallWrapUp.id).where(CallWrapUp.call_id == bindparam("call_id"))
+
+
+async def is_wrapped_up(session: AsyncSession, call_id: int) -> bool:
+    """Whether the call has its wrap-up row (one id read, not the row: every wrap-up asks)."""
+    return await session.scalar(_WRAPPED_UP, {"call_id": call_id}) is not None
+
+
 async def apply_plan(
     session: AsyncSession,
     plan: TicketPlan,
@@ -117,7 +125,7 @@ async def apply_plan(
     """Write the plan and the call's wrap-up row; flush, leave the commit to the caller.
     A new ticket gets its code and, when it lands unassigned in a department, goes to
     the department's best free member (``ticket_work.auto_assign_ticket``)."""
-    if await wrap_up_of(session, call_id) is not None:
+    if await is_wrapped_up(session, call_id):
         raise AlreadyWrappedUp(f"call {call_id} is already wrapped up")
     if plan.create:
         ticket = Ticket(
