@@ -94,6 +94,9 @@ REPO = Path(__file__).resolve().parents[1]
 HOTLINE = "19006868"
 SECRET = "bench-secret"
 SESSION_SECRET = "bench-session-secret-" + "x" * 32
+#: the simulated phones answer after 1 s and talk 2 s; the agents have 1 s of wrap-up:
+#: 4 s of an agent per call, so 300 agents can take at most 75 calls/s
+ANSWER_SECONDS, TALK_SECONDS, WRAPUP_SECONDS = 1.0, 2.0, 1
 T0 = datetime(2025, 1, 6, 2, 0, tzinfo=UTC)
 
 
@@ -134,7 +137,7 @@ async def seed_agents(url: str, agents: int) -> list[int]:
                 [{"group_id": group.id, "user_id": uid, "priority": 0} for uid in user_ids],
             )
             session.add(Hotline(number=HOTLINE, name="CSKH", group_id=group.id))
-            session.add(SystemSetting(key="wrapup_seconds", value=1, updated_at=T0))
+            session.add(SystemSetting(key="wrapup_seconds", value=WRAPUP_SECONDS, updated_at=T0))
         return user_ids
     finally:
         await engine.dispose()
@@ -748,6 +751,8 @@ def saturated_first(report: dict[str, Any]) -> str:
         "the simulator's CPU (simulator + websocket clients)": report["simulator_cpu_share"]
         + report["client_cpu_share"] * (1.0 if report["pinned"] else 0.0),
         "the database server's CPU (PostgreSQL's processes)": report["postgres_cpu_share"],
+        # past 100 % callers wait for a free agent whatever the software does
+        "the agents (ring, talk and wrap-up asked of them / agents)": report["agents_offered_load"],
     }
     name, _share = max(shares.items(), key=lambda item: item[1])
     parts = ", ".join(f"{key}: {value:.0%}" for key, value in shares.items())
@@ -770,6 +775,7 @@ async def ramp(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> i
             f"daemon CPU {report['daemon_cpu_share_while_calling']:.0%}, "
             f"simulator CPU {report['simulator_cpu_share']:.0%}, "
             f"PostgreSQL CPU {report['postgres_cpu_share']:.0%}, "
+            f"agents' offered load {report['agents_offered_load']:.0%}, "
             f"write-behind transactions in flight {report['database_write_busy_share']:.0%}"
         )
         if (
@@ -848,7 +854,9 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
             globals={"CC_AGI": f"agi://127.0.0.1:{agi_port}", "CC_RECORDINGS": str(tmp)},
             default_sound_seconds=0.1,
             phones={
-                str(1000 + n): PhoneBehaviour(str(1000 + n), answer_delay=1.0, talk_seconds=2.0)
+                str(1000 + n): PhoneBehaviour(
+                    str(1000 + n), answer_delay=ANSWER_SECONDS, talk_seconds=TALK_SECONDS
+                )
                 for n in range(args.agents)
             },
             write_recordings=False,
@@ -1061,6 +1069,9 @@ async def run(args: argparse.Namespace, tmp: Path, url: str, pg_name: str) -> di
             "client_cpu_share": round(outcome["cpu_share"], 3),
             "database_write_busy_share": round(write_ms / 1000 / server_side["wall_seconds"], 3),
             "postgres_cpu_share": round(postgres_cpu_share, 3),
+            "agents_offered_load": round(
+                args.rate * (ANSWER_SECONDS + TALK_SECONDS + WRAPUP_SECONDS) / args.agents, 3
+            ),
         }
 
 

@@ -16,7 +16,7 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,7 @@ async def seed_database(settings: Settings, *, demo: bool) -> None:
                 await seed_demo_logins(session)
                 await seed_demo_routing(session)
                 await seed_demo_surveys(session)
+                await seed_demo_outbound(session, SystemClock().now())
                 # The demo takes calls every day, public holidays included.
                 await open_on_public_holidays(session, local_date(SystemClock().now()))
     finally:
@@ -183,6 +184,60 @@ async def seed_demo_routing(session: AsyncSession) -> None:
                 hotline_id=None, weekday=weekday, opens=time(0, 0), closes=time(23, 59, 59)
             )
         )
+
+
+async def seed_demo_outbound(session: AsyncSession, now: datetime) -> None:
+    """A care campaign (the care group calls customers back with the demo survey) and a
+    lead list of agent1's, where three leads were already called: one is buying (an
+    opportunity, quoted), one is thinking it over (new), one is not interested. So the
+    outbound pages, the reports and the opportunities open with something to show
+    (only if no list exists)."""
+    from callcenter.core.outbound import OpportunityInput
+    from callcenter.db.models import CallList, CallListItem, Customer, Survey
+    from callcenter.db.repos import outbound as outbound_repo
+
+    if await session.scalar(select(func.count()).select_from(CallList)):
+        return
+    customers = (
+        await session.scalars(
+            select(Customer.id).where(Customer.do_not_call.is_(False)).order_by(Customer.id)
+        )
+    ).all()
+    agent = await session.scalar(select(User).where(User.username == DEMO_AGENTS[0][0]))
+    if len(customers) < 14 or agent is None:
+        return
+    survey_id = await session.scalar(select(Survey.id).where(Survey.follow_up.is_(True)))
+    today = local_date(now)
+    await outbound_repo.create_list(
+        session, kind="care", name="Chăm sóc sau bảo dưỡng", customer_ids=customers[:8],
+        source="filter", now=now, group="care", survey_id=survey_id,
+        script="Chào anh/chị, em gọi từ phòng Chăm sóc khách hàng để hỏi thăm sau lần "
+        "bảo dưỡng xe vừa rồi.",
+        starts_on=today, ends_on=today + timedelta(days=30),
+    )  # fmt: skip
+    leads = await outbound_repo.create_list(
+        session, kind="lead", name="Khách quan tâm xe tải nhẹ", customer_ids=customers[8:14],
+        source="filter", now=now, agent_ids=[agent.id],
+        script="Chào anh/chị, em gọi về dòng xe tải nhẹ anh/chị đã hỏi ở đại lý.",
+    )  # fmt: skip
+    tasks = (
+        await session.scalars(
+            select(CallListItem.task_id)
+            .where(CallListItem.list_id == leads.call_list.id, CallListItem.task_id.is_not(None))
+            .order_by(CallListItem.id)
+        )
+    ).all()
+    outcomes = [
+        ("reached", "buying", "", OpportunityInput("Ollin 350", 2, 1_240_000_000, "quoted")),
+        ("reached", "buying", "", OpportunityInput("Aumark 250", 1, 465_000_000, "new")),
+        ("not_interested", "", "Đã mua xe của hãng khác", None),
+    ]
+    for task_id, (outcome, conversion, reason, opportunity) in zip(tasks, outcomes, strict=False):
+        assert task_id is not None
+        await outbound_repo.record_lead_outcome(
+            session, task_id, outcome, user_id=agent.id, now=now, reason=reason,
+            conversion=conversion, opportunity=opportunity,
+        )  # fmt: skip
 
 
 async def known_numbers(settings: Settings, limit: int = 50) -> list[str]:

@@ -105,3 +105,45 @@ async def test_new_groups_and_the_demo_share_calls_evenly_by_default(
             (await session.execute(select(AgentGroup.code, AgentGroup.strategy))).all()
         )
     assert strategies == {"plain": "fewest_calls", "form": "fewest_calls", "care": "fewest_calls"}
+
+
+async def test_the_demo_opens_the_outbound_pages_with_lists_and_opportunities(
+    session_factory: async_sessionmaker[Any],
+) -> None:
+    """A newcomer finds a care campaign with the demo survey and a lead list already
+    worked: two opportunities and a refusal (seeded once)."""
+    from callcenter.db.models import CallList, CallListItem, Opportunity, Survey
+    from callcenter.db.repos import outbound as outbound_repo
+    from callcenter.demo import (
+        seed_demo_logins,
+        seed_demo_outbound,
+        seed_demo_routing,
+        seed_demo_surveys,
+    )
+
+    for _ in range(2):
+        async with session_factory() as session, session.begin():
+            await seed_reference_data(session)
+            await seed_demo_data(session, NOW)
+            await seed_demo_logins(session)
+            await seed_demo_routing(session)
+            await seed_demo_surveys(session)
+            await seed_demo_outbound(session, NOW)
+    async with session_factory() as session:
+        lists = {row.kind: row for row in (await session.scalars(select(CallList))).all()}
+        assert set(lists) == {"care", "lead"}
+        survey = await session.scalar(select(Survey).where(Survey.follow_up.is_(True)))
+        assert survey is not None and lists["care"].survey_id == survey.id
+        assert lists["care"].group == "care" and lists["care"].ends_on is not None
+        statuses = (
+            await session.scalars(
+                select(CallListItem.status)
+                .where(CallListItem.list_id == lists["lead"].id)
+                .order_by(CallListItem.id)
+            )
+        ).all()
+        assert statuses == ["reached", "reached", "not_interested", "open", "open", "open"]
+        stages = sorted((await session.scalars(select(Opportunity.stage))).all())
+        assert stages == ["new", "quoted"]
+        rows = await outbound_repo.opportunities(session)
+        assert {row.list_name for row in rows} == {"Khách quan tâm xe tải nhẹ"}

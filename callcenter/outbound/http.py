@@ -46,6 +46,7 @@ from callcenter.db.models import (
     CareRule,
     Customer,
     CustomerImport,
+    Survey,
     SystemSetting,
     Task,
     User,
@@ -144,6 +145,11 @@ async def _page_context(request: web.Request, session: Any) -> dict[str, Any]:
         )
     ).all()
     rules = (await session.scalars(select(CareRule).order_by(CareRule.id))).all()
+    surveys = (
+        await session.execute(
+            select(Survey.id, Survey.name).where(Survey.active).order_by(Survey.name)
+        )
+    ).all()
     return {
         "lists": lists,
         "progress": progress,
@@ -151,6 +157,7 @@ async def _page_context(request: web.Request, session: Any) -> dict[str, Any]:
         "groups": groups,
         "imports": imports,
         "rules": rules,
+        "surveys": surveys,  # a campaign's survey is picked by name
         "labels": _labels(request),
         "template_fields": TEMPLATE_FIELDS,
         "blend_wait_seconds": await blend_wait_seconds(session),

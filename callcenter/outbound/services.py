@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from callcenter import localtime
 from callcenter.clock import Clock
 from callcenter.core.outbound import N_, OpportunityInput, OutboundRuleError
-from callcenter.db.models import CustomerImport
+from callcenter.db.models import CustomerImport, Survey
 from callcenter.db.repos import outbound as repo
 from callcenter.excel import importer
 
@@ -148,6 +148,10 @@ async def _create(
 ) -> repo.ListSummary:
     """The list's calls are due at once, or from the campaign's first day (local time)."""
     check_period(request)
+    if request.survey_id is not None:
+        survey = await session.get(Survey, request.survey_id)
+        if survey is None or not survey.active:
+            raise OutboundRuleError(N_("The campaign's survey does not exist or is not active"))
     due_at = now
     if request.starts_on is not None:
         due_at = max(now, localtime.day_bounds(request.starts_on, zone)[0])

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.db.models import AuditEntry
+from callcenter.db.models import AuditEntry, CallList, Survey
 from callcenter.registry import SESSIONMAKER
 from tests.auth_helpers import DEFAULT_PASSWORD, make_user
 from tests.browser import chromium
@@ -39,6 +39,12 @@ async def test_campaign_progress_moves_live_on_the_supervisors_page(stack: Outbo
             factory, name, phone, province="Vĩnh Long", do_not_call=dnc, model="HD72",
             vin=f"RL4TH1234AB0{phone[-5:]}", purchased=date(2025, 3, 1),
         )  # fmt: skip
+    async with factory() as session, session.begin():
+        retired = Survey(name="Khảo sát cũ", active=False)
+        survey = Survey(name="Hài lòng sau chăm sóc")
+        session.add_all([retired, survey])
+        await session.flush()
+        survey_id = survey.id
     async with chromium() as browser:
         from playwright.async_api import expect
 
@@ -63,9 +69,16 @@ async def test_campaign_progress_moves_live_on_the_supervisors_page(stack: Outbo
         await form.locator("input[name=model]").fill("hd72")
         await form.locator("select[name=agent_ids]").select_option(label="Trần Thị Lan")
         await form.locator("textarea[name=script]").fill("Chào anh/chị, em gọi từ CSKH...")
-        await form.locator("input[name=survey_id]").fill("7")
+        # the survey is picked by name among the active ones (a retired one is not offered)
+        offered = await form.locator("select[name=survey_id] option").all_inner_texts()
+        assert offered[0] == "—" and "Hài lòng sau chăm sóc" in offered
+        assert "Khảo sát cũ" not in offered
+        await form.locator("select[name=survey_id]").select_option(label="Hài lòng sau chăm sóc")
         await sup.click("#create-list")
         await sup.wait_for_url("**/outbound/lists/*")
+        async with factory() as session:
+            chosen = await session.scalar(select(CallList.survey_id).order_by(CallList.id.desc()))
+        assert chosen == survey_id
         progress = sup.locator("#progress")
         await expect(progress.locator("[data-count=items]")).to_have_text("2")
         await expect(progress.locator("[data-count=called]")).to_have_text("0")

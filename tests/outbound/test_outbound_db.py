@@ -157,6 +157,7 @@ async def test_a_campaign_is_due_from_its_first_day(
         ({"group": "nope"}, "No such group"),
         ({"name": " "}, "Give the list a name"),
         ({"group": "", "agent_ids": []}, "Assign the list to agents or a group"),
+        ({"survey_id": 4242}, "survey does not exist or is not active"),
     ):
         fields = {"kind": "care", "name": "Đợt 2", "group": "care", **bad}
         with pytest.raises(OutboundRuleError, match=message):
