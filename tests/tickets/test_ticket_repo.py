@@ -341,6 +341,36 @@ async def test_a_creation_still_open_does_not_hold_back_the_next_code(
     assert stored == ["TK-2026-000001", "TK-2026-000003", "TK-2026-000004"]  # 2 rolled back
 
 
+async def test_concurrent_creations_into_one_department_are_assigned_without_deadlock(
+    session_factory: async_sessionmaker[Any], office: Office
+) -> None:
+    """Each new ticket references its department (PostgreSQL takes a key-share lock on the
+    department's row for that) and then locks the row to serialise assignment: a lock that
+    conflicted with the key-share of another creation deadlocked two creations (found by
+    bench/load.py once creations stopped queueing on the ticket number)."""
+
+    async def one(i: int) -> int | None:
+        async with session_factory() as session:
+            ticket = await work.create_ticket(
+                session,
+                work.NewTicket(title=f"t{i}", department_id=office.parts),
+                user_id=None,
+                now=at(i),
+            )
+            await asyncio.sleep(0.01)  # hold the transaction open while others go on
+            await session.commit()
+            return ticket.assignee_id
+
+    first = await one(0)  # the year's first ticket (its number's sequence is created once)
+    assert first == office.dung
+    await asyncio.gather(*(one(i) for i in range(1, 13)))  # none deadlocked
+    async with session_factory() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.department_id == office.parts)
+        )
+    assert stored == 13
+
+
 async def test_comments_and_attachments(
     session_factory: async_sessionmaker[Any], office: Office
 ) -> None:

@@ -115,7 +115,11 @@ def add_event(
 
 
 async def _locked(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
+    """The ticket, its row locked to the commit (FOR NO KEY UPDATE: events, comments and
+    wrap-ups that reference it take a key-share lock, which this must not wait on)."""
+    ticket = await session.get(
+        Ticket, ticket_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     if ticket is None:
         raise LookupError(f"ticket {ticket_id} does not exist")
     return ticket
@@ -230,8 +234,11 @@ async def auto_assign_ticket(
     if ticket.status != TicketStatus.UNASSIGNED or ticket.department_id is None:
         return None
     await session.flush()
-    # Serialise assignment per department (PostgreSQL; SQLite has one writer anyway).
-    await session.get(Department, ticket.department_id, with_for_update=True)
+    # Serialise assignment per department (PostgreSQL; SQLite has one writer anyway) with
+    # FOR NO KEY UPDATE: it leaves alone the key-share lock every new ticket takes on its
+    # department's row (the foreign key), which FOR UPDATE waited on: two creations into
+    # one department each held one and waited for the other's (a deadlock).
+    await session.get(Department, ticket.department_id, with_for_update={"key_share": True})
     chosen = choose_assignee(await member_loads(session, ticket.department_id))
     if chosen is None:
         return None

@@ -149,7 +149,9 @@ async def apply_plan(
         await session.flush()
     else:
         assert plan.target_ticket_id is not None
-        found = await session.get(Ticket, plan.target_ticket_id, with_for_update=True)
+        found = await session.get(  # see ticket_work._locked
+            Ticket, plan.target_ticket_id, with_for_update={"key_share": True}
+        )
         if found is None:
             raise LookupError(f"ticket {plan.target_ticket_id} is gone")
         ticket = found
