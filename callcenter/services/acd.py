@@ -70,6 +70,9 @@ DIAL_CONTEXT = "cc-dial"
 OVERFLOW_CONTEXT = "cc-overflow"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 FALLBACK_QUEUE = "cc-fallback"
+#: a waiting caller's position ("you are number N") is sent again at most this often; the
+#: dialplan plays it every CC_ANNOUNCE_EVERY (30 s)
+POSITION_REFRESH_SECONDS = 5.0
 
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
 
@@ -154,8 +157,9 @@ class CallInfo:
     customer_id: int | None = None
     #: the caller lookup, started at ``inbound`` so ``route`` seconds later needs no query
     profile: asyncio.Task[acd_repo.CallerProfile] | None = None
-    #: the position the caller's waiting announcement says (0: none yet)
+    #: the position the caller's waiting announcement says (0: none yet), and when it was set
     announced_position: int = 0
+    position_sent_at: datetime | None = None
     #: the call's Linkedid when it differs from ``call_id`` (entry through a Local channel)
     linkedid: str = ""
     caller_name: str = ""
@@ -198,6 +202,7 @@ class AcdService:
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: list[Any] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._announcer: asyncio.Task[None] | None = None
         self._resync_pending = False
         self._static_members: set[str] = set()
         self._usernames: dict[int, str] = {}
@@ -891,6 +896,7 @@ class AcdService:
             info = self.calls.get(decision.call_id)
             if info is not None:
                 info.announced_position = decision.position
+                info.position_sent_at = self.clock.now()
             values = {
                 "CC_PRIORITY": str(call.priority),
                 "CC_WAIT_PROMPT_CALL": position_prompt(decision.position),
@@ -898,10 +904,17 @@ class AcdService:
             }
         return values
 
-    async def _announce_positions(self) -> None:
-        """Keep each waiting caller's announcement ("you are number N") up to date."""
-        if self.control is None:
-            return
+    def _announce_positions(self) -> None:
+        """Keep each waiting caller's announcement ("you are number N") up to date, off the
+        routing path: a caller's position is sent again at most every
+        ``POSITION_REFRESH_SECONDS`` (the dialplan plays it every 30 s), by one background
+        task at a time. Sending every shift at once cost one AMI action per waiting caller
+        per answered call, awaited before the next offer: with 500 callers waiting, that
+        was a third of the loop and 70-270 ms of routing (bench/load.py's stretch)."""
+        if self.control is None or (self._announcer is not None and not self._announcer.done()):
+            return  # the next pass (within a second: the timers) sends what is left
+        now = self.clock.now()
+        due: list[tuple[str, str]] = []
         # One pass over every waiting caller (ranked as each group ranks them), not one per group.
         positions: dict[str, int] = {}
         for caller in self.acd.waiting():
@@ -909,13 +922,21 @@ class AcdService:
             info = self.calls.get(caller.call_id)
             if info is None or info.announced_position == position:
                 continue
-            info.announced_position = position
+            sent = info.position_sent_at
+            if sent is not None and (now - sent).total_seconds() < POSITION_REFRESH_SECONDS:
+                continue
+            info.announced_position, info.position_sent_at = position, now
+            due.append((caller.channel, position_prompt(position)))
+        if due:
+            self._announcer = self._tracked(self._send_positions(due))
+
+    async def _send_positions(self, due: list[tuple[str, str]]) -> None:
+        assert self.control is not None
+        for channel, prompt in due:
             try:
-                await self.control.setvar(
-                    caller.channel, "CC_WAIT_PROMPT_CALL", position_prompt(position)
-                )
+                await self.control.setvar(channel, "CC_WAIT_PROMPT_CALL", prompt)
             except Exception:
-                log.debug("could not update the position of %s", caller.channel)
+                log.debug("could not update the position of %s", channel)
 
     def _on_state_change(self, change: StateChange) -> None:
         self.state_log.put(
@@ -1028,7 +1049,7 @@ class AcdService:
         offers = self.acd.dispatch()
         for dial in offers:
             await self._deliver(dial)
-        await self._announce_positions()
+        self._announce_positions()
         self.bus.publish(QueueChanged(groups=self.acd.queue_counters()))
 
     async def _deliver(self, dial: Dial) -> None:

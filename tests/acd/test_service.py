@@ -35,7 +35,7 @@ from callcenter.db.models import (
     User,
 )
 from callcenter.prompts import menu_prompt_code
-from callcenter.services.acd import AcdService
+from callcenter.services.acd import POSITION_REFRESH_SECONDS, AcdService
 from tests.agi.peer import FakeChannel, run_session
 from tests.events import answered, ended
 from tests.fakes import RecordingCallControl
@@ -415,6 +415,38 @@ async def test_position_announcements_follow_the_queue(rig: Any) -> None:
         "CC_WAIT_PROMPT_CALL",
         "callcenter/please-wait&callcenter/position&callcenter/digits/1",
     ) in rig.control.actions
+
+
+async def test_a_waiting_callers_position_is_sent_again_at_most_every_few_seconds(
+    rig: Any,
+) -> None:
+    """The dialplan plays the position every 30 s: a caller whose position moved is told
+    within POSITION_REFRESH_SECONDS, not with one AMI action per shift (off the routing
+    path, which with hundreds waiting spent a third of the loop on them)."""
+    await rig.service.login(rig.ids["agent3"])
+    await rig.agi("route", {"CC_GROUP": "sales"}, uniqueid="p0.1", channel="PJSIP/trunk-p0")
+    for n in (1, 2, 3):  # waiting at 1, 2, 3 (told so in their route answers)
+        await rig.agi(
+            "route", {"CC_GROUP": "sales"}, uniqueid=f"p{n}.1", channel=f"PJSIP/trunk-p{n}"
+        )
+
+    def told() -> list[tuple[str, str]]:
+        return [
+            (action[1], action[3][-1])
+            for action in rig.control.actions
+            if action[0] == "setvar" and action[2] == "CC_WAIT_PROMPT_CALL"
+        ]
+
+    await rig.clock.advance(1)
+    await rig.agi("hangup", uniqueid="p1.1")  # the first in line gives up
+    await settle(rig.service)
+    assert told() == []  # p2 and p3 were told their place a second ago
+    await rig.clock.advance(POSITION_REFRESH_SECONDS)
+    await settle(rig.service)
+    assert told() == [("PJSIP/trunk-p2", "1"), ("PJSIP/trunk-p3", "2")]
+    await rig.clock.advance(60)
+    await settle(rig.service)
+    assert len(told()) == 2  # nothing moved since: nothing more is sent
 
 
 async def test_a_hotlines_own_menu_prompt_is_played_from_the_prompts_folder(
