@@ -73,6 +73,8 @@ FALLBACK_QUEUE = "cc-fallback"
 #: a waiting caller's position ("you are number N") is sent again at most this often; the
 #: dialplan plays it every CC_ANNOUNCE_EVERY (30 s)
 POSITION_REFRESH_SECONDS = 5.0
+#: and the waiting callers are ranked for it at most this often (the timers pass every second)
+POSITION_SCAN_SECONDS = 1.0
 
 ANONYMOUS_NAMES = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
 
@@ -203,6 +205,7 @@ class AcdService:
         self._unsubscribe: list[Any] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._announcer: asyncio.Task[None] | None = None
+        self._positions_scanned_at: datetime | None = None
         self._resync_pending = False
         self._static_members: set[str] = set()
         self._usernames: dict[int, str] = {}
@@ -914,6 +917,12 @@ class AcdService:
         if self.control is None or (self._announcer is not None and not self._announcer.done()):
             return  # the next pass (within a second: the timers) sends what is left
         now = self.clock.now()
+        if (
+            self._positions_scanned_at is not None
+            and (now - self._positions_scanned_at).total_seconds() < POSITION_SCAN_SECONDS
+        ):
+            return  # ranking every waiting caller on every change cost more than the sends
+        self._positions_scanned_at = now
         due: list[tuple[str, str]] = []
         # One pass over every waiting caller (ranked as each group ranks them), not one per group.
         positions: dict[str, int] = {}

@@ -14,12 +14,15 @@ class WaitingList(AcdBase):
         """Waiting callers who reached their group's maximum wait (oldest first)."""
         now = self.clock.now()
         late: list[Call] = []
-        for call in self._waiting(None):
+        for call in self.calls.values():  # ranked only if any is late (runs on every change)
+            if call.phase is not CallPhase.WAITING:
+                continue
             group = self.groups.get(call.group)
             if group is None or group.max_wait <= 0:
                 continue
             if (now - self._wait_start(call)).total_seconds() >= group.max_wait:
                 late.append(call)
+        late.sort(key=self._waiting_rank)
         return late
 
     def waiting(self, group_code: str | None = None) -> list[WaitingCaller]:
@@ -49,10 +52,14 @@ class WaitingList(AcdBase):
         counters: dict[str, dict[str, float]] = {
             code: {"waiting": 0, "longest_wait": 0.0} for code in self.groups
         }
-        for caller in self.waiting():
-            entry = counters.setdefault(caller.group, {"waiting": 0, "longest_wait": 0.0})
+        now = self.clock.now()
+        for call in self.calls.values():  # counted, not ranked: this runs on every change
+            if call.phase is not CallPhase.WAITING:
+                continue
+            entry = counters.setdefault(call.group, {"waiting": 0, "longest_wait": 0.0})
             entry["waiting"] += 1
-            entry["longest_wait"] = max(entry["longest_wait"], caller.waited_seconds)
+            waited = (now - self._wait_start(call)).total_seconds()
+            entry["longest_wait"] = max(entry["longest_wait"], waited)
         return counters
 
     def _wait_start(self, call: Call) -> datetime:
@@ -68,8 +75,11 @@ class WaitingList(AcdBase):
             for call in self.calls.values()
             if call.phase is CallPhase.WAITING and (group_code is None or call.group == group_code)
         ]
-        calls.sort(key=lambda call: (-call.priority, self._wait_start(call), call.seq))
+        calls.sort(key=self._waiting_rank)
         return calls
+
+    def _waiting_rank(self, call: Call) -> tuple[int, datetime, int]:
+        return (-call.priority, self._wait_start(call), call.seq)
 
     def _enqueue(self, call: Call) -> None:
         if call.phase is not CallPhase.WAITING:
