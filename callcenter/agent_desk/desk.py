@@ -21,6 +21,7 @@ that race-sensitive path over files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -69,6 +70,8 @@ PREFETCH_TTL_SECONDS = 600.0
 POP_HISTORY_WAIT_SECONDS = 0.15
 #: Agent states that end a wrap-up (paused or logged out keep the form until its time is up).
 FREED_STATES = frozenset({"available", "ringing", "on_call"})
+#: The agent pages' queue counters are pushed at most this often (the newest always).
+COUNTERS_PUSH_SECONDS = 0.5
 #: a call record's id and customer by linkedid (built once: it runs on every wrap-up)
 _CALL_OF = select(Call.id, Call.customer_id).where(Call.linkedid == bindparam("linkedid"))
 
@@ -169,6 +172,8 @@ class AgentDesk:
         self.queue_counters: dict[str, dict[str, float]] = {}
         self.queue_counters_at: datetime | None = None
         self._counters_signature: tuple[Any, ...] | None = None
+        self._counters_pushed_at = float("-inf")  # loop time of the last walk
+        self._counters_timer: asyncio.TimerHandle | None = None
         self._prefetch: dict[str, _Prefetch] = {}
         self.calls: dict[str, CallInfo] = {}
         self.interfaces: dict[str, int] = {}
@@ -199,6 +204,9 @@ class AgentDesk:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        if self._counters_timer is not None:
+            self._counters_timer.cancel()
+            self._counters_timer = None
         for task in list(self._tasks):
             task.cancel()
         for entry in self._prefetch.values():
@@ -700,8 +708,28 @@ class AgentDesk:
         self.offer(ringing.linkedid or ringing.call_id, agent_id, offer)
 
     def _on_queue_counters(self, event: QueueChanged) -> None:
+        """Keep the newest counters; the pages get them at most every
+        ``COUNTERS_PUSH_SECONDS``, the last change of a burst included: with a long queue the
+        ACD's every change moves the waiting count, and a walk over every agent per change
+        (a message to each page) was a third of the ACD's passes in bench/load.py's stretch."""
         self.queue_counters = {str(k): dict(v) for k, v in event.groups.items()}
         self.queue_counters_at = event.at or self.clock.now()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # published outside the loop: nothing to batch with
+            self._push_counters()
+            return
+        wait = self._counters_pushed_at + COUNTERS_PUSH_SECONDS - loop.time()
+        if wait <= 0:
+            self._push_counters()
+        elif self._counters_timer is None:
+            self._counters_timer = loop.call_later(wait, self._push_counters)
+
+    def _push_counters(self) -> None:
+        """Send each connected page its counters, where what it shows changed."""
+        self._counters_timer = None
+        with contextlib.suppress(RuntimeError):
+            self._counters_pushed_at = asyncio.get_running_loop().time()
         # The ACD publishes after every change; most leave an agent's counters as they
         # were. Send only what changed, so 300 pages do not get 300 copies per event.
         now = self.clock.now()

@@ -305,3 +305,28 @@ async def test_shutdown_closes_open_pages_promptly(agent_world: AgentWorld, open
     message = await lan.ws.receive(timeout=3)
     assert message.type == aiohttp.WSMsgType.CLOSE, (message.type, message.data)
     assert message.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+async def test_a_burst_of_queue_changes_reaches_the_page_as_its_last_counters(
+    agent_world: AgentWorld, open_desk: Any
+) -> None:
+    """With a long queue every ACD change moves the waiting count: the page gets the
+    counters at most every COUNTERS_PUSH_SECONDS, and the last of a burst always."""
+    from callcenter.agent_desk.desk import COUNTERS_PUSH_SECONDS
+    from callcenter.core.events import QueueChanged
+
+    app = agent_world.client.server.app
+    lan = await open_desk("lan", agent_world.lan_id)
+    app[AGENT_DESK].agents[agent_world.lan_id].groups = frozenset({"care"})
+    for waiting in range(1, 21):  # twenty changes within a few milliseconds
+        app[BUS].publish(QueueChanged(groups={"care": {"waiting": waiting, "longest_wait": 5.0}}))
+    seen: list[int] = []
+    deadline = asyncio.get_running_loop().time() + COUNTERS_PUSH_SECONDS * 3
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            message = await lan.next_message(left)
+        except TimeoutError:
+            break
+        if message["type"] == "counters":
+            seen.append(message["waiting"])
+    assert seen == [1, 20]  # the first at once, then the newest after the pause
