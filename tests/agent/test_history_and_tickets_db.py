@@ -105,7 +105,7 @@ async def test_new_ticket_and_wrap_up_row_are_written_once(
             "high",
             call.id,
         )
-        wrap = await ticket_repo.wrap_up_of(session, call.id)
+        wrap = await session.scalar(select(CallWrapUp).where(CallWrapUp.call_id == call.id))
         assert (
             wrap is not None
             and wrap.ticket_id == ticket_id
@@ -203,7 +203,7 @@ async def test_two_saves_of_one_call_at_once_give_one_wrap_up_and_a_clear_refusa
 
     async with session_factory() as first, session_factory() as second:
         # Both have looked before either writes: the check in apply_plan cannot see the other.
-        assert await ticket_repo.wrap_up_of(second, call.id) is None
+        assert not await ticket_repo.is_wrapped_up(second, call.id)
         await save(first)
         await first.commit()
         original = ticket_repo.is_wrapped_up

@@ -273,23 +273,35 @@ async def test_reopening_done_cancels_the_pending_follow_up(
         assert await work.follow_up_task(session, ticket.id) is None
 
 
+async def parts_ticket(
+    session: Any, office: Office, minutes: int, *, auto_assign: bool = False
+) -> Ticket:
+    data = work.NewTicket(title=f"t{minutes}", department_id=office.parts)
+    return await work.create_ticket(
+        session, data, user_id=None, now=at(minutes), auto_assign=auto_assign
+    )
+
+
+async def created_held_open(
+    factory: async_sessionmaker[Any], office: Office, minutes: int, *, auto_assign: bool = False
+) -> Ticket:
+    """A creation whose transaction stays open a moment while others go on, then commits."""
+    async with factory() as session:
+        ticket = await parts_ticket(session, office, minutes, auto_assign=auto_assign)
+        await asyncio.sleep(0.01)
+        await session.commit()
+        return ticket
+
+
 async def test_codes_are_unique_and_consecutive_under_concurrent_creation(
     session_factory: async_sessionmaker[Any], office: Office
 ) -> None:
-    async def one(i: int) -> str:
-        async with session_factory() as session:
-            ticket = await work.create_ticket(
-                session,
-                work.NewTicket(title=f"t{i}", department_id=office.parts),
-                user_id=None,
-                now=at(i),
-                auto_assign=False,
-            )
-            await asyncio.sleep(0.01)  # hold the transaction open while others queue up
-            await session.commit()
-            return ticket.code
-
-    codes = await asyncio.gather(*(one(i) for i in range(20)))
+    codes = [
+        t.code
+        for t in await asyncio.gather(
+            *(created_held_open(session_factory, office, i) for i in range(20))
+        )
+    ]
     assert len(set(codes)) == 20
     assert sorted(int(c.rsplit("-", 1)[1]) for c in codes) == list(range(1, 21))
     # A new year starts again at 1 (local year: 31/12 17:00 UTC is 1 January in Hà Nội).
@@ -309,30 +321,27 @@ async def test_codes_are_unique_and_consecutive_under_concurrent_creation(
 async def test_a_creation_still_open_does_not_hold_back_the_next_code(
     session_factory: async_sessionmaker[Any], office: Office, engine: AsyncEngine
 ) -> None:
-    """PostgreSQL hands a number out in a transaction of its own: a creation whose
-    transaction is still open (a busy daemon between its statements) does not make the next
-    creation wait for its commit, and one that rolls back leaves its number unused. (SQLite
-    has one writer at a time; its numbers are taken in the creating transaction.)"""
+    """PostgreSQL hands numbers out from the year's sequence, which locks nothing until
+    commit: a creation whose transaction is still open (a busy daemon between its
+    statements) does not make the next creation wait for its commit, and one that rolls back
+    leaves its number unused. (SQLite has one writer at a time; its numbers are taken in the
+    creating transaction.)"""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: the open creation holds the write lock")
 
-    async def create(session: Any, minutes: int) -> Ticket:
-        data = work.NewTicket(title=f"t{minutes}", department_id=office.parts)
-        return await work.create_ticket(
-            session, data, user_id=None, now=at(minutes), auto_assign=False
-        )
-
     async with session_factory() as session:  # the year's first ticket (which creates its
-        opening = await create(session, 0)  # sequence, the others waiting for its commit)
+        opening = await parts_ticket(
+            session, office, 0
+        )  # sequence, the others waiting for its commit)
         await session.commit()
     async with session_factory() as slow:
-        first = await create(slow, 1)
+        first = await parts_ticket(slow, office, 1)
         async with session_factory() as quick:
-            second = await asyncio.wait_for(create(quick, 2), timeout=3)
+            second = await asyncio.wait_for(parts_ticket(quick, office, 2), timeout=3)
             await quick.commit()
         await slow.rollback()
     async with session_factory() as session:
-        third = await create(session, 3)
+        third = await parts_ticket(session, office, 3)
         await session.commit()
         stored = (await session.scalars(select(Ticket.code).order_by(Ticket.code))).all()
     assert [opening.code, first.code, second.code, third.code] == [
@@ -349,21 +358,11 @@ async def test_concurrent_creations_into_one_department_are_assigned_without_dea
     conflicted with the key-share of another creation deadlocked two creations (found by
     bench/load.py once creations stopped queueing on the ticket number)."""
 
-    async def one(i: int) -> int | None:
-        async with session_factory() as session:
-            ticket = await work.create_ticket(
-                session,
-                work.NewTicket(title=f"t{i}", department_id=office.parts),
-                user_id=None,
-                now=at(i),
-            )
-            await asyncio.sleep(0.01)  # hold the transaction open while others go on
-            await session.commit()
-            return ticket.assignee_id
-
-    first = await one(0)  # the year's first ticket (its number's sequence is created once)
-    assert first == office.dung
-    await asyncio.gather(*(one(i) for i in range(1, 13)))  # none deadlocked
+    first = await created_held_open(session_factory, office, 0, auto_assign=True)
+    assert first.assignee_id == office.dung  # the year's first (its sequence is created once)
+    await asyncio.gather(  # none deadlocked
+        *(created_held_open(session_factory, office, i, auto_assign=True) for i in range(1, 13))
+    )
     async with session_factory() as session:
         stored = await session.scalar(
             select(func.count()).select_from(Ticket).where(Ticket.department_id == office.parts)

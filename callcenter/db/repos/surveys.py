@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,20 @@ def question_of(row: SurveyQuestion) -> rules.Question:
     )
 
 
-def answer_of(row: SurveyAnswer) -> rules.Answer:
+class _AnswerColumns(Protocol):
+    """An answer's stored values: a ``SurveyAnswer`` or a Core row selecting its columns."""
+
+    @property
+    def question_id(self) -> int: ...
+    @property
+    def value_number(self) -> float | None: ...
+    @property
+    def choices(self) -> Any: ...
+    @property
+    def value_text(self) -> str | None: ...
+
+
+def answer_of(row: _AnswerColumns) -> rules.Answer:
     return rules.Answer(
         row.question_id,
         number=row.value_number,
@@ -273,11 +286,8 @@ async def pop_answers(session: AsyncSession, customer_id: int) -> tuple[PopAnswe
         return ()
     by_response: dict[int, list[tuple[str, str]]] = {}
     rows = await connection.execute(_POP_ANSWERS, {"ids": [r[0] for r in responses]})
-    for response_id, text, question_id, number, choices, value_text in rows:
-        answer = rules.Answer(
-            question_id, number=number, choices=tuple(choices or ()), text=value_text or ""
-        )
-        by_response.setdefault(response_id, []).append((text, answer.display()))
+    for row in rows:
+        by_response.setdefault(row.response_id, []).append((row.text, answer_of(row).display()))
     return tuple(
         PopAnswer(at=at, question=question, answer=answer)
         for response_id, at in responses

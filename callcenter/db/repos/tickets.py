@@ -95,13 +95,6 @@ async def department_choices(session: AsyncSession) -> list[DepartmentChoice]:
     return [DepartmentChoice(d.id, d.code, d.name, d.name_en, d.phone) for d in rows]
 
 
-async def wrap_up_of(session: AsyncSession, call_id: int) -> CallWrapUp | None:
-    found: CallWrapUp | None = await session.scalar(
-        select(CallWrapUp).where(CallWrapUp.call_id == call_id)
-    )
-    return found
-
-
 _WRAPPED_UP = select(CallWrapUp.id).where(CallWrapUp.call_id == bindparam("call_id"))
 
 
